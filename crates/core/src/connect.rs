@@ -1,0 +1,116 @@
+//! Connections to Docker engines: one [`Engine`] per host, API version negotiated on connect.
+//! Only this module and `sync` know bollard; what leaves them is [`crate::Error`] and plain data.
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::model::Host;
+
+/// How long one request may wait for the daemon's answer headers.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A live, version-negotiated client for one host.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub docker: Docker,
+    pub host: String,
+    pub endpoint: Endpoint,
+    pub api_version: String,
+}
+
+impl Engine {
+    /// Turn a bollard error from talking to this host into a [`crate::Error`] that says what to do.
+    pub fn error(&self, action: &str, err: bollard::errors::Error) -> Error {
+        classify(&self.host, &self.endpoint, action, err)
+    }
+}
+
+/// Dial the host and negotiate the API version; fails fast when the daemon does not answer.
+pub async fn connect(host: &Host) -> Result<Engine> {
+    let endpoint = &host.config.endpoint;
+    let name = host.name();
+    let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: endpoint.to_string(), reason };
+    let timeout = REQUEST_TIMEOUT.as_secs();
+    let version = bollard::API_DEFAULT_VERSION;
+    let docker = match endpoint {
+        Endpoint::Unix { path } => {
+            if !path.exists() {
+                return Err(unreachable(format!("no socket at {}; is dockerd running there?", path.display())));
+            }
+            Docker::connect_with_unix(&path.to_string_lossy(), timeout, version)
+        }
+        #[cfg(windows)]
+        Endpoint::NamedPipe { path } => Docker::connect_with_named_pipe(path, timeout, version),
+        #[cfg(not(windows))]
+        Endpoint::NamedPipe { .. } => {
+            return Err(unreachable("named pipes exist only on Windows; use unix:// or tcp:// here".into()))
+        }
+        Endpoint::Tcp { host: address, port, tls: None } => {
+            Docker::connect_with_http(&format!("tcp://{address}:{port}"), timeout, version)
+        }
+        Endpoint::Tcp { host: address, port, tls: Some(tls) } => {
+            Docker::connect_with_ssl(&format!("tcp://{address}:{port}"), &tls.key, &tls.cert, &tls.ca, timeout, version)
+        }
+    }
+    .map_err(|e| classify(name, endpoint, "accept a connection", e))?;
+    let docker = docker.negotiate_version().await.map_err(|e| classify(name, endpoint, "negotiate the API version", e))?;
+    let v = docker.client_version();
+    Ok(Engine {
+        docker,
+        host: name.to_owned(),
+        endpoint: endpoint.clone(),
+        api_version: format!("{}.{}", v.major_version, v.minor_version),
+    })
+}
+
+/// True when the daemon answered 404: the object is gone.
+pub fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+fn classify(host: &str, endpoint: &Endpoint, action: &str, err: bollard::errors::Error) -> Error {
+    use bollard::errors::Error as B;
+    let unreachable = |reason: String| Error::Unreachable { host: host.to_owned(), url: endpoint.to_string(), reason };
+    match &err {
+        B::DockerResponseServerError { status_code, message } => {
+            return Error::Docker { host: host.to_owned(), action: action.to_owned(), reason: format!("{message} (HTTP {status_code})") }
+        }
+        B::RequestTimeoutError => {
+            return unreachable(format!("no answer within {} s while trying to {action}", REQUEST_TIMEOUT.as_secs()))
+        }
+        B::SocketNotFoundError(path) => return unreachable(format!("no socket at {path}; is dockerd running there?")),
+        B::CertPathError { .. } | B::CertParseError { .. } | B::CertMultipleKeys { .. } | B::NoNativeCertsError { .. } => {
+            return Error::invalid("TLS files", format!("host {host:?}: {err}; check --tls-ca/--tls-cert/--tls-key"))
+        }
+        _ => {}
+    }
+    // Dig out the operating system's word for it, if there is one.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return match (io.kind(), endpoint) {
+                (K::PermissionDenied, Endpoint::Unix { path }) => {
+                    Error::PermissionDenied { host: host.to_owned(), path: path.clone() }
+                }
+                (K::ConnectionRefused, _) => unreachable("connection refused; is dockerd running and listening there?".into()),
+                (K::NotFound, _) => unreachable("the socket is gone; is dockerd running there?".into()),
+                _ => unreachable(format!("{io} while trying to {action}")),
+            };
+        }
+        source = e.source();
+    }
+    let mut reason = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(e) = source {
+        reason.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    if reason.to_ascii_lowercase().contains("certificate") || reason.contains("tls") {
+        reason.push_str(" (check the host's TLS files and that the daemon runs with --tlsverify)");
+    }
+    unreachable(format!("{reason} (while trying to {action})"))
+}

@@ -1,0 +1,101 @@
+//! The one error type at the core's boundary.
+//!
+//! Every variant says what went wrong *and* what the user can do about it, because the CLI prints
+//! `Display` as-is and the desktop app shows it next to the thing that failed. `code()` exists for
+//! the few places that branch on the kind of failure (exit codes, UI affordances); never match on
+//! the message text.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid host URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("invalid {what}: {reason}")]
+    InvalidInput { what: &'static str, reason: String },
+
+    #[error("a host named {name:?} already exists; pick another name or remove it first with `berth host rm {name}`")]
+    HostExists { name: String },
+
+    #[error("no host named {name:?}; `berth host ls` lists the hosts you have added")]
+    HostNotFound { name: String },
+
+    #[error("no container matches {query:?} in the mirror; `berth ps -a` lists what is stored (run `berth sync --once` to refresh it)")]
+    ContainerNotFound { query: String },
+
+    #[error("{query:?} matches more than one container ({}); use a longer id prefix or HOST/NAME", candidates.join(", "))]
+    AmbiguousContainer { query: String, candidates: Vec<String> },
+
+    #[error("{} is not a Berth database ({reason}); the file was left untouched. Point --db (or BERTH_DB) at another path", path.display())]
+    NotABerthDatabase { path: PathBuf, reason: String },
+
+    #[error("{} was written by a newer Berth (schema version {found}, this binary knows up to {supported}); upgrade Berth, the file was left untouched", path.display())]
+    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+
+    #[error("database error while {context}: {source}")]
+    Store {
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("host {host:?} ({url}) is unreachable: {reason}")]
+    Unreachable { host: String, url: String, reason: String },
+
+    #[error("permission denied on {} for host {host:?}: add your user to the group that owns the socket (usually `docker`) or run with enough rights", path.display())]
+    PermissionDenied { host: String, path: PathBuf },
+
+    #[error("Docker on host {host:?} refused to {action}: {reason}")]
+    Docker { host: String, action: String, reason: String },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A stable, machine-readable name for the kind of error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "invalid_url",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::HostExists { .. } => "host_exists",
+            Error::HostNotFound { .. } => "host_not_found",
+            Error::ContainerNotFound { .. } => "container_not_found",
+            Error::AmbiguousContainer { .. } => "ambiguous_container",
+            Error::NotABerthDatabase { .. } => "not_a_berth_database",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Store { .. } => "store",
+            Error::Unreachable { .. } => "unreachable",
+            Error::PermissionDenied { .. } => "permission_denied",
+            Error::Docker { .. } => "docker",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    /// True for failures of a host connection, which the sync engine retries.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::PermissionDenied { .. } | Error::Docker { .. })
+    }
+
+    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput { what, reason: reason.into() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attach "what we were doing" to a rusqlite error.
+pub(crate) trait StoreContext<T> {
+    fn store_context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> StoreContext<T> for rusqlite::Result<T> {
+    fn store_context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Store { context: context(), source })
+    }
+}

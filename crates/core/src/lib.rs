@@ -1,0 +1,16 @@
+//! Berth's engine, free of any UI toolkit: host endpoints and connections, the SQLite mirror of
+//! every host, and the sync engine that keeps the mirror true. The CLI and the desktop shell are
+//! thin layers over this crate.
+
+pub mod connect;
+pub mod endpoint;
+pub mod error;
+pub mod fleet;
+pub mod model;
+pub mod paths;
+pub mod store;
+pub mod sync;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use model::HostSummary;

@@ -1,0 +1,184 @@
+//! Plain data that crosses module boundaries. No Docker client, no SQL handle inside any of it:
+//! a host's configuration, its live status and its mirrored rows are three separate things.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::endpoint::Endpoint;
+
+/// What the user configured: never changes because a daemon went away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A configured host together with its row id in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub id: i64,
+    pub config: HostConfig,
+}
+
+impl Host {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reachability {
+    Online,
+    Offline,
+    /// Added but never reached.
+    Never,
+}
+
+impl Reachability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reachability::Online => "online",
+            Reachability::Offline => "offline",
+            Reachability::Never => "never",
+        }
+    }
+}
+
+/// One line of `berth host ls` / the app's host list: config, live status and mirror size joined.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    pub name: String,
+    pub url: String,
+    pub status: Reachability,
+    /// RFC 3339 time of the last completed full snapshot.
+    pub last_sync: Option<String>,
+    pub api_version: Option<String>,
+    pub containers: i64,
+    pub labels: BTreeMap<String, String>,
+    /// RFC 3339 time the daemon last answered.
+    pub last_seen: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// The columns views filter on, pulled out of a container's inspect JSON, plus that JSON.
+#[derive(Debug, Clone)]
+pub struct ContainerFacts {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: Option<String>,
+    pub state: String,
+    pub exit_code: Option<i64>,
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub health: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// network name → IPv4 (or IPv6 when it has no IPv4) address.
+    pub ips: BTreeMap<String, String>,
+    pub inspect: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub created_ms: Option<i64>,
+    pub size: Option<i64>,
+    pub inspect: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkFacts {
+    pub id: String,
+    pub name: String,
+    pub driver: Option<String>,
+    pub scope: Option<String>,
+    pub subnets: Vec<String>,
+    pub inspect: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VolumeFacts {
+    pub name: String,
+    pub driver: Option<String>,
+    pub mountpoint: Option<String>,
+    pub inspect: String,
+}
+
+/// The engine-wide facts from `/info` and `/version`.
+#[derive(Debug, Clone)]
+pub struct EngineFacts {
+    pub api_version: String,
+    pub server_version: Option<String>,
+    pub info: String,
+}
+
+/// Everything one host holds, fetched in one pass.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub engine: EngineFacts,
+    pub containers: Vec<ContainerFacts>,
+    pub images: Vec<ImageFacts>,
+    pub networks: Vec<NetworkFacts>,
+    pub volumes: Vec<VolumeFacts>,
+}
+
+/// A Docker event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    pub time_ns: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// What applying a batch of events does to the mirror: exactly the rows they touch.
+#[derive(Debug, Clone)]
+pub enum Change {
+    UpsertContainer(ContainerFacts),
+    RemoveContainer(String),
+    UpsertImage(ImageFacts),
+    RemoveImage(String),
+    UpsertNetwork(NetworkFacts),
+    RemoveNetwork(String),
+    UpsertVolume(VolumeFacts),
+    RemoveVolume(String),
+    Engine(EngineFacts),
+}
+
+/// One row of `berth ps`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerRow {
+    pub host: String,
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub status: String,
+    pub exit_code: Option<i64>,
+    pub ips: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub created: String,
+    pub synced_at: String,
+}
+
+/// One row of `berth events`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub host: String,
+    pub time: String,
+    pub time_ns: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}

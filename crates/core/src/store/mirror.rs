@@ -1,0 +1,222 @@
+//! Writing the mirror: whole snapshots and the precise changes of event batches.
+
+use rusqlite::{params, Transaction};
+
+use super::{now_ms, Store, EVENTS_KEPT_PER_HOST};
+use crate::error::{Result, StoreContext};
+use crate::model::{Change, ContainerFacts, EventRecord, ImageFacts, NetworkFacts, Snapshot, VolumeFacts};
+
+impl Store {
+    /// Replace everything mirrored from one host with `snapshot`, in one transaction: rows of
+    /// objects that no longer exist are deleted, the rest upserted.
+    pub fn write_snapshot(&self, host_id: i64, snapshot: &Snapshot) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().store_context(|| "starting the snapshot write".into())?;
+        let now = now_ms();
+        let ctx = || "writing the snapshot".to_owned();
+        // Deleting first and re-inserting keeps this a single pass; the cascade clears container_ips.
+        for table in ["containers", "images", "networks", "volumes"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE host_id = ?1"), [host_id]).store_context(ctx)?;
+        }
+        for c in &snapshot.containers {
+            upsert_container(&tx, host_id, c, now)?;
+        }
+        for i in &snapshot.images {
+            upsert_image(&tx, host_id, i, now)?;
+        }
+        for n in &snapshot.networks {
+            upsert_network(&tx, host_id, n, now)?;
+        }
+        for v in &snapshot.volumes {
+            upsert_volume(&tx, host_id, v, now)?;
+        }
+        tx.execute(
+            "INSERT INTO sync_state (host_id, last_full_ms, full_syncs) VALUES (?1, ?2, 1)
+             ON CONFLICT (host_id) DO UPDATE SET last_full_ms = excluded.last_full_ms, full_syncs = full_syncs + 1",
+            params![host_id, now],
+        )
+        .store_context(ctx)?;
+        tx.commit().store_context(ctx)
+    }
+
+    /// Store a batch of events and apply the row changes they caused, in one transaction.
+    pub fn apply_events(&self, host_id: i64, events: &[EventRecord], changes: &[Change]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().store_context(|| "starting an event batch".into())?;
+        let now = now_ms();
+        let ctx = || "applying an event batch".to_owned();
+        for change in changes {
+            match change {
+                Change::UpsertContainer(c) => upsert_container(&tx, host_id, c, now)?,
+                Change::RemoveContainer(id) => delete(&tx, "containers", "id", host_id, id)?,
+                Change::UpsertImage(i) => upsert_image(&tx, host_id, i, now)?,
+                Change::RemoveImage(id) => delete(&tx, "images", "id", host_id, id)?,
+                Change::UpsertNetwork(n) => upsert_network(&tx, host_id, n, now)?,
+                Change::RemoveNetwork(id) => delete(&tx, "networks", "id", host_id, id)?,
+                Change::UpsertVolume(v) => upsert_volume(&tx, host_id, v, now)?,
+                Change::RemoveVolume(name) => delete(&tx, "volumes", "name", host_id, name)?,
+                Change::Engine(engine) => {
+                    tx.execute(
+                        "UPDATE host_status SET api_version = ?2, server_version = ?3, info = ?4, last_seen_ms = ?5 WHERE host_id = ?1",
+                        params![host_id, engine.api_version, engine.server_version, engine.info, now],
+                    )
+                    .store_context(ctx)?;
+                }
+            }
+        }
+        if !events.is_empty() {
+            insert_events(&tx, host_id, events)?;
+            tx.execute("UPDATE host_status SET last_seen_ms = ?2 WHERE host_id = ?1", params![host_id, now])
+                .store_context(ctx)?;
+        }
+        tx.commit().store_context(ctx)
+    }
+}
+
+fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord]) -> Result<()> {
+    let ctx = || "storing events".to_owned();
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (host_id, time_ns, type, action, actor_id, actor_name, attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .store_context(ctx)?;
+    let mut newest = i64::MIN;
+    for e in events {
+        insert
+            .execute(params![
+                host_id,
+                e.time_ns,
+                e.kind,
+                e.action,
+                e.actor_id,
+                e.actor_name,
+                serde_json::to_string(&e.attributes).expect("attributes serialise"),
+            ])
+            .store_context(ctx)?;
+        newest = newest.max(e.time_ns);
+    }
+    tx.execute(
+        "INSERT INTO sync_state (host_id, last_event_ns) VALUES (?1, ?2)
+         ON CONFLICT (host_id) DO UPDATE SET last_event_ns = max(ifnull(last_event_ns, 0), excluded.last_event_ns)",
+        params![host_id, newest],
+    )
+    .store_context(ctx)?;
+    // Keep the newest EVENTS_KEPT_PER_HOST. Finding the cut-off walks that many index entries, so
+    // trim once per 1,024 stored events rather than on every batch (the bound overshoots by < 1,024).
+    let seq = tx.last_insert_rowid();
+    if seq / 1024 == (seq - events.len() as i64) / 1024 {
+        return Ok(());
+    }
+    tx.execute(
+        "DELETE FROM events WHERE host_id = ?1 AND time_ns < (
+             SELECT time_ns FROM events WHERE host_id = ?1 ORDER BY time_ns DESC LIMIT 1 OFFSET ?2)",
+        params![host_id, EVENTS_KEPT_PER_HOST - 1],
+    )
+    .store_context(ctx)?;
+    Ok(())
+}
+
+fn delete(tx: &Transaction<'_>, table: &str, key: &str, host_id: i64, value: &str) -> Result<()> {
+    tx.prepare_cached(&format!("DELETE FROM {table} WHERE host_id = ?1 AND {key} = ?2"))
+        .and_then(|mut stmt| stmt.execute(params![host_id, value]))
+        .store_context(|| format!("deleting from {table}"))?;
+    Ok(())
+}
+
+fn upsert_container(tx: &Transaction<'_>, host_id: i64, c: &ContainerFacts, now: i64) -> Result<()> {
+    let ctx = || format!("storing container {}", c.name);
+    tx.prepare_cached(
+        "INSERT INTO containers (host_id, id, name, image, image_id, state, exit_code, created_ms, started_ms,
+                                 finished_ms, health, labels, inspect, synced_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (host_id, id) DO UPDATE SET
+            name = excluded.name, image = excluded.image, image_id = excluded.image_id, state = excluded.state,
+            exit_code = excluded.exit_code, created_ms = excluded.created_ms, started_ms = excluded.started_ms,
+            finished_ms = excluded.finished_ms, health = excluded.health, labels = excluded.labels,
+            inspect = excluded.inspect, synced_ms = excluded.synced_ms",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            host_id,
+            c.id,
+            c.name,
+            c.image,
+            c.image_id,
+            c.state,
+            c.exit_code,
+            c.created_ms,
+            c.started_ms,
+            c.finished_ms,
+            c.health,
+            serde_json::to_string(&c.labels).expect("labels serialise"),
+            c.inspect,
+            now,
+        ])
+    })
+    .store_context(ctx)?;
+    tx.prepare_cached("DELETE FROM container_ips WHERE host_id = ?1 AND container_id = ?2")
+        .and_then(|mut stmt| stmt.execute(params![host_id, c.id]))
+        .store_context(ctx)?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO container_ips (host_id, container_id, network, ip) VALUES (?1, ?2, ?3, ?4)")
+        .store_context(ctx)?;
+    for (network, ip) in &c.ips {
+        insert.execute(params![host_id, c.id, network, ip]).store_context(ctx)?;
+    }
+    Ok(())
+}
+
+fn upsert_image(tx: &Transaction<'_>, host_id: i64, i: &ImageFacts, now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO images (host_id, id, repo_tags, created_ms, size, inspect, synced_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (host_id, id) DO UPDATE SET repo_tags = excluded.repo_tags, created_ms = excluded.created_ms,
+            size = excluded.size, inspect = excluded.inspect, synced_ms = excluded.synced_ms",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            host_id,
+            i.id,
+            serde_json::to_string(&i.repo_tags).expect("tags serialise"),
+            i.created_ms,
+            i.size,
+            i.inspect,
+            now
+        ])
+    })
+    .store_context(|| format!("storing image {}", i.id))?;
+    Ok(())
+}
+
+fn upsert_network(tx: &Transaction<'_>, host_id: i64, n: &NetworkFacts, now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO networks (host_id, id, name, driver, scope, subnets, inspect, synced_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (host_id, id) DO UPDATE SET name = excluded.name, driver = excluded.driver, scope = excluded.scope,
+            subnets = excluded.subnets, inspect = excluded.inspect, synced_ms = excluded.synced_ms",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            host_id,
+            n.id,
+            n.name,
+            n.driver,
+            n.scope,
+            serde_json::to_string(&n.subnets).expect("subnets serialise"),
+            n.inspect,
+            now
+        ])
+    })
+    .store_context(|| format!("storing network {}", n.name))?;
+    Ok(())
+}
+
+fn upsert_volume(tx: &Transaction<'_>, host_id: i64, v: &VolumeFacts, now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO volumes (host_id, name, driver, mountpoint, inspect, synced_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (host_id, name) DO UPDATE SET driver = excluded.driver, mountpoint = excluded.mountpoint,
+            inspect = excluded.inspect, synced_ms = excluded.synced_ms",
+    )
+    .and_then(|mut stmt| stmt.execute(params![host_id, v.name, v.driver, v.mountpoint, v.inspect, now]))
+    .store_context(|| format!("storing volume {}", v.name))?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Numbered, forward-only migrations. Migration N moves `PRAGMA user_version` from N-1 to N.
+//! Never edit a migration that has shipped: add the next one.
+
+/// `PRAGMA application_id` of every Berth database ("BRTH").
+pub const APPLICATION_ID: i64 = 0x4252_5448;
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: hosts (config), host_status (live), the mirrored objects, events, sync state.
+    r#"
+    CREATE TABLE hosts (
+        id        INTEGER PRIMARY KEY,
+        name      TEXT NOT NULL UNIQUE,
+        url       TEXT NOT NULL,
+        tls_ca    TEXT,
+        tls_cert  TEXT,
+        tls_key   TEXT,
+        labels    TEXT NOT NULL DEFAULT '{}',
+        added_ms  INTEGER NOT NULL
+    );
+
+    CREATE TABLE host_status (
+        host_id        INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+        status         TEXT NOT NULL CHECK (status IN ('online', 'offline')),
+        api_version    TEXT,
+        server_version TEXT,
+        info           TEXT,
+        last_seen_ms   INTEGER,
+        last_error     TEXT,
+        changed_ms     INTEGER NOT NULL
+    );
+
+    CREATE TABLE sync_state (
+        host_id          INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+        last_full_ms     INTEGER,
+        full_syncs       INTEGER NOT NULL DEFAULT 0,
+        last_event_ns    INTEGER
+    );
+
+    CREATE TABLE containers (
+        host_id      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        id           TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        image        TEXT NOT NULL,
+        image_id     TEXT,
+        state        TEXT NOT NULL,
+        exit_code    INTEGER,
+        created_ms   INTEGER NOT NULL,
+        started_ms   INTEGER,
+        finished_ms  INTEGER,
+        health       TEXT,
+        labels       TEXT NOT NULL,
+        inspect      TEXT NOT NULL,
+        synced_ms    INTEGER NOT NULL,
+        UNIQUE (host_id, id)
+    );
+    CREATE INDEX containers_id ON containers(id);
+    CREATE INDEX containers_name ON containers(name);
+    CREATE INDEX containers_state ON containers(state);
+    CREATE INDEX containers_image ON containers(image);
+    CREATE INDEX containers_created ON containers(created_ms);
+
+    CREATE TABLE container_ips (
+        host_id       INTEGER NOT NULL,
+        container_id  TEXT NOT NULL,
+        network       TEXT NOT NULL,
+        ip            TEXT NOT NULL,
+        PRIMARY KEY (host_id, container_id, network),
+        FOREIGN KEY (host_id, container_id) REFERENCES containers(host_id, id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX container_ips_ip ON container_ips(ip);
+
+    CREATE TABLE images (
+        host_id     INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        id          TEXT NOT NULL,
+        repo_tags   TEXT NOT NULL,
+        created_ms  INTEGER,
+        size        INTEGER,
+        inspect     TEXT NOT NULL,
+        synced_ms   INTEGER NOT NULL,
+        UNIQUE (host_id, id)
+    );
+
+    CREATE TABLE networks (
+        host_id    INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        id         TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        driver     TEXT,
+        scope      TEXT,
+        subnets    TEXT NOT NULL,
+        inspect    TEXT NOT NULL,
+        synced_ms  INTEGER NOT NULL,
+        UNIQUE (host_id, id)
+    );
+    CREATE INDEX networks_name ON networks(name);
+
+    CREATE TABLE volumes (
+        host_id     INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        driver      TEXT,
+        mountpoint  TEXT,
+        inspect     TEXT NOT NULL,
+        synced_ms   INTEGER NOT NULL,
+        UNIQUE (host_id, name)
+    );
+
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY,
+        host_id     INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        time_ns     INTEGER NOT NULL,
+        type        TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        actor_id    TEXT,
+        actor_name  TEXT,
+        attributes  TEXT NOT NULL
+    );
+    -- Replayed events (after a reconnect, `since` overlaps what is stored) are dropped by this key.
+    CREATE UNIQUE INDEX events_identity ON events(host_id, time_ns, type, action, ifnull(actor_id, ''));
+    "#,
+];
+
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}

@@ -1,0 +1,258 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::endpoint::Endpoint;
+use crate::model::{Change, ContainerFacts, EngineFacts, EventRecord, HostConfig, Snapshot};
+use crate::store::query::ContainerFilter;
+
+fn open_in(dir: &Path) -> Store {
+    Store::open(&dir.join("berth.db")).unwrap()
+}
+
+fn host_config(name: &str) -> HostConfig {
+    HostConfig { name: name.into(), endpoint: Endpoint::parse("unix:///run/x.sock", None).unwrap(), labels: BTreeMap::new() }
+}
+
+fn container(id: &str, name: &str, state: &str, labels: &[(&str, &str)], ips: &[(&str, &str)]) -> ContainerFacts {
+    ContainerFacts {
+        id: id.into(),
+        name: name.into(),
+        image: "busybox:latest".into(),
+        image_id: Some("sha256:abcdef".into()),
+        state: state.into(),
+        exit_code: Some(0),
+        created_ms: 1_000,
+        started_ms: Some(2_000),
+        finished_ms: None,
+        health: None,
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ips: ips.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        inspect: format!(r#"{{"Id":"{id}"}}"#),
+    }
+}
+
+fn engine() -> EngineFacts {
+    EngineFacts { api_version: "1.41".into(), server_version: Some("20.10".into()), info: "{}".into() }
+}
+
+fn snapshot(containers: Vec<ContainerFacts>) -> Snapshot {
+    Snapshot { engine: engine(), containers, images: vec![], networks: vec![], volumes: vec![] }
+}
+
+#[test]
+fn a_new_file_gets_the_latest_schema_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    assert_eq!(store.schema_version().unwrap(), schema::latest());
+    drop(store);
+    assert_eq!(open_in(dir.path()).schema_version().unwrap(), schema::latest());
+    let mode: String = open_in(dir.path()).conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn every_earlier_version_migrates_forward() {
+    for start in 0..schema::latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for sql in &schema::MIGRATIONS[..start as usize] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", start).unwrap();
+            if start > 0 {
+                conn.pragma_update(None, "application_id", schema::APPLICATION_ID).unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::latest(), "from version {start}");
+        store.add_host(&host_config("h")).unwrap();
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", schema::latest() + 1).unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err.code(), "schema_too_new", "{err}");
+    assert!(err.to_string().contains("newer Berth"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn foreign_files_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database, just some text that is long enough").unwrap();
+    let err = Store::open(&text).unwrap_err();
+    assert_eq!(err.code(), "not_a_berth_database", "{err}");
+    assert_eq!(std::fs::read_to_string(&text).unwrap(), "not a database, just some text that is long enough");
+
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other).unwrap().execute_batch("CREATE TABLE notes (body TEXT);").unwrap();
+    let before = std::fs::read(&other).unwrap();
+    let err = Store::open(&other).unwrap_err();
+    assert!(err.to_string().contains("another program"), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("directory"), "{err}");
+}
+
+#[test]
+fn a_corrupt_berth_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.db");
+    drop(Store::open(&path).unwrap());
+    // Keep the SQLite header, scribble over the rest of the first page.
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in bytes.iter_mut().skip(16).take(100) {
+        *b = 0xAB;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("berth.db-wal"));
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err.code(), "not_a_berth_database", "{err}");
+}
+
+#[test]
+fn hosts_are_unique_and_removal_cascades() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let host = store.add_host(&host_config("alpha")).unwrap();
+    assert_eq!(store.add_host(&host_config("alpha")).unwrap_err().code(), "host_exists");
+    assert_eq!(store.add_host(&host_config("bad/name")).unwrap_err().code(), "invalid_input");
+    store.write_snapshot(host.id, &snapshot(vec![container("c1", "web", "running", &[], &[("net", "10.0.0.2")])])).unwrap();
+    store.remove_host("alpha").unwrap();
+    assert_eq!(store.remove_host("alpha").unwrap_err().code(), "host_not_found");
+    let left: i64 = store.conn().query_row("SELECT count(*) FROM container_ips", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn snapshots_replace_and_events_touch_single_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let host = store.add_host(&host_config("alpha")).unwrap();
+    store
+        .write_snapshot(host.id, &snapshot(vec![container("c1", "web", "running", &[], &[]), container("c2", "db", "exited", &[], &[])]))
+        .unwrap();
+    store.write_snapshot(host.id, &snapshot(vec![container("c2", "db", "running", &[], &[])])).unwrap();
+    let all = ContainerFilter { all: true, ..Default::default() };
+    let names: Vec<_> = store.containers(&all).unwrap().into_iter().map(|c| (c.name, c.state)).collect();
+    assert_eq!(names, vec![("db".to_string(), "running".to_string())]);
+
+    let event = EventRecord {
+        time_ns: 5,
+        kind: "container".into(),
+        action: "destroy".into(),
+        actor_id: Some("c2".into()),
+        actor_name: Some("db".into()),
+        attributes: BTreeMap::new(),
+    };
+    let changes = [Change::RemoveContainer("c2".into()), Change::UpsertContainer(container("c3", "cache", "created", &[], &[]))];
+    store.apply_events(host.id, &[event.clone()], &changes).unwrap();
+    // Replayed events are stored once.
+    store.apply_events(host.id, &[event], &[]).unwrap();
+    let names: Vec<_> = store.containers(&all).unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, vec!["cache"]);
+    let events = store.events(&EventQuery { host: None, since_ns: None, limit: 10 }).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(store.last_event_ns(host.id).unwrap(), Some(5));
+}
+
+#[test]
+fn filters_combine_like_docker_ps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let a = store.add_host(&host_config("alpha")).unwrap();
+    let b = store.add_host(&host_config("beta")).unwrap();
+    store
+        .write_snapshot(
+            a.id,
+            &snapshot(vec![
+                container("a1", "shop-web", "running", &[("app", "shop"), ("tier", "web")], &[("lan", "192.168.5.10")]),
+                container("a2", "shop-db", "exited", &[("app", "shop")], &[]),
+            ]),
+        )
+        .unwrap();
+    store
+        .write_snapshot(b.id, &snapshot(vec![container("b1", "blog-web", "running", &[("app", "blog")], &[("lan", "192.168.5.11")])]))
+        .unwrap();
+    let names = |specs: &[&str], all: bool, host: Option<&str>| -> Vec<String> {
+        let mut f = ContainerFilter { all, host: host.map(str::to_owned), ..Default::default() };
+        for s in specs {
+            f.add(s).unwrap();
+        }
+        store.containers(&f).unwrap().into_iter().map(|c| format!("{}/{}", c.host, c.name)).collect()
+    };
+    assert_eq!(names(&[], false, None), ["alpha/shop-web", "beta/blog-web"]);
+    assert_eq!(names(&[], true, Some("alpha")), ["alpha/shop-db", "alpha/shop-web"]);
+    assert_eq!(names(&["name=web"], true, None), ["alpha/shop-web", "beta/blog-web"]);
+    assert_eq!(names(&["name=shop", "name=blog"], true, None).len(), 3);
+    assert_eq!(names(&["state=exited"], false, None), ["alpha/shop-db"]);
+    assert_eq!(names(&["label=app=shop"], true, None), ["alpha/shop-db", "alpha/shop-web"]);
+    assert_eq!(names(&["label=app=shop", "label=tier"], true, None), ["alpha/shop-web"]);
+    assert_eq!(names(&["ip=192.168.5.11"], true, None), ["beta/blog-web"]);
+    assert_eq!(names(&["image=busybox"], true, Some("beta")), ["beta/blog-web"]);
+    assert_eq!(names(&["image=busybox:latest", "name=db"], true, None), ["alpha/shop-db"]);
+    assert!(names(&["image=nginx"], true, None).is_empty());
+
+    let rows = store.containers(&ContainerFilter { all: true, ..Default::default() }).unwrap();
+    let row = rows.iter().find(|r| r.name == "shop-web").unwrap();
+    assert_eq!(row.ips.get("lan").map(String::as_str), Some("192.168.5.10"));
+    assert_eq!(row.labels.get("tier").map(String::as_str), Some("web"));
+
+    let mut f = ContainerFilter::default();
+    for (spec, needle) in [("name", "KEY=VALUE"), ("colour=red", "unknown key"), ("state=up", "unknown state"), ("ip=300.1.1.1", "not an IP"), ("name=", "empty")] {
+        let err = f.add(spec).unwrap_err().to_string();
+        assert!(err.contains(needle), "{spec}: {err}");
+    }
+    let missing = ContainerFilter { host: Some("gamma".into()), ..Default::default() };
+    assert_eq!(store.containers(&missing).unwrap_err().code(), "host_not_found");
+}
+
+#[test]
+fn inspect_finds_by_id_prefix_name_and_host_slash_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let a = store.add_host(&host_config("alpha")).unwrap();
+    let b = store.add_host(&host_config("beta")).unwrap();
+    store.write_snapshot(a.id, &snapshot(vec![container("abc123", "web", "running", &[], &[])])).unwrap();
+    store.write_snapshot(b.id, &snapshot(vec![container("abd456", "web", "running", &[], &[])])).unwrap();
+    let host_of = |q: &str| store.container_inspect(q).map(|(h, id, _)| format!("{h}:{id}"));
+    assert_eq!(host_of("abc123").unwrap(), "alpha:abc123");
+    assert_eq!(host_of("abd").unwrap(), "beta:abd456");
+    assert_eq!(host_of("beta/web").unwrap(), "beta:abd456");
+    assert_eq!(host_of("alpha/abc").unwrap(), "alpha:abc123");
+    assert_eq!(host_of("web").unwrap_err().code(), "ambiguous_container");
+    assert_eq!(host_of("ab").unwrap_err().code(), "ambiguous_container");
+    assert_eq!(host_of("nope").unwrap_err().code(), "container_not_found");
+    assert_eq!(host_of("gamma/web").unwrap_err().code(), "host_not_found");
+    let (_, _, inspect) = store.container_inspect("alpha/web").unwrap();
+    assert_eq!(inspect, r#"{"Id":"abc123"}"#);
+}
+
+#[test]
+fn status_tracks_online_offline_and_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let a = store.add_host(&host_config("alpha")).unwrap();
+    let status = |store: &Store| store.host_summaries().unwrap()[0].status.as_str();
+    assert_eq!(status(&store), "never");
+    store.mark_online(a.id, &engine()).unwrap();
+    assert_eq!(status(&store), "online");
+    store.mark_offline(a.id, "gone").unwrap();
+    let summary = &store.host_summaries().unwrap()[0];
+    assert_eq!((summary.status.as_str(), summary.last_error.as_deref()), ("offline", Some("gone")));
+    assert!(summary.last_seen.is_some(), "last-seen survives going offline");
+    assert_eq!(summary.api_version.as_deref(), Some("1.41"));
+}

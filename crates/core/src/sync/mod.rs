@@ -1,0 +1,548 @@
+//! The sync engine: keeps each host's rows in the mirror true.
+//!
+//! Per host, one long-lived task ([`follow`]):
+//! 1. subscribe to `/events` (replaying from just before the snapshot), then list + inspect
+//!    everything with bounded concurrency and write the snapshot in one transaction;
+//! 2. apply buffered, then live, events: each re-inspects exactly the objects it names and
+//!    upserts or deletes their rows; every event is stored too;
+//! 3. on any error or closed stream, mark the host offline (rows kept), back off, reconnect and
+//!    resync in full: the daemon replays only its last 256 events, so nothing short of a full
+//!    snapshot can be trusted after a gap.
+
+mod facts;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::query_parameters::{EventsOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions};
+use futures_util::{stream, StreamExt, TryStreamExt};
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use crate::connect::{connect, is_not_found, Engine};
+use crate::error::{Error, Result};
+use crate::model::{Change, EventRecord, Host, Snapshot};
+use crate::store::Store;
+
+/// Inspect requests in flight at once during a snapshot.
+pub const SNAPSHOT_CONCURRENCY: usize = 8;
+/// How often a follower checks a quiet daemon is still there, and how long it waits for the answer.
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// Reconnect back-off: doubles from the first to the cap.
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(250);
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Events applied in one transaction at most.
+const BATCH_MAX: usize = 1024;
+
+/// What changed in the mirror, sent after the change is committed.
+#[derive(Debug, Clone)]
+pub enum MirrorUpdate {
+    /// A full snapshot of the host was written.
+    Snapshot { host: String, containers: usize },
+    /// A batch of events was applied; `containers` are the ids whose rows were rewritten or deleted.
+    Events { host: String, containers: Vec<String>, newest_event_ns: i64 },
+    /// The host went online or offline.
+    Status { host: String, online: bool, error: Option<String> },
+}
+
+/// Counts from one snapshot, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotCounts {
+    pub containers: usize,
+    pub images: usize,
+    pub networks: usize,
+    pub volumes: usize,
+}
+
+/// Run store calls off the async threads.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store)).await.expect("store task panicked")
+}
+
+/// Connect, take one snapshot, write it. Marks the host offline (and returns the error) when it
+/// cannot be reached.
+pub async fn sync_once(store: &Arc<Store>, host: &Host) -> Result<SnapshotCounts> {
+    let result = async {
+        let engine = connect(host).await?;
+        let (snapshot, _) = fetch_snapshot(&engine).await?;
+        let counts = counts(&snapshot);
+        let host_id = host.id;
+        blocking(store, move |s| {
+            s.mark_online(host_id, &snapshot.engine)?;
+            s.write_snapshot(host_id, &snapshot)
+        })
+        .await?;
+        Ok::<_, Error>(counts)
+    }
+    .instrument(info_span!("sync", host = host.name()))
+    .await;
+    if let Err(e) = &result {
+        if e.is_connection() {
+            let (host_id, message) = (host.id, e.to_string());
+            blocking(store, move |s| s.mark_offline(host_id, &message)).await?;
+        }
+    }
+    result
+}
+
+fn counts(snapshot: &Snapshot) -> SnapshotCounts {
+    SnapshotCounts {
+        containers: snapshot.containers.len(),
+        images: snapshot.images.len(),
+        networks: snapshot.networks.len(),
+        volumes: snapshot.volumes.len(),
+    }
+}
+
+/// Everything the host holds, plus the daemon's clock (ns) when the listing started.
+pub async fn fetch_snapshot(engine: &Engine) -> Result<(Snapshot, i64)> {
+    let docker = &engine.docker;
+    let info = docker.info().await.map_err(|e| engine.error("report its info", e))?;
+    let started_ns = daemon_now_ns(&info);
+    let containers = async {
+        let list = docker
+            .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
+            .await
+            .map_err(|e| engine.error("list containers", e))?;
+        let ids: Vec<String> = list.into_iter().filter_map(|c| c.id).collect();
+        inspect_containers(engine, ids).await.map(|found| {
+            found.into_iter().filter_map(|(_, c)| c).collect::<Vec<_>>()
+        })
+    };
+    let images = async {
+        let list = docker
+            .list_images(Some(ListImagesOptions { all: false, ..Default::default() }))
+            .await
+            .map_err(|e| engine.error("list images", e))?;
+        let found: Vec<_> = stream::iter(list.into_iter().map(|i| i.id))
+            .map(|id| async move { inspect_image(engine, &id).await })
+            .buffer_unordered(SNAPSHOT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok::<_, Error>(found.into_iter().flatten().collect::<Vec<_>>())
+    };
+    let networks = async {
+        let list = docker
+            .list_networks(None::<ListNetworksOptions>)
+            .await
+            .map_err(|e| engine.error("list networks", e))?;
+        let found: Vec<_> = stream::iter(list.into_iter().filter_map(|n| n.id))
+            .map(|id| async move { inspect_network(engine, &id).await })
+            .buffer_unordered(SNAPSHOT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok::<_, Error>(found.into_iter().flatten().collect::<Vec<_>>())
+    };
+    let volumes = async {
+        let list = docker
+            .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+            .await
+            .map_err(|e| engine.error("list volumes", e))?;
+        Ok::<_, Error>(list.volumes.unwrap_or_default().iter().map(facts::volume).collect::<Vec<_>>())
+    };
+    let (containers, images, networks, volumes) = tokio::try_join!(containers, images, networks, volumes)?;
+    let snapshot = Snapshot { engine: facts::engine(&engine.api_version, &info), containers, images, networks, volumes };
+    Ok((snapshot, started_ns))
+}
+
+/// Inspect containers by id, `SNAPSHOT_CONCURRENCY` at a time. `None`: the container is gone.
+async fn inspect_containers(
+    engine: &Engine,
+    ids: Vec<String>,
+) -> Result<Vec<(String, Option<crate::model::ContainerFacts>)>> {
+    stream::iter(ids)
+        .map(|id| async move {
+            match engine.docker.inspect_container(&id, None).await {
+                Ok(inspect) => Ok((id, Some(facts::container(&inspect)))),
+                Err(e) if is_not_found(&e) => Ok((id, None)),
+                Err(e) => Err(engine.error("inspect a container", e)),
+            }
+        })
+        .buffer_unordered(SNAPSHOT_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+async fn inspect_image(engine: &Engine, id: &str) -> Result<Option<crate::model::ImageFacts>> {
+    match engine.docker.inspect_image(id).await {
+        Ok(inspect) => Ok(Some(facts::image(&inspect))),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(engine.error("inspect an image", e)),
+    }
+}
+
+async fn inspect_network(engine: &Engine, id: &str) -> Result<Option<crate::model::NetworkFacts>> {
+    match engine.docker.inspect_network(id, None).await {
+        Ok(inspect) => Ok(Some(facts::network(&inspect))),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(engine.error("inspect a network", e)),
+    }
+}
+
+fn daemon_now_ns(info: &bollard::models::SystemInfo) -> i64 {
+    info.system_time
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0))
+}
+
+/// Capped exponential back-off between reconnects.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff { next: BACKOFF_FIRST }
+    }
+    fn reset(&mut self) {
+        self.next = BACKOFF_FIRST;
+    }
+    fn step(&mut self) -> Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(BACKOFF_CAP);
+        now
+    }
+}
+
+/// Follow every host until `shutdown` turns true: one task per host.
+pub async fn follow_all(
+    store: Arc<Store>,
+    hosts: Vec<Host>,
+    shutdown: watch::Receiver<bool>,
+    updates: broadcast::Sender<MirrorUpdate>,
+) {
+    let tasks: Vec<_> = hosts
+        .into_iter()
+        .map(|host| tokio::spawn(follow(Arc::clone(&store), host, shutdown.clone(), updates.clone())))
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// Keep one host's mirror true until `shutdown` turns true.
+pub async fn follow(store: Arc<Store>, host: Host, mut shutdown: watch::Receiver<bool>, updates: broadcast::Sender<MirrorUpdate>) {
+    let span = info_span!("follow", host = host.name());
+    async move {
+        let mut follower = Follower { store, host, updates, backoff: Backoff::new() };
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let error = match follower.session(&mut shutdown).await {
+                Ok(()) => return,
+                Err(e) => e,
+            };
+            warn!(error = %error, "host lost; keeping its rows and reconnecting");
+            let (host_id, message) = (follower.host.id, error.to_string());
+            if let Err(e) = blocking(&follower.store, move |s| s.mark_offline(host_id, &message)).await {
+                warn!(error = %e, "could not record the host as offline");
+            }
+            let _ = follower.updates.send(MirrorUpdate::Status {
+                host: follower.host.name().to_owned(),
+                online: false,
+                error: Some(error.to_string()),
+            });
+            let wait = follower.backoff.step();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+struct Follower {
+    store: Arc<Store>,
+    host: Host,
+    updates: broadcast::Sender<MirrorUpdate>,
+    backoff: Backoff,
+}
+
+/// Aborts the event-reading task when the session ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Follower {
+    /// One connected stretch: subscribe, snapshot, then apply events until an error or shutdown.
+    async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<()> {
+        let engine = connect(&self.host).await?;
+        let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
+        // Subscribe before listing, replaying from a second before now: an event that lands
+        // while we list is then both in the listing or after it, never lost between the two.
+        let host_id = self.host.id;
+        let last_event_ns = blocking(&self.store, move |s| s.last_event_ns(host_id)).await?;
+        let replay_from_s = (daemon_now_ns(&info) / 1_000_000_000 - 1)
+            .min(last_event_ns.map(|ns| ns / 1_000_000_000).unwrap_or(i64::MAX));
+        let (tx, mut rx) = mpsc::channel(4 * BATCH_MAX);
+        let docker = engine.docker.clone();
+        let _reader = AbortOnDrop(tokio::spawn(async move {
+            let mut events =
+                docker.events(Some(EventsOptions { since: Some(replay_from_s.to_string()), ..Default::default() }));
+            while let Some(item) = events.next().await {
+                if tx.send(item).await.is_err() {
+                    return;
+                }
+            }
+        }));
+
+        let (snapshot, snapshot_ns) = fetch_snapshot(&engine).await?;
+        let counts = counts(&snapshot);
+        blocking(&self.store, move |s| {
+            s.mark_online(host_id, &snapshot.engine)?;
+            s.write_snapshot(host_id, &snapshot)
+        })
+        .await?;
+        self.backoff.reset();
+        info!(containers = counts.containers, images = counts.images, "snapshot written; following events");
+        let name = self.host.name().to_owned();
+        let _ = self.updates.send(MirrorUpdate::Status { host: name.clone(), online: true, error: None });
+        let _ = self.updates.send(MirrorUpdate::Snapshot { host: name, containers: counts.containers });
+
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                first = rx.recv() => {
+                    let mut batch = Vec::with_capacity(16);
+                    let mut failure = None;
+                    let mut next = first;
+                    loop {
+                        match next {
+                            None => {
+                                failure = Some(Error::Unreachable {
+                                    host: self.host.name().to_owned(),
+                                    url: self.host.config.endpoint.to_string(),
+                                    reason: "the event stream ended (the daemon stopped or the link dropped)".into(),
+                                });
+                                break;
+                            }
+                            Some(Err(e)) => {
+                                failure = Some(engine.error("stream events", e));
+                                break;
+                            }
+                            Some(Ok(message)) => batch.push(message),
+                        }
+                        if batch.len() >= BATCH_MAX {
+                            break;
+                        }
+                        match rx.try_recv() {
+                            Ok(item) => next = Some(item),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => next = None,
+                        }
+                    }
+                    if !batch.is_empty() {
+                        self.apply(&engine, &batch, snapshot_ns).await?;
+                    }
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                }
+                _ = ping.tick() => {
+                    match tokio::time::timeout(PING_TIMEOUT, engine.docker.ping()).await {
+                        Ok(Ok(_)) => blocking(&self.store, move |s| s.touch_seen(host_id)).await?,
+                        Ok(Err(e)) => return Err(engine.error("answer a ping", e)),
+                        Err(_) => return Err(Error::Unreachable {
+                            host: self.host.name().to_owned(),
+                            url: self.host.config.endpoint.to_string(),
+                            reason: format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs()),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Store a batch of events and rewrite exactly the rows they touch. Events older than the
+    /// snapshot (replayed history) are stored but change nothing: the snapshot already has them.
+    async fn apply(&self, engine: &Engine, batch: &[bollard::models::EventMessage], snapshot_ns: i64) -> Result<()> {
+        let records: Vec<EventRecord> = batch.iter().map(facts::event).collect();
+        let touched = Touched::from_events(records.iter().filter(|r| r.time_ns >= snapshot_ns));
+        let mut changes = Vec::new();
+        for (id, found) in inspect_containers(engine, touched.containers.iter().cloned().collect()).await? {
+            changes.push(match found {
+                Some(facts) => Change::UpsertContainer(facts),
+                None => Change::RemoveContainer(id),
+            });
+        }
+        changes.extend(touched.removed_containers.iter().cloned().map(Change::RemoveContainer));
+        for id in &touched.images {
+            changes.push(match inspect_image(engine, id).await? {
+                Some(facts) => Change::UpsertImage(facts),
+                None => Change::RemoveImage(id.clone()),
+            });
+        }
+        for id in &touched.networks {
+            changes.push(match inspect_network(engine, id).await? {
+                Some(facts) => Change::UpsertNetwork(facts),
+                None => Change::RemoveNetwork(id.clone()),
+            });
+        }
+        changes.extend(touched.removed_networks.iter().cloned().map(Change::RemoveNetwork));
+        for name in &touched.volumes {
+            changes.push(match engine.docker.inspect_volume(name).await {
+                Ok(volume) => Change::UpsertVolume(facts::volume(&volume)),
+                Err(e) if is_not_found(&e) => Change::RemoveVolume(name.clone()),
+                Err(e) => return Err(engine.error("inspect a volume", e)),
+            });
+        }
+        changes.extend(touched.removed_volumes.iter().cloned().map(Change::RemoveVolume));
+        if touched.engine {
+            let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
+            changes.push(Change::Engine(facts::engine(&engine.api_version, &info)));
+        }
+        let newest_event_ns = records.iter().map(|r| r.time_ns).max().unwrap_or(0);
+        let containers: Vec<String> = touched.containers.iter().chain(&touched.removed_containers).cloned().collect();
+        debug!(events = records.len(), rows = changes.len(), "applying events");
+        let host_id = self.host.id;
+        blocking(&self.store, move |s| s.apply_events(host_id, &records, &changes)).await?;
+        if !containers.is_empty() {
+            let host = self.host.name().to_owned();
+            let _ = self.updates.send(MirrorUpdate::Events { host, containers, newest_event_ns });
+        }
+        Ok(())
+    }
+}
+
+/// The objects a batch of events names, deduplicated: each is re-inspected once.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Touched {
+    containers: BTreeSet<String>,
+    removed_containers: BTreeSet<String>,
+    images: BTreeSet<String>,
+    networks: BTreeSet<String>,
+    removed_networks: BTreeSet<String>,
+    volumes: BTreeSet<String>,
+    removed_volumes: BTreeSet<String>,
+    engine: bool,
+}
+
+impl Touched {
+    fn from_events<'a>(events: impl Iterator<Item = &'a EventRecord>) -> Touched {
+        let mut t = Touched::default();
+        for e in events {
+            let Some(id) = e.actor_id.clone() else { continue };
+            // "health_status: healthy", "exec_start: sh" → the verb before the colon.
+            let action = e.action.split(':').next().unwrap_or_default().trim();
+            match (e.kind.as_str(), action) {
+                ("container", "destroy") => {
+                    t.containers.remove(&id);
+                    t.removed_containers.insert(id);
+                }
+                (
+                    "container",
+                    "create" | "start" | "restart" | "die" | "kill" | "oom" | "stop" | "pause" | "unpause" | "rename"
+                    | "update" | "health_status",
+                ) => {
+                    if !t.removed_containers.contains(&id) {
+                        t.containers.insert(id);
+                    }
+                }
+                ("network", verb) => {
+                    if let Some(container) = e.attributes.get("container") {
+                        if !t.removed_containers.contains(container) {
+                            t.containers.insert(container.clone());
+                        }
+                    }
+                    if verb == "destroy" || verb == "remove" {
+                        t.networks.remove(&id);
+                        t.removed_networks.insert(id);
+                    } else if !t.removed_networks.contains(&id) {
+                        t.networks.insert(id);
+                    }
+                }
+                ("image", "push" | "save") => {}
+                ("image", _) => {
+                    t.images.insert(id);
+                }
+                ("volume", "destroy") => {
+                    t.volumes.remove(&id);
+                    t.removed_volumes.insert(id);
+                }
+                ("volume", "create") => {
+                    t.volumes.insert(id);
+                }
+                ("daemon", _) => t.engine = true,
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, action: &str, id: &str, attrs: &[(&str, &str)]) -> EventRecord {
+        EventRecord {
+            time_ns: 1,
+            kind: kind.into(),
+            action: action.into(),
+            actor_id: Some(id.into()),
+            actor_name: None,
+            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn set(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn events_name_exactly_the_rows_they_touch() {
+        let events = [
+            event("container", "create", "a", &[]),
+            event("container", "start", "a", &[]),
+            event("container", "exec_start: sh", "b", &[]),
+            event("container", "health_status: healthy", "c", &[]),
+            event("container", "die", "d", &[]),
+            event("container", "destroy", "d", &[]),
+            event("network", "connect", "n1", &[("container", "e")]),
+            event("network", "destroy", "n2", &[]),
+            event("image", "untag", "sha256:i", &[]),
+            event("volume", "create", "v1", &[]),
+            event("volume", "mount", "v2", &[]),
+            event("volume", "destroy", "v3", &[]),
+        ];
+        let t = Touched::from_events(events.iter());
+        assert_eq!(t.containers, set(&["a", "c", "e"]));
+        assert_eq!(t.removed_containers, set(&["d"]));
+        assert_eq!(t.networks, set(&["n1"]));
+        assert_eq!(t.removed_networks, set(&["n2"]));
+        assert_eq!(t.images, set(&["sha256:i"]));
+        assert_eq!(t.volumes, set(&["v1"]));
+        assert_eq!(t.removed_volumes, set(&["v3"]));
+        assert!(!t.engine);
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut b = Backoff::new();
+        let steps: Vec<_> = (0..8).map(|_| b.step()).collect();
+        assert_eq!(steps[0], BACKOFF_FIRST);
+        assert_eq!(steps[1], BACKOFF_FIRST * 2);
+        assert_eq!(*steps.last().unwrap(), BACKOFF_CAP);
+        b.reset();
+        assert_eq!(b.step(), BACKOFF_FIRST);
+    }
+}
