@@ -75,6 +75,9 @@ fn classify(host: &str, endpoint: &Endpoint, action: &str, err: bollard::errors:
     use bollard::errors::Error as B;
     let unreachable = |reason: String| Error::Unreachable { host: host.to_owned(), url: endpoint.to_string(), reason };
     match &err {
+        B::DockerResponseServerError { status_code: 400, message } if message.contains("HTTPS server") => {
+            return unreachable("the daemon speaks TLS; add the host with --tls-ca, --tls-cert and --tls-key".into())
+        }
         B::DockerResponseServerError { status_code, message } => {
             return Error::Docker { host: host.to_owned(), action: action.to_owned(), reason: format!("{message} (HTTP {status_code})") }
         }

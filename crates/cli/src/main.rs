@@ -1,0 +1,291 @@
+//! `berth`: the headless face of Berth. Argument parsing and printing around core calls; reads
+//! come from the mirror only and never touch the network.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use berth_core::endpoint::TlsFiles;
+use berth_core::store::{ContainerFilter, EventQuery, Store};
+use berth_core::sync::{self, MirrorUpdate};
+use berth_core::{fleet, Error};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about = "Berth: a fleet of Docker hosts, mirrored in SQLite", max_term_width = 100)]
+struct Cli {
+    /// The database file [default: the OS data folder, e.g. ~/.local/share/berth/berth.db]
+    #[arg(long, global = true, env = "BERTH_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Print JSON instead of a table
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, list and remove Docker hosts
+    #[command(subcommand)]
+    Host(HostCommand),
+    /// Mirror hosts into the database: once, or following their events until interrupted
+    Sync {
+        /// Hosts to sync [default: all]
+        hosts: Vec<String>,
+        /// Take one snapshot of each host and exit; exit code 1 if any host was unreachable
+        #[arg(long)]
+        once: bool,
+    },
+    /// List containers from the mirror (works with every host unreachable)
+    Ps(PsArgs),
+    /// Print a container's stored inspect JSON
+    Inspect {
+        /// Id, id prefix, name, or HOST/NAME
+        container: String,
+    },
+    /// Show stored Docker events, oldest first
+    Events {
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// A duration back from now (10m, 2h, 1d) or an RFC 3339 time
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// At most this many (the newest)
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HostCommand {
+    /// Add a host: unix:///path, npipe:////./pipe/name or tcp://HOST:PORT
+    Add(HostAddArgs),
+    /// List hosts with their status and how fresh their mirrored data is
+    Ls,
+    /// Remove a host and everything mirrored from it
+    Rm { name: String },
+}
+
+#[derive(Debug, Args)]
+struct HostAddArgs {
+    name: String,
+    url: String,
+    /// A label for the host, KEY=VALUE (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// CA certificate that signed the daemon's certificate (tcp:// with TLS)
+    #[arg(long, value_name = "FILE", requires_all = ["tls_cert", "tls_key"])]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate
+    #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// Client key
+    #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct PsArgs {
+    /// Show all containers, not only running ones
+    #[arg(short, long)]
+    all: bool,
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
+    /// name=, image=, state=, label=KEY[=VALUE], ip= (repeatable)
+    #[arg(long = "filter", short = 'f', value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Sync { .. }));
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("berth: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(following: bool) {
+    let default = if following { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn open_store(db: Option<PathBuf>) -> Result<Store, Error> {
+    let path = match db {
+        Some(path) => path,
+        None => berth_core::paths::default_db_path()?,
+    };
+    Store::open(&path)
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let store = open_store(cli.db)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Host(HostCommand::Add(args)) => {
+            let tls = match (args.tls_ca, args.tls_cert, args.tls_key) {
+                (Some(ca), Some(cert), Some(key)) => Some(TlsFiles { ca, cert, key }),
+                _ => None,
+            };
+            let labels = fleet::parse_labels(args.labels.iter().map(String::as_str))?;
+            let host = fleet::add_host(&store, &args.name, &args.url, tls, labels)?;
+            if json {
+                let summary = store.host_summaries()?.into_iter().find(|h| h.name == host.config.name);
+                output::json(&summary);
+            } else {
+                println!("added host {} ({}); run `berth sync --once {}` to mirror it", host.config.name, host.config.endpoint, host.config.name);
+            }
+        }
+        Command::Host(HostCommand::Ls) => {
+            let hosts = fleet::list_hosts(&store)?;
+            if json {
+                output::json(&hosts);
+            } else {
+                output::hosts_table(&hosts);
+            }
+        }
+        Command::Host(HostCommand::Rm { name }) => {
+            store.remove_host(&name)?;
+            if !json {
+                println!("removed host {name} and its mirrored data");
+            }
+        }
+        Command::Sync { hosts, once } => return sync_command(store, hosts, once, json),
+        Command::Ps(args) => {
+            let mut filter = ContainerFilter { all: args.all, host: args.host, ..Default::default() };
+            for spec in &args.filters {
+                filter.add(spec)?;
+            }
+            let rows = store.containers(&filter)?;
+            if json {
+                output::json(&rows);
+            } else {
+                output::containers_table(&rows, &store.host_summaries()?);
+            }
+        }
+        Command::Inspect { container } => {
+            let (_, _, inspect) = store.container_inspect(&container)?;
+            let value: serde_json::Value = serde_json::from_str(&inspect).unwrap_or(serde_json::Value::String(inspect));
+            output::json(&value);
+        }
+        Command::Events { host, since, limit } => {
+            let since_ns = since.map(|s| berth_core::time::parse_since(&s, chrono::Utc::now())).transpose()?;
+            let rows = store.events(&EventQuery { host, since_ns, limit })?;
+            if json {
+                output::json(&rows);
+            } else {
+                output::events_table(&rows);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sync_command(store: Store, names: Vec<String>, once: bool, json: bool) -> Result<ExitCode, Error> {
+    let hosts = match names.is_empty() {
+        true => store.hosts()?,
+        false => names.iter().map(|n| store.host(n)).collect::<Result<Vec<_>, _>>()?,
+    };
+    if hosts.is_empty() {
+        return Err(Error::InvalidInput { what: "host list", reason: "no hosts yet; add one with `berth host add NAME URL`".into() });
+    }
+    let store = Arc::new(store);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io { context: "starting the async runtime".into(), source })?;
+    if once {
+        let results = runtime.block_on(async {
+            let tasks: Vec<_> = hosts
+                .iter()
+                .map(|host| {
+                    let (store, host) = (Arc::clone(&store), host.clone());
+                    tokio::spawn(async move {
+                        let started = Instant::now();
+                        let result = sync::sync_once(&store, &host).await;
+                        (host.config.name, result, started.elapsed())
+                    })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.expect("sync task panicked"));
+            }
+            results
+        });
+        let mut failed = false;
+        let mut report = Vec::new();
+        for (name, result, took) in results {
+            match result {
+                Ok(c) => {
+                    if !json {
+                        eprintln!(
+                            "{name}: {} containers, {} images, {} networks, {} volumes in {:.2} s",
+                            c.containers, c.images, c.networks, c.volumes, took.as_secs_f64()
+                        );
+                    }
+                    report.push(serde_json::json!({"host": name, "ok": true, "containers": c.containers,
+                        "images": c.images, "networks": c.networks, "volumes": c.volumes, "seconds": took.as_secs_f64()}));
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("berth: {e}");
+                    report.push(serde_json::json!({"host": name, "ok": false, "code": e.code(), "error": e.to_string()}));
+                }
+            }
+        }
+        if json {
+            output::json(&report);
+        }
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+    }
+
+    runtime.block_on(async {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let (updates, mut seen) = tokio::sync::broadcast::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                match seen.recv().await {
+                    Ok(MirrorUpdate::Status { host, online: true, .. }) => tracing::info!(%host, "online"),
+                    Ok(MirrorUpdate::Status { host, online: false, error }) => {
+                        tracing::warn!(%host, error = error.as_deref().unwrap_or(""), "offline; rows kept, reconnecting")
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        let follower = tokio::spawn(sync::follow_all(Arc::clone(&store), hosts, shutdown, updates));
+        wait_for_signal().await;
+        tracing::info!("stopping");
+        let _ = stop.send(true);
+        let _ = follower.await;
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
