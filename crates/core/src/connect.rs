@@ -40,7 +40,7 @@ pub async fn connect(host: &Host) -> Result<Engine> {
             if !path.exists() {
                 return Err(unreachable(format!("no socket at {}; is dockerd running there?", path.display())));
             }
-            Docker::connect_with_unix(&path.to_string_lossy(), timeout, version)
+            pooled_unix(path.clone(), timeout)
         }
         #[cfg(windows)]
         Endpoint::NamedPipe { path } => Docker::connect_with_named_pipe(path, timeout, version),
@@ -48,9 +48,7 @@ pub async fn connect(host: &Host) -> Result<Engine> {
         Endpoint::NamedPipe { .. } => {
             return Err(unreachable("named pipes exist only on Windows; use unix:// or tcp:// here".into()))
         }
-        Endpoint::Tcp { host: address, port, tls: None } => {
-            Docker::connect_with_http(&format!("tcp://{address}:{port}"), timeout, version)
-        }
+        Endpoint::Tcp { host: address, port, tls: None } => pooled_http(&format!("http://{address}:{port}"), timeout),
         Endpoint::Tcp { host: address, port, tls: Some(tls) } => {
             Docker::connect_with_ssl(&format!("tcp://{address}:{port}"), &tls.key, &tls.cert, &tls.ca, timeout, version)
         }
@@ -64,6 +62,37 @@ pub async fn connect(host: &Host) -> Result<Engine> {
         endpoint: endpoint.clone(),
         api_version: format!("{}.{}", v.major_version, v.minor_version),
     })
+}
+
+/// bollard's own transports open a new connection for every request; these keep connections
+/// alive in a pool (one per request in flight), which saves a connect and the daemon's
+/// per-connection set-up on every inspect of a snapshot.
+#[cfg(unix)]
+fn pooled_unix(socket: std::path::PathBuf, timeout: u64) -> Result<Docker, bollard::errors::Error> {
+    use hyper_util::client::legacy::Client;
+    let client = std::sync::Arc::new(Client::builder(hyper_util::rt::TokioExecutor::new()).build(hyperlocal::UnixConnector));
+    let transport = move |mut request: bollard::BollardRequest| {
+        let client = std::sync::Arc::clone(&client);
+        let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        *request.uri_mut() = hyperlocal::Uri::new(&socket, &path).into();
+        async move { client.request(request).await.map_err(bollard::errors::Error::from) }
+    };
+    Docker::connect_with_custom_transport(transport, Some("http://docker"), timeout, bollard::API_DEFAULT_VERSION)
+}
+
+#[cfg(not(unix))]
+fn pooled_unix(socket: std::path::PathBuf, timeout: u64) -> Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_unix(&socket.to_string_lossy(), timeout, bollard::API_DEFAULT_VERSION)
+}
+
+fn pooled_http(base: &str, timeout: u64) -> Result<Docker, bollard::errors::Error> {
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    let client = std::sync::Arc::new(Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new()));
+    let transport = move |request: bollard::BollardRequest| {
+        let client = std::sync::Arc::clone(&client);
+        async move { client.request(request).await.map_err(bollard::errors::Error::from) }
+    };
+    Docker::connect_with_custom_transport(transport, Some(base), timeout, bollard::API_DEFAULT_VERSION)
 }
 
 /// True when the daemon answered 404: the object is gone.

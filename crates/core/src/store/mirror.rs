@@ -128,13 +128,13 @@ fn upsert_container(tx: &Transaction<'_>, host_id: i64, c: &ContainerFacts, now:
     let ctx = || format!("storing container {}", c.name);
     tx.prepare_cached(
         "INSERT INTO containers (host_id, id, name, image, image_id, state, exit_code, created_ms, started_ms,
-                                 finished_ms, health, labels, inspect, synced_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                                 finished_ms, health, labels, synced_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (host_id, id) DO UPDATE SET
             name = excluded.name, image = excluded.image, image_id = excluded.image_id, state = excluded.state,
             exit_code = excluded.exit_code, created_ms = excluded.created_ms, started_ms = excluded.started_ms,
             finished_ms = excluded.finished_ms, health = excluded.health, labels = excluded.labels,
-            inspect = excluded.inspect, synced_ms = excluded.synced_ms",
+            synced_ms = excluded.synced_ms",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -150,10 +150,15 @@ fn upsert_container(tx: &Transaction<'_>, host_id: i64, c: &ContainerFacts, now:
             c.finished_ms,
             c.health,
             serde_json::to_string(&c.labels).expect("labels serialise"),
-            c.inspect,
             now,
         ])
     })
+    .store_context(ctx)?;
+    tx.prepare_cached(
+        "INSERT INTO container_inspect (host_id, container_id, inspect) VALUES (?1, ?2, ?3)
+         ON CONFLICT (host_id, container_id) DO UPDATE SET inspect = excluded.inspect",
+    )
+    .and_then(|mut stmt| stmt.execute(params![host_id, c.id, c.inspect]))
     .store_context(ctx)?;
     tx.prepare_cached("DELETE FROM container_ips WHERE host_id = ?1 AND container_id = ?2")
         .and_then(|mut stmt| stmt.execute(params![host_id, c.id]))

@@ -172,7 +172,8 @@ impl Store {
             return Err(Error::invalid("container", "give an id, an id prefix, a name or HOST/NAME"));
         }
         let conn = self.conn();
-        let select = "SELECT h.name, c.id, c.name, c.inspect FROM containers c JOIN hosts h ON h.id = c.host_id";
+        let select = "SELECT h.name, c.id, c.name, d.inspect FROM containers c JOIN hosts h ON h.id = c.host_id
+                      JOIN container_inspect d ON d.host_id = c.host_id AND d.container_id = c.id";
         let fetch = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<(String, String, String, String)>> {
             let mut stmt = conn.prepare_cached(sql).store_context(|| "looking up a container".into())?;
             let rows = stmt

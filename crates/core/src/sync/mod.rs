@@ -42,7 +42,8 @@ pub enum MirrorUpdate {
     /// A full snapshot of the host was written.
     Snapshot { host: String, containers: usize },
     /// A batch of events was applied; `containers` are the ids whose rows were rewritten or deleted.
-    Events { host: String, containers: Vec<String>, newest_event_ns: i64 },
+    /// The times are the daemon's, of the batch's oldest and newest events.
+    Events { host: String, containers: Vec<String>, oldest_event_ns: i64, newest_event_ns: i64 },
     /// The host went online or offline.
     Status { host: String, online: bool, error: Option<String> },
 }
@@ -70,7 +71,7 @@ async fn blocking<T: Send + 'static>(
 pub async fn sync_once(store: &Arc<Store>, host: &Host) -> Result<SnapshotCounts> {
     let result = async {
         let engine = connect(host).await?;
-        let (snapshot, _) = fetch_snapshot(&engine).await?;
+        let snapshot = fetch_snapshot(&engine, None).await?;
         let counts = counts(&snapshot);
         let host_id = host.id;
         blocking(store, move |s| {
@@ -100,11 +101,16 @@ fn counts(snapshot: &Snapshot) -> SnapshotCounts {
     }
 }
 
-/// Everything the host holds, plus the daemon's clock (ns) when the listing started.
-pub async fn fetch_snapshot(engine: &Engine) -> Result<(Snapshot, i64)> {
+/// Everything the host holds. `info` is `/info` when the caller already has it (fetched before
+/// the listing starts); otherwise it is fetched alongside the listing.
+pub async fn fetch_snapshot(engine: &Engine, info: Option<bollard::models::SystemInfo>) -> Result<Snapshot> {
     let docker = &engine.docker;
-    let info = docker.info().await.map_err(|e| engine.error("report its info", e))?;
-    let started_ns = daemon_now_ns(&info);
+    let info = async {
+        match info {
+            Some(info) => Ok(info),
+            None => docker.info().await.map_err(|e| engine.error("report its info", e)),
+        }
+    };
     let containers = async {
         let list = docker
             .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
@@ -146,9 +152,8 @@ pub async fn fetch_snapshot(engine: &Engine) -> Result<(Snapshot, i64)> {
             .map_err(|e| engine.error("list volumes", e))?;
         Ok::<_, Error>(list.volumes.unwrap_or_default().iter().map(facts::volume).collect::<Vec<_>>())
     };
-    let (containers, images, networks, volumes) = tokio::try_join!(containers, images, networks, volumes)?;
-    let snapshot = Snapshot { engine: facts::engine(&engine.api_version, &info), containers, images, networks, volumes };
-    Ok((snapshot, started_ns))
+    let (info, containers, images, networks, volumes) = tokio::try_join!(info, containers, images, networks, volumes)?;
+    Ok(Snapshot { engine: facts::engine(&engine.api_version, &info), containers, images, networks, volumes })
 }
 
 /// Inspect containers by id, `SNAPSHOT_CONCURRENCY` at a time. `None`: the container is gone.
@@ -288,7 +293,8 @@ impl Follower {
         // while we list is then both in the listing or after it, never lost between the two.
         let host_id = self.host.id;
         let last_event_ns = blocking(&self.store, move |s| s.last_event_ns(host_id)).await?;
-        let replay_from_s = (daemon_now_ns(&info) / 1_000_000_000 - 1)
+        let snapshot_ns = daemon_now_ns(&info);
+        let replay_from_s = (snapshot_ns / 1_000_000_000 - 1)
             .min(last_event_ns.map(|ns| ns / 1_000_000_000).unwrap_or(i64::MAX));
         let (tx, mut rx) = mpsc::channel(4 * BATCH_MAX);
         let docker = engine.docker.clone();
@@ -302,7 +308,7 @@ impl Follower {
             }
         }));
 
-        let (snapshot, snapshot_ns) = fetch_snapshot(&engine).await?;
+        let snapshot = fetch_snapshot(&engine, Some(info)).await?;
         let counts = counts(&snapshot);
         blocking(&self.store, move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
@@ -375,6 +381,7 @@ impl Follower {
     /// Store a batch of events and rewrite exactly the rows they touch. Events older than the
     /// snapshot (replayed history) are stored but change nothing: the snapshot already has them.
     async fn apply(&self, engine: &Engine, batch: &[bollard::models::EventMessage], snapshot_ns: i64) -> Result<()> {
+        let started = std::time::Instant::now();
         let records: Vec<EventRecord> = batch.iter().map(facts::event).collect();
         let touched = Touched::from_events(records.iter().filter(|r| r.time_ns >= snapshot_ns));
         let mut changes = Vec::new();
@@ -411,13 +418,16 @@ impl Follower {
             changes.push(Change::Engine(facts::engine(&engine.api_version, &info)));
         }
         let newest_event_ns = records.iter().map(|r| r.time_ns).max().unwrap_or(0);
+        let oldest_event_ns = records.iter().map(|r| r.time_ns).min().unwrap_or(0);
         let containers: Vec<String> = touched.containers.iter().chain(&touched.removed_containers).cloned().collect();
-        debug!(events = records.len(), rows = changes.len(), "applying events");
+        let inspected = started.elapsed();
         let host_id = self.host.id;
+        let (events, rows) = (records.len(), changes.len());
         blocking(&self.store, move |s| s.apply_events(host_id, &records, &changes)).await?;
+        debug!(events, rows, ?inspected, total = ?started.elapsed(), "applied events");
         if !containers.is_empty() {
             let host = self.host.name().to_owned();
-            let _ = self.updates.send(MirrorUpdate::Events { host, containers, newest_event_ns });
+            let _ = self.updates.send(MirrorUpdate::Events { host, containers, oldest_event_ns, newest_event_ns });
         }
         Ok(())
     }
@@ -448,10 +458,12 @@ impl Touched {
                     t.containers.remove(&id);
                     t.removed_containers.insert(id);
                 }
+                // `kill` only sends a signal (a `die` follows if the process ends); inspecting then
+                // would wait tens of ms on the container's lock while the daemon handles the exit.
                 (
                     "container",
-                    "create" | "start" | "restart" | "die" | "kill" | "oom" | "stop" | "pause" | "unpause" | "rename"
-                    | "update" | "health_status",
+                    "create" | "start" | "restart" | "die" | "oom" | "stop" | "pause" | "unpause" | "rename" | "update"
+                    | "health_status",
                 ) => {
                     if !t.removed_containers.contains(&id) {
                         t.containers.insert(id);
@@ -516,6 +528,7 @@ mod tests {
             event("container", "exec_start: sh", "b", &[]),
             event("container", "health_status: healthy", "c", &[]),
             event("container", "die", "d", &[]),
+            event("container", "kill", "f", &[]),
             event("container", "destroy", "d", &[]),
             event("network", "connect", "n1", &[("container", "e")]),
             event("network", "destroy", "n2", &[]),
