@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `berth` binary against real dockerd engines.
 
+mod app;
 mod errors;
 mod follow;
 mod outage;

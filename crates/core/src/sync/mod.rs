@@ -235,17 +235,20 @@ pub async fn follow_all(
 }
 
 /// Keep one host's mirror true until `shutdown` turns true.
-pub async fn follow(store: Arc<Store>, host: Host, mut shutdown: watch::Receiver<bool>, updates: broadcast::Sender<MirrorUpdate>) {
+pub async fn follow(
+    store: Arc<Store>,
+    host: Host,
+    mut shutdown: watch::Receiver<bool>,
+    updates: broadcast::Sender<MirrorUpdate>,
+) {
     let span = info_span!("follow", host = host.name());
     async move {
         let mut follower = Follower { store, host, updates, backoff: Backoff::new() };
         loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            let error = match follower.session(&mut shutdown).await {
-                Ok(()) => return,
-                Err(e) => e,
+            // Shutdown wins at any await point: mid-snapshot, mid-batch or while backing off.
+            let error = tokio::select! {
+                error = follower.session() => error,
+                _ = shutdown.wait_for(|stop| *stop) => return,
             };
             warn!(error = %error, "host lost; keeping its rows and reconnecting");
             let (host_id, message) = (follower.host.id, error.to_string());
@@ -260,7 +263,7 @@ pub async fn follow(store: Arc<Store>, host: Host, mut shutdown: watch::Receiver
             let wait = follower.backoff.step();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
             }
         }
     }
@@ -285,8 +288,16 @@ impl Drop for AbortOnDrop {
 }
 
 impl Follower {
-    /// One connected stretch: subscribe, snapshot, then apply events until an error or shutdown.
-    async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<()> {
+    /// One connected stretch: subscribe, snapshot, then apply events until something fails;
+    /// returns what failed.
+    async fn session(&mut self) -> Error {
+        match self.connected().await {
+            Ok(never) => match never {},
+            Err(error) => error,
+        }
+    }
+
+    async fn connected(&mut self) -> Result<std::convert::Infallible> {
         let engine = connect(&self.host).await?;
         let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
         // Subscribe before listing, replaying from a second before now: an event that lands
@@ -326,7 +337,6 @@ impl Follower {
         ping.tick().await;
         loop {
             tokio::select! {
-                _ = shutdown.changed() => return Ok(()),
                 first = rx.recv() => {
                     let mut batch = Vec::with_capacity(16);
                     let mut failure = None;
