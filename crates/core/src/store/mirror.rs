@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Transaction};
 
-use super::{now_ms, Store, EVENTS_KEPT_PER_HOST};
+use super::{now_ms, Store};
 use crate::error::{Result, StoreContext};
 use crate::model::{Change, ContainerFacts, EventRecord, ImageFacts, NetworkFacts, Snapshot, VolumeFacts};
 
@@ -65,7 +65,7 @@ impl Store {
             }
         }
         if !events.is_empty() {
-            insert_events(&tx, host_id, events)?;
+            insert_events(&tx, host_id, events, self.events_kept_per_host)?;
             tx.execute("UPDATE host_status SET last_seen_ms = ?2 WHERE host_id = ?1", params![host_id, now])
                 .store_context(ctx)?;
         }
@@ -73,7 +73,7 @@ impl Store {
     }
 }
 
-fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord]) -> Result<()> {
+fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], keep: i64) -> Result<()> {
     let ctx = || "storing events".to_owned();
     let mut insert = tx
         .prepare_cached(
@@ -82,6 +82,7 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord]) -> 
         )
         .store_context(ctx)?;
     let mut newest = i64::MIN;
+    let mut last_seq = 0;
     for e in events {
         insert
             .execute(params![
@@ -95,6 +96,7 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord]) -> 
             ])
             .store_context(ctx)?;
         newest = newest.max(e.time_ns);
+        last_seq = tx.last_insert_rowid();
     }
     tx.execute(
         "INSERT INTO sync_state (host_id, last_event_ns) VALUES (?1, ?2)
@@ -102,16 +104,15 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord]) -> 
         params![host_id, newest],
     )
     .store_context(ctx)?;
-    // Keep the newest EVENTS_KEPT_PER_HOST. Finding the cut-off walks that many index entries, so
-    // trim once per 1,024 stored events rather than on every batch (the bound overshoots by < 1,024).
-    let seq = tx.last_insert_rowid();
-    if seq / 1024 == (seq - events.len() as i64) / 1024 {
+    // Keep the newest `keep` events. Finding the cut-off walks that many index entries, so trim
+    // only when the event sequence crosses a multiple of 1,024 (the bound overshoots by < 1,024).
+    if last_seq / 1024 == (last_seq - events.len() as i64) / 1024 {
         return Ok(());
     }
     tx.execute(
         "DELETE FROM events WHERE host_id = ?1 AND time_ns < (
              SELECT time_ns FROM events WHERE host_id = ?1 ORDER BY time_ns DESC LIMIT 1 OFFSET ?2)",
-        params![host_id, EVENTS_KEPT_PER_HOST - 1],
+        params![host_id, keep - 1],
     )
     .store_context(ctx)?;
     Ok(())

@@ -26,6 +26,7 @@ pub const EVENTS_KEPT_PER_HOST: i64 = 100_000;
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    events_kept_per_host: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -54,7 +55,13 @@ impl Store {
         migrate(&mut conn, path)?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .store_context(|| "configuring the connection".into())?;
-        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn) })
+        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), events_kept_per_host: EVENTS_KEPT_PER_HOST })
+    }
+
+    /// Keep this many events per host instead of [`EVENTS_KEPT_PER_HOST`].
+    pub fn with_events_kept_per_host(mut self, keep: i64) -> Store {
+        self.events_kept_per_host = keep.max(1);
+        self
     }
 
     pub fn path(&self) -> &Path {

@@ -256,3 +256,33 @@ fn status_tracks_online_offline_and_never() {
     assert!(summary.last_seen.is_some(), "last-seen survives going offline");
     assert_eq!(summary.api_version.as_deref(), Some("1.41"));
 }
+
+#[test]
+fn events_are_bounded_per_host_keeping_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path()).with_events_kept_per_host(100);
+    let a = store.add_host(&host_config("alpha")).unwrap();
+    let b = store.add_host(&host_config("beta")).unwrap();
+    let event = |t: i64| EventRecord {
+        time_ns: t,
+        kind: "container".into(),
+        action: "start".into(),
+        actor_id: Some(format!("c{t}")),
+        actor_name: None,
+        attributes: BTreeMap::new(),
+    };
+    store.apply_events(b.id, &[event(1)], &[]).unwrap();
+    for batch in 0..300 {
+        let events: Vec<_> = (0..10).map(|i| event(1_000 + batch * 10 + i)).collect();
+        store.apply_events(a.id, &events, &[]).unwrap();
+    }
+    let count = |host: i64| -> i64 {
+        store.conn().query_row("SELECT count(*) FROM events WHERE host_id = ?1", [host], |r| r.get(0)).unwrap()
+    };
+    assert!((100..100 + 1024).contains(&count(a.id)), "{} events kept", count(a.id));
+    assert_eq!(count(b.id), 1, "another host's events are not trimmed");
+    let newest = store.events(&EventQuery { host: Some("alpha".into()), since_ns: None, limit: 1 }).unwrap();
+    assert_eq!(newest[0].time_ns, 1_000 + 2_999);
+    let oldest: i64 = store.conn().query_row("SELECT min(time_ns) FROM events WHERE host_id = ?1", [a.id], |r| r.get(0)).unwrap();
+    assert!(oldest > 1_000 + 2_999 - 1_124, "old events were dropped (oldest kept: {oldest})");
+}
