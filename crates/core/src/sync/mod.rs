@@ -163,11 +163,13 @@ async fn inspect_containers(
 ) -> Result<Vec<(String, Option<crate::model::ContainerFacts>)>> {
     stream::iter(ids)
         .map(|id| async move {
-            match engine.docker.inspect_container(&id, None).await {
-                Ok(inspect) => Ok((id, Some(facts::container(&inspect)))),
-                Err(e) if is_not_found(&e) => Ok((id, None)),
-                Err(e) => Err(engine.error("inspect a container", e)),
-            }
+            let Some(json) = engine.inspect_container_json(&id).await? else { return Ok((id, None)) };
+            let facts = facts::container(json).map_err(|e| Error::Docker {
+                host: engine.host.clone(),
+                action: "inspect a container".into(),
+                reason: format!("its answer for {id} is not an inspect document: {e}"),
+            })?;
+            Ok((id, Some(facts)))
         })
         .buffer_unordered(SNAPSHOT_CONCURRENCY)
         .try_collect()
