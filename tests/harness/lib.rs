@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+pub mod ssh;
+
 /// The busybox image every test daemon gets.
 pub const TEST_IMAGE: &str = "berth-test:latest";
 

@@ -5,6 +5,7 @@ mod errors;
 mod follow;
 mod outage;
 mod snapshot;
+mod ssh;
 mod tls;
 
 use std::collections::BTreeMap;

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_core::endpoint::TlsFiles;
+use berth_core::credentials::{self, SecretKind};
+use berth_core::endpoint::{SshOptions, TlsFiles};
 use berth_core::store::{ContainerFilter, EventQuery, Store};
 use berth_core::sync::{self, MirrorUpdate};
 use berth_core::{fleet, Error};
@@ -66,8 +67,22 @@ enum HostCommand {
     Add(HostAddArgs),
     /// List hosts with their status and how fresh their mirrored data is
     Ls,
-    /// Remove a host and everything mirrored from it
+    /// Remove a host, everything mirrored from it and its secrets in the keyring
     Rm { name: String },
+    /// Check an ssh:// host's key and, once you confirm its fingerprint, add it to known_hosts
+    Trust {
+        name: String,
+        /// Do not ask: trust the key shown
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Store an ssh:// host's password (or, with --passphrase, its key's passphrase) in the OS keyring
+    Password {
+        name: String,
+        /// The secret is the passphrase of the host's --identity key
+        #[arg(long)]
+        passphrase: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +101,18 @@ struct HostAddArgs {
     /// Client key
     #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_cert"])]
     tls_key: Option<PathBuf>,
+    /// ssh://: private key to offer [default: the ssh-agent, else ~/.ssh/id_*]
+    #[arg(long, value_name = "FILE")]
+    identity: Option<PathBuf>,
+    /// ssh://: known_hosts file to check the host key against [default: ~/.ssh/known_hosts]
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    /// ssh://: log in with a password; it is asked now (or read from standard input) and kept in the OS keyring
+    #[arg(long)]
+    password: bool,
+    /// ssh://: reach the host through a bastion, [USER@]HOST[:PORT]
+    #[arg(long, value_name = "JUMP")]
+    proxy_jump: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -137,7 +164,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 _ => None,
             };
             let labels = fleet::parse_labels(args.labels.iter().map(String::as_str))?;
-            let host = fleet::add_host(&store, &args.name, &args.url, tls, labels)?;
+            let ssh = SshOptions {
+                identity: args.identity,
+                known_hosts: args.known_hosts,
+                password: args.password,
+                proxy_jump: args.proxy_jump,
+            };
+            // Ask for the secret before anything is written, and keep it out of the store.
+            let password = if args.password { Some(read_secret(&format!("SSH password for {}: ", args.url))?) } else { None };
+            let host = fleet::add_host_with(&store, &args.name, &args.url, tls, ssh, labels)?;
+            if let Some(password) = password {
+                if let Err(e) = credentials::store(&host.config.name, SecretKind::Password, &password) {
+                    store.remove_host(&host.config.name)?;
+                    return Err(e);
+                }
+            }
             if json {
                 let summary = store.host_summaries()?.into_iter().find(|h| h.name == host.config.name);
                 output::json(&summary);
@@ -155,8 +196,23 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Host(HostCommand::Rm { name }) => {
             store.remove_host(&name)?;
+            credentials::forget(&name);
             if !json {
                 println!("removed host {name} and its mirrored data");
+            }
+        }
+        Command::Host(HostCommand::Trust { name, yes }) => return trust_command(&store, &name, yes),
+        Command::Host(HostCommand::Password { name, passphrase }) => {
+            let host = store.host(&name)?;
+            if !matches!(host.config.endpoint, berth_core::endpoint::Endpoint::Ssh(_)) {
+                return Err(Error::InvalidInput { what: "host", reason: format!("{name:?} is not an ssh:// host") });
+            }
+            let kind = if passphrase { SecretKind::Passphrase } else { SecretKind::Password };
+            let what = if passphrase { "key passphrase" } else { "SSH password" };
+            let secret = read_secret(&format!("{what} for {name}: "))?;
+            credentials::store(&name, kind, &secret)?;
+            if !json {
+                println!("stored the {what} of {name} in the OS keyring");
             }
         }
         Command::Sync { hosts, once } => return sync_command(store, hosts, once, json),
@@ -188,6 +244,65 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A secret from the terminal without echo, or one line of standard input when it is not a terminal.
+fn read_secret(prompt: &str) -> Result<String, Error> {
+    use std::io::IsTerminal;
+    let io = |source| Error::Io { context: "reading the secret".into(), source };
+    let secret = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).map_err(io)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(io)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if secret.is_empty() {
+        return Err(Error::InvalidInput { what: "secret", reason: "it is empty".into() });
+    }
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn trust_command(store: &Store, name: &str, yes: bool) -> Result<ExitCode, Error> {
+    use berth_core::connect::ssh;
+    let host = store.host(name)?;
+    let berth_core::endpoint::Endpoint::Ssh(ep) = &host.config.endpoint else {
+        return Err(Error::InvalidInput { what: "host", reason: format!("{name:?} is not an ssh:// host; only SSH hosts have host keys") });
+    };
+    let (key, verdict) = ssh::scan_host_key(name, ep)?;
+    match verdict {
+        Ok(()) => {
+            println!("{name}: the {} key {} is already trusted", key.kind, key.fingerprint);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e @ Error::HostKeyChanged { .. }) => return Err(e),
+        Err(Error::HostKeyUnknown { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    println!("{name} ({}) offers a {} key with fingerprint {}", ssh::SshAddress::of(ep).known_hosts_name(), key.kind, key.fingerprint);
+    if !yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::InvalidInput { what: "confirmation", reason: "no terminal to ask on; check the fingerprint and pass --yes".into() });
+        }
+        print!("Trust it? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not trusted");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let path = ssh::record_host_key(ep, &key)?;
+    println!("added to {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(unix))]
+fn trust_command(_: &Store, _: &str, _: bool) -> Result<ExitCode, Error> {
+    Err(Error::InvalidInput { what: "command", reason: "SSH hosts are not supported on this platform yet".into() })
 }
 
 fn sync_command(store: Store, names: Vec<String>, once: bool, json: bool) -> Result<ExitCode, Error> {

@@ -46,6 +46,18 @@ pub enum Error {
     #[error("permission denied on {} for host {host:?}: add your user to the group that owns the socket (usually `docker`) or run with enough rights", path.display())]
     PermissionDenied { host: String, path: PathBuf },
 
+    #[error("the host key of {host:?} ({address}) is not known: {kind} key {fingerprint}. Check that fingerprint out of band, then run `berth host trust {host}` to add it to {}", known_hosts.display())]
+    HostKeyUnknown { host: String, address: String, kind: &'static str, fingerprint: String, known_hosts: std::path::PathBuf },
+
+    #[error("REFUSED: the host key of {host:?} ({address}) has CHANGED; it now offers {kind} key {fingerprint}, which does not match {}. This may be a man-in-the-middle; nothing was sent. If the host was really re-installed, remove its old line (ssh-keygen -R '{address}' -f {}) and trust it again", known_hosts.display(), known_hosts.display())]
+    HostKeyChanged { host: String, address: String, kind: &'static str, fingerprint: String, known_hosts: std::path::PathBuf },
+
+    #[error("SSH authentication as {user:?} on host {host:?} failed (tried {tried}){}", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
+    AuthFailed { host: String, user: String, tried: String, reason: String },
+
+    #[error("the OS keyring is not available ({reason}); Berth does not keep secrets anywhere else")]
+    KeyringUnavailable { reason: String },
+
     #[error("Docker on host {host:?} refused to {action}: {reason}")]
     Docker { host: String, action: String, reason: String },
 
@@ -73,13 +85,25 @@ impl Error {
             Error::Unreachable { .. } => "unreachable",
             Error::PermissionDenied { .. } => "permission_denied",
             Error::Docker { .. } => "docker",
+            Error::HostKeyUnknown { .. } => "host_key_unknown",
+            Error::HostKeyChanged { .. } => "host_key_changed",
+            Error::AuthFailed { .. } => "auth_failed",
+            Error::KeyringUnavailable { .. } => "keyring_unavailable",
             Error::Io { .. } => "io",
         }
     }
 
     /// True for failures of a host connection, which the sync engine retries.
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Unreachable { .. } | Error::PermissionDenied { .. } | Error::Docker { .. })
+        matches!(
+            self,
+            Error::Unreachable { .. }
+                | Error::PermissionDenied { .. }
+                | Error::Docker { .. }
+                | Error::HostKeyUnknown { .. }
+                | Error::HostKeyChanged { .. }
+                | Error::AuthFailed { .. }
+        )
     }
 
     pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {

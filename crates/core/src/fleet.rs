@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::endpoint::{self, Endpoint, TlsFiles};
+use crate::endpoint::{self, Endpoint, SshOptions, TlsFiles};
 use crate::error::{Error, Result};
 use crate::model::{Host, HostConfig, HostSummary};
 use crate::store::Store;
@@ -20,7 +20,19 @@ pub fn add_host(
     tls: Option<TlsFiles>,
     labels: BTreeMap<String, String>,
 ) -> Result<Host> {
-    let endpoint = Endpoint::parse(url, tls)?;
+    add_host_with(store, name, url, tls, SshOptions::default(), labels)
+}
+
+/// [`add_host`] with the options of `ssh://` hosts.
+pub fn add_host_with(
+    store: &Store,
+    name: &str,
+    url: &str,
+    tls: Option<TlsFiles>,
+    ssh: SshOptions,
+    labels: BTreeMap<String, String>,
+) -> Result<Host> {
+    let endpoint = Endpoint::parse_with(url, tls, ssh)?;
     store.add_host(&HostConfig { name: name.to_owned(), endpoint, labels })
 }
 

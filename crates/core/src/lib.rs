@@ -3,6 +3,7 @@
 //! thin layers over this crate.
 
 pub mod connect;
+pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod fleet;

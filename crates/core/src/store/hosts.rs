@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{now_ms, Store};
-use crate::endpoint::{Endpoint, TlsFiles};
+use crate::endpoint::{Endpoint, SshEndpoint, SshOptions, TlsFiles};
 use crate::error::{Error, Result, StoreContext};
 use crate::model::{EngineFacts, Host, HostConfig, HostSummary, Reachability};
 use crate::time::rfc3339_ms;
 
-const HOST_COLUMNS: &str = "h.id, h.name, h.url, h.tls_ca, h.tls_cert, h.tls_key, h.labels";
+const HOST_COLUMNS: &str = "h.id, h.name, h.url, h.tls_ca, h.tls_cert, h.tls_key, h.labels, h.ssh";
 
 fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
     let url: String = row.get(2)?;
@@ -19,7 +19,8 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
         (Some(ca), Some(cert), Some(key)) => Some(TlsFiles { ca: PathBuf::from(ca), cert: cert.into(), key: key.into() }),
         _ => None,
     };
-    let endpoint = parse_stored_endpoint(&url, tls)
+    let ssh: Option<SshOptions> = row.get::<_, Option<String>>(7)?.and_then(|s| serde_json::from_str(&s).ok());
+    let endpoint = parse_stored_endpoint(&url, tls, ssh.unwrap_or_default())
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
     let labels: String = row.get(6)?;
     Ok(Host {
@@ -28,10 +29,17 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
     })
 }
 
-/// Stored endpoints were validated when added; TLS files are not re-checked on every read.
-fn parse_stored_endpoint(url: &str, tls: Option<TlsFiles>) -> Result<Endpoint> {
+/// Stored endpoints were validated when added; files are not re-checked on every read.
+fn parse_stored_endpoint(url: &str, tls: Option<TlsFiles>, ssh: SshOptions) -> Result<Endpoint> {
     match Endpoint::parse(url, None)? {
         Endpoint::Tcp { host, port, .. } => Ok(Endpoint::Tcp { host, port, tls }),
+        Endpoint::Ssh(ep) => Ok(Endpoint::Ssh(SshEndpoint {
+            identity: ssh.identity,
+            known_hosts: ssh.known_hosts,
+            password: ssh.password,
+            proxy_jump: ssh.proxy_jump,
+            ..ep
+        })),
         other => Ok(other),
     }
 }
@@ -44,7 +52,7 @@ impl Store {
         let tls = config.endpoint.tls();
         let path = |p: Option<&PathBuf>| p.map(|p| p.to_string_lossy().into_owned());
         let inserted = conn.execute(
-            "INSERT INTO hosts (name, url, tls_ca, tls_cert, tls_key, labels, added_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO hosts (name, url, tls_ca, tls_cert, tls_key, labels, added_ms, ssh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 config.name,
                 config.endpoint.to_string(),
@@ -53,6 +61,7 @@ impl Store {
                 path(tls.map(|t| &t.key)),
                 serde_json::to_string(&config.labels).expect("labels serialise"),
                 now_ms(),
+                ssh_options(&config.endpoint),
             ],
         );
         match inserted {
@@ -181,6 +190,18 @@ impl Store {
             .map(Option::flatten)
             .store_context(|| "reading the sync state".into())
     }
+}
+
+/// The options of an ssh:// endpoint as stored beside its URL.
+fn ssh_options(endpoint: &Endpoint) -> Option<String> {
+    let Endpoint::Ssh(ep) = endpoint else { return None };
+    let options = SshOptions {
+        identity: ep.identity.clone(),
+        known_hosts: ep.known_hosts.clone(),
+        password: ep.password,
+        proxy_jump: ep.proxy_jump.clone(),
+    };
+    Some(serde_json::to_string(&options).expect("options serialise"))
 }
 
 fn validate_host_name(name: &str) -> Result<()> {

@@ -125,6 +125,10 @@ pub const MIGRATIONS: &[&str] = &[
     -- Replayed events (after a reconnect, `since` overlaps what is stored) are dropped by this key.
     CREATE UNIQUE INDEX events_identity ON events(host_id, time_ns, type, action, ifnull(actor_id, ''));
     "#,
+    // 2: options of ssh:// hosts that are not part of the URL (identity, known_hosts, …) as JSON.
+    r#"
+    ALTER TABLE hosts ADD COLUMN ssh TEXT;
+    "#,
 ];
 
 pub fn latest() -> i64 {

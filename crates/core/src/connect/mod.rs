@@ -1,6 +1,11 @@
 //! Connections to Docker engines: one [`Engine`] per host, API version negotiated on connect.
 //! Only this module and `sync` know bollard; what leaves them is [`crate::Error`] and plain data.
 
+#[cfg(unix)]
+pub mod ssh;
+#[cfg(unix)]
+pub mod tunnel;
+
 use std::time::Duration;
 
 use bollard::Docker;
@@ -32,6 +37,8 @@ enum Raw {
     #[cfg(unix)]
     Unix { client: std::sync::Arc<RawClient<hyperlocal::UnixConnector>>, socket: std::path::PathBuf },
     Http { client: std::sync::Arc<RawClient<hyper_util::client::legacy::connect::HttpConnector>>, base: String },
+    #[cfg(unix)]
+    Tunnel { client: std::sync::Arc<RawClient<TunnelConnector>> },
     /// TLS and named pipes: go through bollard.
     Bollard,
 }
@@ -42,15 +49,20 @@ impl std::fmt::Debug for Raw {
             #[cfg(unix)]
             Raw::Unix { .. } => "Raw::Unix",
             Raw::Http { .. } => "Raw::Http",
+            #[cfg(unix)]
+            Raw::Tunnel { .. } => "Raw::Tunnel",
             Raw::Bollard => "Raw::Bollard",
         })
     }
 }
 
+fn raw_builder() -> hyper_util::client::legacy::Builder {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+}
+
 impl Raw {
     fn for_endpoint(endpoint: &Endpoint) -> Raw {
-        use hyper_util::client::legacy::Client;
-        let builder = || Client::builder(hyper_util::rt::TokioExecutor::new());
+        let builder = raw_builder;
         match endpoint {
             #[cfg(unix)]
             Endpoint::Unix { path } => {
@@ -76,6 +88,8 @@ impl Raw {
             Raw::Http { client, base } => {
                 client.request(request(format!("{base}{path}").parse().expect("a valid URI"))).await
             }
+            #[cfg(unix)]
+            Raw::Tunnel { client } => client.request(request(format!("http://docker{path}").parse().expect("a valid URI"))).await,
             Raw::Bollard => return None,
         };
         Some(
@@ -130,6 +144,7 @@ pub async fn connect(host: &Host) -> Result<Engine> {
     let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: endpoint.to_string(), reason };
     let timeout = REQUEST_TIMEOUT.as_secs();
     let version = bollard::API_DEFAULT_VERSION;
+    let mut raw = None;
     let docker = match endpoint {
         Endpoint::Unix { path } => {
             if !path.exists() {
@@ -147,6 +162,18 @@ pub async fn connect(host: &Host) -> Result<Engine> {
         Endpoint::Tcp { host: address, port, tls: Some(tls) } => {
             Docker::connect_with_ssl(&format!("tcp://{address}:{port}"), &tls.key, &tls.cert, &tls.ca, timeout, version)
         }
+        #[cfg(unix)]
+        Endpoint::Ssh(ep) => {
+            let secrets = crate::credentials::ssh_secrets(name, ep);
+            let (host_name, ep) = (name.to_owned(), ep.clone());
+            let tunnel = tokio::task::spawn_blocking(move || ssh::open_tunnel(&host_name, &ep, &secrets))
+                .await
+                .expect("SSH connect task panicked")?;
+            raw = Some(Raw::Tunnel { client: std::sync::Arc::new(raw_builder().build(TunnelConnector(std::sync::Arc::clone(&tunnel)))) });
+            pooled_tunnel(tunnel, timeout)
+        }
+        #[cfg(not(unix))]
+        Endpoint::Ssh(_) => return Err(unreachable("SSH hosts are not supported on this platform yet".into())),
     }
     .map_err(|e| classify(name, endpoint, "accept a connection", e))?;
     let docker = docker.negotiate_version().await.map_err(|e| classify(name, endpoint, "negotiate the API version", e))?;
@@ -156,7 +183,7 @@ pub async fn connect(host: &Host) -> Result<Engine> {
         host: name.to_owned(),
         endpoint: endpoint.clone(),
         api_version: format!("{}.{}", v.major_version, v.minor_version),
-        raw: Raw::for_endpoint(endpoint),
+        raw: raw.unwrap_or_else(|| Raw::for_endpoint(endpoint)),
     })
 }
 
@@ -179,6 +206,37 @@ fn pooled_unix(socket: std::path::PathBuf, timeout: u64) -> Result<Docker, bolla
 #[cfg(not(unix))]
 fn pooled_unix(socket: std::path::PathBuf, timeout: u64) -> Result<Docker, bollard::errors::Error> {
     Docker::connect_with_unix(&socket.to_string_lossy(), timeout, bollard::API_DEFAULT_VERSION)
+}
+
+/// Opens HTTP connections as new channels of a host's SSH tunnel.
+#[cfg(unix)]
+#[derive(Clone)]
+struct TunnelConnector(std::sync::Arc<tunnel::Tunnel>);
+
+#[cfg(unix)]
+impl tower_service::Service<hyper::Uri> for TunnelConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::UnixStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: hyper::Uri) -> Self::Future {
+        let tunnel = std::sync::Arc::clone(&self.0);
+        Box::pin(async move { tunnel.open().await.map(hyper_util::rt::TokioIo::new) })
+    }
+}
+
+#[cfg(unix)]
+fn pooled_tunnel(tunnel: std::sync::Arc<tunnel::Tunnel>, timeout: u64) -> Result<Docker, bollard::errors::Error> {
+    let client = std::sync::Arc::new(raw_builder().build(TunnelConnector(tunnel)));
+    let transport = move |request: bollard::BollardRequest| {
+        let client = std::sync::Arc::clone(&client);
+        async move { client.request(request).await.map_err(bollard::errors::Error::from) }
+    };
+    Docker::connect_with_custom_transport(transport, Some("http://docker"), timeout, bollard::API_DEFAULT_VERSION)
 }
 
 fn pooled_http(base: &str, timeout: u64) -> Result<Docker, bollard::errors::Error> {

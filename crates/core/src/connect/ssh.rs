@@ -1,0 +1,293 @@
+//! SSH hosts: dial, check the host key strictly against known_hosts, authenticate, pick how to
+//! reach the remote Docker socket, then hand the session to a [`Tunnel`] pump.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use super::tunnel::{Target, Tunnel};
+use crate::endpoint::SshEndpoint;
+use crate::error::{Error, Result};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Blocking-phase timeout for each libssh2 call (handshake, auth, the probe).
+const HANDSHAKE_TIMEOUT_MS: u32 = 15_000;
+
+/// Secrets for one connection, fetched from the keyring by the caller; never stored here.
+#[derive(Default)]
+pub struct SshSecrets {
+    pub password: Option<String>,
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for SshSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshSecrets")
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// The user, host and port a connection actually dials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshAddress {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl SshAddress {
+    pub fn of(ep: &SshEndpoint) -> SshAddress {
+        let user = ep.user.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "root".into());
+        SshAddress { user, host: ep.host.clone(), port: ep.port.unwrap_or(22) }
+    }
+
+    /// How known_hosts names this host: `host`, or `[host]:port` off port 22.
+    pub fn known_hosts_name(&self) -> String {
+        if self.port == 22 {
+            self.host.clone()
+        } else {
+            format!("[{}]:{}", self.host, self.port)
+        }
+    }
+}
+
+pub fn default_known_hosts() -> PathBuf {
+    directories::BaseDirs::new().map(|d| d.home_dir().join(".ssh/known_hosts")).unwrap_or_else(|| ".ssh/known_hosts".into())
+}
+
+/// A host key as OpenSSH prints it: type and `SHA256:` fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKey {
+    pub kind: &'static str,
+    pub fingerprint: String,
+    key: Vec<u8>,
+    /// The key type as known_hosts spells it (`ssh-ed25519`, …); `None` for a type libssh2 does not name.
+    openssh_type: Option<&'static str>,
+}
+
+fn host_key(session: &ssh2::Session) -> Option<HostKey> {
+    let (key, key_type) = session.host_key()?;
+    let hash = session.host_key_hash(ssh2::HashType::Sha256)?;
+    let openssh_type = match key_type {
+        ssh2::HostKeyType::Rsa => Some("ssh-rsa"),
+        ssh2::HostKeyType::Dss => Some("ssh-dss"),
+        ssh2::HostKeyType::Ecdsa256 => Some("ecdsa-sha2-nistp256"),
+        ssh2::HostKeyType::Ecdsa384 => Some("ecdsa-sha2-nistp384"),
+        ssh2::HostKeyType::Ecdsa521 => Some("ecdsa-sha2-nistp521"),
+        ssh2::HostKeyType::Ed25519 => Some("ssh-ed25519"),
+        ssh2::HostKeyType::Unknown => None,
+    };
+    let kind = match key_type {
+        ssh2::HostKeyType::Rsa => "RSA",
+        ssh2::HostKeyType::Dss => "DSA",
+        ssh2::HostKeyType::Ecdsa256 | ssh2::HostKeyType::Ecdsa384 | ssh2::HostKeyType::Ecdsa521 => "ECDSA",
+        ssh2::HostKeyType::Ed25519 => "ED25519",
+        ssh2::HostKeyType::Unknown => "unknown",
+    };
+    Some(HostKey {
+        kind,
+        fingerprint: format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)),
+        key: key.to_vec(),
+        openssh_type,
+    })
+}
+
+/// TCP connect and SSH handshake; no trust decided yet.
+fn handshake(name: &str, ep: &SshEndpoint, address: &SshAddress) -> Result<(ssh2::Session, std::os::fd::RawFd)> {
+    let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason };
+    let addrs: Vec<_> = (address.host.as_str(), address.port)
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve {}: {e}", address.host)))?
+        .collect();
+    let mut last = None;
+    let tcp = addrs
+        .iter()
+        .find_map(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).map_err(|e| last = Some(e)).ok())
+        .ok_or_else(|| {
+            let e = last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into());
+            unreachable(format!("cannot reach sshd at {}:{}: {e}", address.host, address.port))
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let fd = tcp.as_raw_fd();
+    let mut session = ssh2::Session::new().map_err(|e| unreachable(format!("starting an SSH session: {e}")))?;
+    session.set_tcp_stream(tcp);
+    session.set_timeout(HANDSHAKE_TIMEOUT_MS);
+    session.handshake().map_err(|e| unreachable(format!("SSH handshake with {}:{} failed: {e}", address.host, address.port)))?;
+    Ok((session, fd))
+}
+
+/// known_hosts is strict: an unknown key or a changed key refuses the connection before any
+/// credential is sent.
+fn check_host_key(name: &str, session: &ssh2::Session, address: &SshAddress, known_hosts: &Path) -> Result<()> {
+    let key = host_key(session).ok_or_else(|| Error::Unreachable {
+        host: name.to_owned(),
+        url: address.host.clone(),
+        reason: "the server sent no host key".into(),
+    })?;
+    let mut known = session.known_hosts().map_err(|e| Error::invalid("known_hosts", e.to_string()))?;
+    if known_hosts.exists() {
+        known.read_file(known_hosts, ssh2::KnownHostFileKind::OpenSSH).map_err(|e| {
+            Error::invalid("known_hosts file", format!("{}: {e}", known_hosts.display()))
+        })?;
+    }
+    match known.check_port(&address.host, address.port, &key.key) {
+        ssh2::CheckResult::Match => Ok(()),
+        ssh2::CheckResult::NotFound => Err(Error::HostKeyUnknown {
+            host: name.to_owned(),
+            address: address.known_hosts_name(),
+            kind: key.kind,
+            fingerprint: key.fingerprint,
+            known_hosts: known_hosts.to_owned(),
+        }),
+        ssh2::CheckResult::Mismatch => Err(Error::HostKeyChanged {
+            host: name.to_owned(),
+            address: address.known_hosts_name(),
+            kind: key.kind,
+            fingerprint: key.fingerprint,
+            known_hosts: known_hosts.to_owned(),
+        }),
+        ssh2::CheckResult::Failure => {
+            Err(Error::invalid("known_hosts file", format!("libssh2 could not check {}", known_hosts.display())))
+        }
+    }
+}
+
+/// The key the host presents and whether known_hosts already has it; for `berth host trust`.
+pub fn scan_host_key(name: &str, ep: &SshEndpoint) -> Result<(HostKey, Result<()>)> {
+    let address = SshAddress::of(ep);
+    let (session, _) = handshake(name, ep, &address)?;
+    let key = host_key(&session).ok_or_else(|| Error::Unreachable {
+        host: name.to_owned(),
+        url: ep.to_string(),
+        reason: "the server sent no host key".into(),
+    })?;
+    let known_hosts = ep.known_hosts.clone().unwrap_or_else(default_known_hosts);
+    let verdict = check_host_key(name, &session, &address, &known_hosts);
+    Ok((key, verdict))
+}
+
+/// Record a host key the user confirmed, appending one OpenSSH line to known_hosts.
+pub fn record_host_key(ep: &SshEndpoint, key: &HostKey) -> Result<PathBuf> {
+    let address = SshAddress::of(ep);
+    let path = ep.known_hosts.clone().unwrap_or_else(default_known_hosts);
+    let type_name = key.openssh_type.ok_or_else(|| Error::invalid("host key", "of a type libssh2 does not name; not recorded"))?;
+    let line = format!(
+        "{} {type_name} {}\n",
+        address.known_hosts_name(),
+        base64::engine::general_purpose::STANDARD.encode(&key.key)
+    );
+    let io = |source| Error::Io { context: format!("adding the host key to {}", path.display()), source };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+    file.write_all(line.as_bytes()).map_err(io)?;
+    Ok(path)
+}
+
+fn authenticate(name: &str, session: &ssh2::Session, ep: &SshEndpoint, address: &SshAddress, secrets: &SshSecrets) -> Result<()> {
+    let user = address.user.as_str();
+    let mut tried = Vec::new();
+    let mut last_error = String::new();
+    if let Some(identity) = &ep.identity {
+        tried.push(format!("key {}", identity.display()));
+        if let Err(e) = session.userauth_pubkey_file(user, None, identity, secrets.passphrase.as_deref()) {
+            last_error = e.message().to_owned();
+        }
+    } else if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        tried.push("ssh-agent".into());
+        if let Err(e) = session.userauth_agent(user) {
+            last_error = e.message().to_owned();
+        }
+    } else {
+        for default in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+            let Some(path) = directories::BaseDirs::new().map(|d| d.home_dir().join(".ssh").join(default)) else { break };
+            if session.authenticated() || !path.exists() {
+                continue;
+            }
+            tried.push(format!("key {}", path.display()));
+            if let Err(e) = session.userauth_pubkey_file(user, None, &path, secrets.passphrase.as_deref()) {
+                last_error = e.message().to_owned();
+            }
+        }
+    }
+    if !session.authenticated() && ep.password {
+        tried.push("password".into());
+        match &secrets.password {
+            Some(password) => {
+                if let Err(e) = session.userauth_password(user, password) {
+                    last_error = e.message().to_owned();
+                }
+            }
+            None => last_error = "no password stored; run `berth host password NAME`".into(),
+        }
+    }
+    if session.authenticated() {
+        return Ok(());
+    }
+    Err(Error::AuthFailed {
+        host: name.to_owned(),
+        user: user.to_owned(),
+        tried: if tried.is_empty() { "nothing (no key, no agent, no password)".into() } else { tried.join(", ") },
+        reason: last_error,
+    })
+}
+
+/// Ask the remote how to reach Docker: stream forwarding to the socket, else `docker system
+/// dial-stdio`. Returns the target and, for stream forwarding, the probe channel to keep.
+fn choose_target(name: &str, session: &ssh2::Session, ep: &SshEndpoint) -> Result<(Target, Option<ssh2::Channel>)> {
+    let forward_error = match session.channel_direct_streamlocal(&ep.socket, None) {
+        Ok(channel) => return Ok((Target::StreamLocal(ep.socket.clone()), Some(channel))),
+        Err(e) => e.to_string(),
+    };
+    let command = format!("docker -H unix://{} system dial-stdio", ep.socket);
+    let probe = || -> std::result::Result<(), String> {
+        let mut channel = session.channel_session().map_err(|e| e.to_string())?;
+        channel.exec(&command).map_err(|e| e.to_string())?;
+        channel.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+        channel.send_eof().map_err(|e| e.to_string())?;
+        let mut answer = String::new();
+        let _ = channel.read_to_string(&mut answer);
+        let mut stderr = String::new();
+        let _ = channel.stderr().read_to_string(&mut stderr);
+        let _ = channel.wait_close();
+        if answer.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(stderr.trim().lines().last().unwrap_or("no answer").to_owned())
+        }
+    };
+    match probe() {
+        Ok(()) => Ok((Target::DialStdio(command), None)),
+        Err(dial_error) => Err(Error::Unreachable {
+            host: name.to_owned(),
+            url: ep.to_string(),
+            reason: format!(
+                "the remote refused both ways to the Docker socket {}: stream forwarding said \"{forward_error}\" \
+                 (socket missing, AllowStreamLocalForwarding off, or no permission), and `{command}` said \"{dial_error}\"",
+                ep.socket
+            ),
+        }),
+    }
+}
+
+/// Dial, verify, authenticate and start the pump. Blocking: call from a blocking thread.
+pub fn open_tunnel(name: &str, ep: &SshEndpoint, secrets: &SshSecrets) -> Result<Arc<Tunnel>> {
+    let address = SshAddress::of(ep);
+    let (session, fd) = handshake(name, ep, &address)?;
+    let known_hosts = ep.known_hosts.clone().unwrap_or_else(default_known_hosts);
+    check_host_key(name, &session, &address, &known_hosts)?;
+    authenticate(name, &session, ep, &address, secrets)?;
+    let (target, first) = choose_target(name, &session, ep)?;
+    session.set_timeout(0);
+    let tunnel = Tunnel::start(session, fd, target, first)
+        .map_err(|source| Error::Io { context: format!("starting the SSH pump for {name}"), source })?;
+    Ok(Arc::new(tunnel))
+}

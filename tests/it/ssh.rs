@@ -1,0 +1,143 @@
+//! ssh:// hosts against a real sshd on loopback: strict host keys, key auth, one tunnel per host
+//! carrying snapshots and the event stream, remote errors verbatim, and a link that dies.
+
+use std::time::Duration;
+
+use berth_e2e::ssh::{free_port, keygen, DelayRelay, Sshd};
+use berth_e2e::{wait_for, Berth, Daemon, TEST_IMAGE};
+
+use crate::{host_entry, same_as_truth};
+
+fn ssh_url(port: u16, daemon: &Daemon) -> String {
+    format!("ssh://root@127.0.0.1:{port}{}", daemon.socket().display())
+}
+
+/// Add `name` over SSH with the server's accepted key and a private known_hosts, and trust it.
+fn add_trusted(berth: &Berth, name: &str, url: &str, sshd: &Sshd) -> String {
+    let known_hosts = berth.dir.path().join("known_hosts");
+    let (key, kh) = (sshd.client_key.to_string_lossy().into_owned(), known_hosts.to_string_lossy().into_owned());
+    berth.ok(&["host", "add", name, url, "--identity", &key, "--known-hosts", &kh]);
+    let out = berth.ok(&["host", "trust", name, "--yes"]);
+    assert!(out.contains(&sshd.host_fingerprint()), "{out}");
+    kh
+}
+
+#[test]
+fn unknown_host_keys_are_refused_until_trusted_then_everything_flows_over_ssh() {
+    let d = Daemon::shared();
+    let sshd = Sshd::start();
+    let berth = Berth::new();
+    let url = ssh_url(sshd.port, d);
+    let known_hosts = berth.dir.path().join("known_hosts");
+    let key = sshd.client_key.to_string_lossy().into_owned();
+    berth.ok(&["host", "add", "overseas", &url, "--identity", &key, "--known-hosts", &known_hosts.to_string_lossy()]);
+
+    // Unknown key: refused, with the fingerprint to check.
+    let out = berth.run(&["sync", "--once", "overseas"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not known") && err.contains(&sshd.host_fingerprint()) && err.contains("berth host trust overseas"), "{err}");
+    assert!(!known_hosts.exists(), "nothing is trusted without the user");
+
+    let out = berth.ok(&["host", "trust", "overseas", "--yes"]);
+    assert!(out.contains(&sshd.host_fingerprint()), "{out}");
+    assert!(std::fs::read_to_string(&known_hosts).unwrap().contains(&format!("[127.0.0.1]:{}", sshd.port)));
+    assert!(berth.ok(&["host", "trust", "overseas", "--yes"]).contains("already trusted"));
+
+    let tag = "over-ssh";
+    for i in 0..3 {
+        d.docker(&["run", "-d", "--name", &format!("ssh-{i}"), "--label", &format!("berth.test={tag}"), TEST_IMAGE, "sleep", "3600"]);
+    }
+    berth.ok(&["sync", "--once", "overseas"]);
+    assert_eq!(same_as_truth(d, &d.url(), &berth, tag), Ok(3));
+    assert_eq!(host_entry(&berth, "overseas")["status"], "online");
+    let stored: serde_json::Value = serde_json::from_str(&berth.ok(&["inspect", "overseas/ssh-1"])).unwrap();
+    assert_eq!(stored["Name"], "/ssh-1");
+
+    // Following over the tunnel: the event stream and re-inspects share one SSH session.
+    let _follower = berth.follow(&["overseas"]);
+    d.docker(&["kill", "ssh-0"]);
+    d.docker(&["run", "-d", "--name", "ssh-3", "--label", &format!("berth.test={tag}"), TEST_IMAGE, "sleep", "3600"]);
+    wait_for("changes over SSH", Duration::from_secs(10), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 4 { Ok(()) } else { Err(format!("{n}")) }));
+    let rows = berth.json(&["ps", "-a", "--filter", "name=ssh-0"]);
+    assert_eq!(rows[0]["state"], "exited");
+}
+
+#[test]
+fn a_changed_host_key_is_refused() {
+    let d = Daemon::shared();
+    let mut sshd = Sshd::start();
+    let berth = Berth::new();
+    add_trusted(&berth, "moved", &ssh_url(sshd.port, d), &sshd);
+    berth.ok(&["sync", "--once", "moved"]);
+    sshd.change_host_key();
+    let out = berth.run(&["sync", "--once", "moved"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CHANGED") && err.contains(&sshd.host_fingerprint()) && err.contains("nothing was sent"), "{err}");
+    let err = berth.fails(&["host", "trust", "moved", "--yes"]);
+    assert!(err.contains("CHANGED"), "trust does not paper over a changed key: {err}");
+    assert_eq!(host_entry(&berth, "moved")["status"], "offline");
+}
+
+#[test]
+fn a_key_the_server_does_not_accept_fails_authentication() {
+    let d = Daemon::shared();
+    let sshd = Sshd::start();
+    let berth = Berth::new();
+    let stranger = keygen(&berth.dir.path().join("stranger"), "");
+    let known_hosts = add_trusted(&berth, "strict", &ssh_url(sshd.port, d), &sshd);
+    berth.ok(&["host", "rm", "strict"]);
+    berth.ok(&["host", "add", "strict", &ssh_url(sshd.port, d), "--identity", &stranger.to_string_lossy(), "--known-hosts", &known_hosts]);
+    let err = berth.fails(&["sync", "--once", "strict"]);
+    assert!(err.contains("authentication as \"root\"") && err.contains("stranger"), "{err}");
+}
+
+#[test]
+fn remote_errors_reach_the_user_verbatim() {
+    let d = Daemon::shared();
+    let sshd = Sshd::start_with(false, false); // no stream forwarding
+    let berth = Berth::new();
+    let url = format!("ssh://root@127.0.0.1:{}/nonexistent/docker.sock", sshd.port);
+    add_trusted(&berth, "broken", &url, &sshd);
+    let err = berth.fails(&["sync", "--once", "broken"]);
+    assert!(err.contains("Channel open failure") && err.contains("/nonexistent/docker.sock"), "{err}");
+    assert!(err.contains("dial-stdio"), "the fallback was tried and its error shown: {err}");
+
+    // Without stream forwarding, `docker system dial-stdio` on the remote still gets through.
+    let url = ssh_url(sshd.port, d);
+    berth.ok(&["host", "rm", "broken"]);
+    add_trusted(&berth, "fallback", &url, &sshd);
+    berth.ok(&["sync", "--once", "fallback"]);
+    assert_eq!(host_entry(&berth, "fallback")["status"], "online");
+}
+
+#[test]
+fn a_dead_link_goes_offline_and_its_return_resyncs() {
+    let d = Daemon::shared();
+    let sshd = Sshd::start();
+    let relay_port = free_port();
+    let relay = DelayRelay::start(relay_port, sshd.port, Duration::from_millis(20));
+    let berth = Berth::new();
+    add_trusted(&berth, "link", &ssh_url(relay_port, d), &sshd);
+    let tag = "link";
+    let label = format!("berth.test={tag}");
+    d.docker(&["run", "-d", "--name", "link-0", "--label", &label, TEST_IMAGE, "sleep", "3600"]);
+    let _follower = berth.follow(&["link"]);
+    wait_for("online over the relay", Duration::from_secs(15), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 1 { Ok(()) } else { Err(format!("{n}")) }));
+
+    relay.kill();
+    wait_for("the host to go offline", Duration::from_secs(10), || {
+        let host = host_entry(&berth, "link");
+        if host["status"] == "offline" { Ok(()) } else { Err(host) }
+    });
+    assert_eq!(berth.json(&["ps", "-a", "--filter", &format!("label={label}")]).as_array().unwrap().len(), 1, "rows kept");
+    d.docker(&["rm", "-f", "link-0"]);
+    for i in 1..4 {
+        d.docker(&["create", "--name", &format!("link-{i}"), "--label", &label, TEST_IMAGE]);
+    }
+
+    let _relay = DelayRelay::start(relay_port, sshd.port, Duration::from_millis(20));
+    wait_for("the resync after the link returns", Duration::from_secs(30), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 3 { Ok(()) } else { Err(format!("{n}")) }));
+    assert_eq!(host_entry(&berth, "link")["status"], "online");
+}
