@@ -141,3 +141,12 @@ fn a_dead_link_goes_offline_and_its_return_resyncs() {
     wait_for("the resync after the link returns", Duration::from_secs(30), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 3 { Ok(()) } else { Err(format!("{n}")) }));
     assert_eq!(host_entry(&berth, "link")["status"], "online");
 }
+
+#[test]
+fn only_encrypted_keys_ask_the_keyring_for_a_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = keygen(&dir.path().join("plain"), "");
+    let locked = keygen(&dir.path().join("locked"), "correct horse");
+    assert!(!berth_core::credentials::key_is_encrypted(&plain));
+    assert!(berth_core::credentials::key_is_encrypted(&locked));
+}

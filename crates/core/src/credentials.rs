@@ -57,8 +57,25 @@ pub fn ssh_secrets(host: &str, ep: &crate::endpoint::SshEndpoint) -> crate::conn
         tracing::warn!(host, error = %e, "cannot read the keyring");
         None
     });
+    let encrypted = ep.identity.as_deref().is_some_and(key_is_encrypted);
     crate::connect::ssh::SshSecrets {
         password: if ep.password { get(SecretKind::Password) } else { None },
-        passphrase: if ep.identity.is_some() { get(SecretKind::Passphrase) } else { None },
+        passphrase: if encrypted { get(SecretKind::Passphrase) } else { None },
     }
+}
+
+/// Whether a private key file needs a passphrase (OpenSSH or PEM format); the keyring is only
+/// asked for one when it does.
+pub fn key_is_encrypted(path: &std::path::Path) -> bool {
+    use base64::Engine as _;
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    if text.contains("ENCRYPTED") {
+        return true; // PEM: "Proc-Type: 4,ENCRYPTED" or "BEGIN ENCRYPTED PRIVATE KEY"
+    }
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(body.trim()) else { return false };
+    // openssh-key-v1\0, then the cipher name as a length-prefixed string.
+    let Some(rest) = bytes.strip_prefix(b"openssh-key-v1\0") else { return false };
+    let Some(len) = rest.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize) else { return false };
+    rest.get(4..4 + len).is_some_and(|cipher| cipher != b"none")
 }

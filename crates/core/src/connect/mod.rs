@@ -1,6 +1,7 @@
 //! Connections to Docker engines: one [`Engine`] per host, API version negotiated on connect.
 //! Only this module and `sync` know bollard; what leaves them is [`crate::Error`] and plain data.
 
+pub mod pipeline;
 #[cfg(unix)]
 pub mod ssh;
 #[cfg(unix)]
@@ -38,7 +39,7 @@ enum Raw {
     Unix { client: std::sync::Arc<RawClient<hyperlocal::UnixConnector>>, socket: std::path::PathBuf },
     Http { client: std::sync::Arc<RawClient<hyper_util::client::legacy::connect::HttpConnector>>, base: String },
     #[cfg(unix)]
-    Tunnel { client: std::sync::Arc<RawClient<TunnelConnector>> },
+    Tunnel { client: std::sync::Arc<RawClient<TunnelConnector>>, tunnel: std::sync::Arc<tunnel::Tunnel> },
     /// TLS and named pipes: go through bollard.
     Bollard,
 }
@@ -55,6 +56,13 @@ impl std::fmt::Debug for Raw {
         })
     }
 }
+
+/// A byte stream to the daemon.
+trait Duplex: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// Connections over which the snapshot pipelines its inspects.
+pub const PIPELINES: usize = 4;
 
 fn raw_builder() -> hyper_util::client::legacy::Builder {
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -76,6 +84,29 @@ impl Raw {
         }
     }
 
+    fn pipelines(&self) -> bool {
+        match self {
+            #[cfg(unix)]
+            Raw::Tunnel { tunnel, .. } => tunnel.many_channels(),
+            Raw::Bollard => false,
+            _ => true,
+        }
+    }
+
+    /// A fresh connection for pipelined requests; `None` when this endpoint goes through bollard.
+    async fn stream(&self) -> Option<std::io::Result<Box<dyn Duplex>>> {
+        Some(match self {
+            #[cfg(unix)]
+            Raw::Unix { socket, .. } => tokio::net::UnixStream::connect(socket).await.map(|s| Box::new(s) as Box<dyn Duplex>),
+            Raw::Http { base, .. } => tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+                .await
+                .map(|s| Box::new(s) as Box<dyn Duplex>),
+            #[cfg(unix)]
+            Raw::Tunnel { tunnel, .. } => tunnel.open().await.map(|s| Box::new(s) as Box<dyn Duplex>),
+            Raw::Bollard => return None,
+        })
+    }
+
     /// GET `path`: the status and the whole body. `None` when this endpoint goes through bollard.
     async fn get(&self, path: &str) -> Option<Result<(u16, hyper::body::Bytes), bollard::errors::Error>> {
         use http_body_util::BodyExt;
@@ -89,7 +120,7 @@ impl Raw {
                 client.request(request(format!("{base}{path}").parse().expect("a valid URI"))).await
             }
             #[cfg(unix)]
-            Raw::Tunnel { client } => client.request(request(format!("http://docker{path}").parse().expect("a valid URI"))).await,
+            Raw::Tunnel { client, .. } => client.request(request(format!("http://docker{path}").parse().expect("a valid URI"))).await,
             Raw::Bollard => return None,
         };
         Some(
@@ -131,6 +162,50 @@ impl Engine {
         }
     }
 
+    /// Many containers' inspect documents, pipelined over [`PIPELINES`] connections where the
+    /// transport allows (one round trip each on a slow link), else one request each.
+    /// `None`: the container no longer exists.
+    pub async fn inspect_containers_json(&self, ids: Vec<String>) -> Result<Vec<(String, Option<String>)>> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let action = "inspect containers";
+        let per_request = || async {
+            futures_util::stream::iter(ids.clone())
+                .map(|id| async move { self.inspect_container_json(&id).await.map(|json| (id, json)) })
+                .buffer_unordered(8)
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        if ids.len() < 8 || !self.raw.pipelines() {
+            return per_request().await;
+        }
+        let groups: Vec<Vec<String>> = ids.chunks(ids.len().div_ceil(PIPELINES)).map(<[String]>::to_vec).collect();
+        let fetch = |group: Vec<String>| async move {
+            let stream = self.raw.stream().await.expect("a raw transport").map_err(|err| self.error(action, err.into()))?;
+            let paths: Vec<String> = group.iter().map(|id| format!("/v{}/containers/{id}/json", self.api_version)).collect();
+            let answers = tokio::time::timeout(REQUEST_TIMEOUT, pipeline::get_all(stream, &paths))
+                .await
+                .map_err(|_| self.error(action, bollard::errors::Error::RequestTimeoutError))?
+                .map_err(|err| self.error(action, err.into()))?;
+            group
+                .into_iter()
+                .zip(answers)
+                .map(|(id, (status, body))| match status {
+                    200 => Ok((id, Some(String::from_utf8_lossy(&body).into_owned()))),
+                    404 => Ok((id, None)),
+                    status_code => {
+                        let message = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["message"].as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        Err(self.error(action, bollard::errors::Error::DockerResponseServerError { status_code, message }))
+                    }
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        let results = futures_util::future::try_join_all(groups.into_iter().map(fetch)).await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
     /// Turn a bollard error from talking to this host into a [`crate::Error`] that says what to do.
     pub fn error(&self, action: &str, err: bollard::errors::Error) -> Error {
         classify(&self.host, &self.endpoint, action, err)
@@ -169,7 +244,12 @@ pub async fn connect(host: &Host) -> Result<Engine> {
             let tunnel = tokio::task::spawn_blocking(move || ssh::open_tunnel(&host_name, &ep, &secrets))
                 .await
                 .expect("SSH connect task panicked")?;
-            raw = Some(Raw::Tunnel { client: std::sync::Arc::new(raw_builder().build(TunnelConnector(std::sync::Arc::clone(&tunnel)))) });
+            let mut builder = raw_builder();
+            if !tunnel.many_channels() {
+                builder.pool_max_idle_per_host(2);
+            }
+            let client = std::sync::Arc::new(builder.build(TunnelConnector(std::sync::Arc::clone(&tunnel))));
+            raw = Some(Raw::Tunnel { client, tunnel: std::sync::Arc::clone(&tunnel) });
             pooled_tunnel(tunnel, timeout)
         }
         #[cfg(not(unix))]
@@ -231,7 +311,11 @@ impl tower_service::Service<hyper::Uri> for TunnelConnector {
 
 #[cfg(unix)]
 fn pooled_tunnel(tunnel: std::sync::Arc<tunnel::Tunnel>, timeout: u64) -> Result<Docker, bollard::errors::Error> {
-    let client = std::sync::Arc::new(raw_builder().build(TunnelConnector(tunnel)));
+    let mut builder = raw_builder();
+    if !tunnel.many_channels() {
+        builder.pool_max_idle_per_host(2);
+    }
+    let client = std::sync::Arc::new(builder.build(TunnelConnector(tunnel)));
     let transport = move |request: bollard::BollardRequest| {
         let client = std::sync::Arc::clone(&client);
         async move { client.request(request).await.map_err(bollard::errors::Error::from) }

@@ -41,6 +41,9 @@ impl Target {
 
 /// Channels kept open ahead of need.
 pub const SPARE_CHANNELS: usize = 3;
+/// sshd allows 10 sessions per connection (MaxSessions); exec channels stay below that, and
+/// requests beyond it wait for a channel to close.
+pub const MAX_EXEC_CHANNELS: usize = 8;
 /// Bytes buffered per direction per channel before the pump stops reading that side.
 const BUFFER_CAP: usize = 256 * 1024;
 const KEEPALIVE_SECS: u32 = 10;
@@ -63,6 +66,12 @@ impl std::fmt::Debug for Tunnel {
 }
 
 impl Tunnel {
+    /// Whether channels are cheap enough to open many at once (not the exec fallback, which
+    /// sshd's MaxSessions caps).
+    pub fn many_channels(&self) -> bool {
+        !matches!(self.target, Target::DialStdio(_))
+    }
+
     /// Start pumping an authenticated session (still in blocking mode). `first` is a channel
     /// already open to `target` (the probe that chose it), kept as the first spare.
     pub fn start(session: ssh2::Session, socket: RawFd, target: Target, first: Option<ssh2::Channel>) -> io::Result<Tunnel> {
@@ -208,8 +217,13 @@ impl Pump {
     /// Advance the channel being opened; start another while fewer are on hand than wanted.
     /// Returns whether a channel became ready.
     fn open_channels(&mut self) -> io::Result<bool> {
-        let wanted = self.waiting.len() + SPARE_CHANNELS;
-        if self.opening.is_none() && self.spares.len() < wanted {
+        let (spares, cap) = match self.target {
+            Target::DialStdio(_) => (1, MAX_EXEC_CHANNELS),
+            _ => (SPARE_CHANNELS, usize::MAX),
+        };
+        let wanted = self.waiting.len() + spares;
+        let open = self.pipes.len() + self.spares.len();
+        if self.opening.is_none() && self.spares.len() < wanted && open < cap {
             self.opening = Some(Opening::Channel);
         }
         let Some(opening) = self.opening.take() else { return Ok(false) };

@@ -156,14 +156,16 @@ pub async fn fetch_snapshot(engine: &Engine, info: Option<bollard::models::Syste
     Ok(Snapshot { engine: facts::engine(&engine.api_version, &info), containers, images, networks, volumes })
 }
 
-/// Inspect containers by id, `SNAPSHOT_CONCURRENCY` at a time. `None`: the container is gone.
+/// Inspect containers by id (pipelined when there are many). `None`: the container is gone.
 async fn inspect_containers(
     engine: &Engine,
     ids: Vec<String>,
 ) -> Result<Vec<(String, Option<crate::model::ContainerFacts>)>> {
-    stream::iter(ids)
-        .map(|id| async move {
-            let Some(json) = engine.inspect_container_json(&id).await? else { return Ok((id, None)) };
+    let documents = engine.inspect_containers_json(ids).await?;
+    documents
+        .into_iter()
+        .map(|(id, json)| {
+            let Some(json) = json else { return Ok((id, None)) };
             let facts = facts::container(json).map_err(|e| Error::Docker {
                 host: engine.host.clone(),
                 action: "inspect a container".into(),
@@ -171,9 +173,7 @@ async fn inspect_containers(
             })?;
             Ok((id, Some(facts)))
         })
-        .buffer_unordered(SNAPSHOT_CONCURRENCY)
-        .try_collect()
-        .await
+        .collect()
 }
 
 async fn inspect_image(engine: &Engine, id: &str) -> Result<Option<crate::model::ImageFacts>> {
