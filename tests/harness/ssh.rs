@@ -45,6 +45,7 @@ pub struct Sshd {
     pub host_key: PathBuf,
     password_auth: bool,
     stream_forwarding: bool,
+    docker_host: Option<String>,
     child: Option<Child>,
 }
 
@@ -55,6 +56,11 @@ impl Sshd {
 
     /// `password_auth`: also accept passwords; `stream_forwarding`: allow direct-streamlocal.
     pub fn start_with(password_auth: bool, stream_forwarding: bool) -> Sshd {
+        Sshd::start_full(password_auth, stream_forwarding, None)
+    }
+
+    /// `docker_host`: DOCKER_HOST for remote commands (what `docker -H ssh://` runs there).
+    pub fn start_full(password_auth: bool, stream_forwarding: bool, docker_host: Option<String>) -> Sshd {
         let sshd = ["/usr/sbin/sshd"].into_iter().find(|p| Path::new(p).exists()).unwrap_or_else(|| {
             panic!("no sshd found: install Debian's openssh-server (./x test does)")
         });
@@ -64,7 +70,8 @@ impl Sshd {
         let client_key = keygen(&dir.path().join("client_key"), "");
         std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
         let host_key = keygen(&dir.path().join("host_key"), "");
-        let mut server = Sshd { dir, port: free_port(), client_key, host_key, password_auth, stream_forwarding, child: None };
+        let mut server =
+            Sshd { dir, port: free_port(), client_key, host_key, password_auth, stream_forwarding, docker_host, child: None };
         server.launch();
         server
     }
@@ -83,6 +90,10 @@ impl Sshd {
             pw = yes_no(self.password_auth),
             fwd = yes_no(self.stream_forwarding),
         );
+        let config = match &self.docker_host {
+            Some(url) => format!("{config}SetEnv DOCKER_HOST={url}\n"),
+            None => config,
+        };
         std::fs::write(d.join("sshd_config"), config).unwrap();
         let log = std::fs::File::create(d.join("sshd.log")).unwrap();
         let mut cmd = Command::new("/usr/sbin/sshd");
