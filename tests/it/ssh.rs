@@ -150,3 +150,73 @@ fn only_encrypted_keys_ask_the_keyring_for_a_passphrase() {
     assert!(!berth_core::credentials::key_is_encrypted(&plain));
     assert!(berth_core::credentials::key_is_encrypted(&locked));
 }
+
+/// A local account sshd can check a password against, allowed on the engine's socket (group docker).
+fn password_user(password: &str) -> &'static str {
+    let user = "berth-ssh-test";
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    sh(&format!("getent group docker >/dev/null || groupadd --system docker; id {user} >/dev/null 2>&1 || useradd --system --no-create-home --shell /bin/sh --groups docker {user}"));
+    let mut chpasswd = std::process::Command::new("chpasswd").stdin(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(chpasswd.stdin.as_mut().unwrap(), format!("{user}:{password}\n").as_bytes()).unwrap();
+    assert!(chpasswd.wait().unwrap().success());
+    user
+}
+
+#[test]
+fn passwords_live_in_the_keyring_and_nowhere_else() {
+    let d = Daemon::shared();
+    let secret = format!("Pw-{}-never-leaks", std::process::id());
+    let user = password_user(&secret);
+    let sshd = Sshd::start_with(true, true);
+    let berth = Berth::new();
+    let home = berth.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let known_hosts = berth.dir.path().join("known_hosts");
+    let url = format!("ssh://{user}@127.0.0.1:{}{}", sshd.port, d.socket().display());
+    let berth_cmd = format!("{} --db {}", berth_e2e::berth_binary().display(), berth.db().display());
+
+    // No keyring: the secret is refused, and nothing (not even the host) is written.
+    let mut add = berth.command(&["host", "add", "nokeyring", &url, "--password", "--known-hosts", &known_hosts.to_string_lossy()]);
+    add.env_remove("DBUS_SESSION_BUS_ADDRESS").env("HOME", &home).stdin(std::process::Stdio::piped());
+    let mut child = add.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{secret}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("keyring is not available"), "{err}");
+    assert_eq!(berth.json(&["host", "ls"]), serde_json::json!([]));
+
+    // A real Secret Service (gnome-keyring) in a private D-Bus session.
+    let script = format!(
+        "set -e
+         printf unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+         printf '%s\\n' \"$SECRET\" | {berth_cmd} host add far {url} --password --known-hosts {kh}
+         {berth_cmd} host trust far --yes
+         {berth_cmd} sync --once far
+         {berth_cmd} host ls --json",
+        kh = known_hosts.display(),
+    );
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("SECRET", &secret)
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", &home)
+        .env("BERTH_LOG", "debug")
+        .output()
+        .expect("running dbus-run-session (./x test installs dbus-x11 and gnome-keyring)");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}\nsshd: {}", sshd.log());
+    assert!(stdout.contains("\"status\": \"online\""), "{stdout}");
+
+    // The secret is in no file Berth wrote and in no log line.
+    for entry in std::fs::read_dir(berth.dir.path()).unwrap().flatten() {
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{} holds the secret", entry.path().display());
+        }
+    }
+    assert!(!stdout.contains(&secret) && !stderr.contains(&secret), "a log holds the secret");
+}
