@@ -80,8 +80,8 @@ fn main() {
     let far_url = format!("ssh://root@127.0.0.1:{}{socket}", relay.port);
     for url in [&near_url, &far_url] {
         let Endpoint::Ssh(ep) = host("trust", url, &sshd, &known_hosts).config.endpoint else { unreachable!() };
-        let (key, _) = berth_core::connect::ssh::scan_host_key("trust", &ep).unwrap();
-        berth_core::connect::ssh::record_host_key(&ep, &key).unwrap();
+        let (key, known_as, _) = berth_core::connect::ssh::scan_host_key("trust", &ep).unwrap();
+        berth_core::connect::ssh::record_host_key(&ep, &known_as, &key).unwrap();
     }
 
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -42,7 +42,7 @@ fn unknown_host_keys_are_refused_until_trusted_then_everything_flows_over_ssh() 
     let out = berth.ok(&["host", "trust", "overseas", "--yes"]);
     assert!(out.contains(&sshd.host_fingerprint()), "{out}");
     assert!(std::fs::read_to_string(&known_hosts).unwrap().contains(&format!("[127.0.0.1]:{}", sshd.port)));
-    assert!(berth.ok(&["host", "trust", "overseas", "--yes"]).contains("already trusted"));
+    assert!(berth.ok(&["host", "trust", "overseas", "--yes"]).contains("is trusted"));
 
     let tag = "over-ssh";
     for i in 0..3 {
@@ -219,4 +219,32 @@ fn passwords_live_in_the_keyring_and_nowhere_else() {
         }
     }
     assert!(!stdout.contains(&secret) && !stderr.contains(&secret), "a log holds the secret");
+}
+
+#[test]
+fn proxy_jump_reaches_the_target_through_the_bastion() {
+    let d = Daemon::shared();
+    let bastion = Sshd::start();
+    let target = Sshd::start();
+    // The bastion accepts the target's client key too: one identity for both hops, as with ssh -J.
+    let key = std::fs::read_to_string(target.client_key.with_extension("pub")).unwrap();
+    std::fs::write(bastion.dir.path().join("authorized_keys"), key).unwrap();
+    let bastion_link = DelayRelay::start(free_port(), bastion.port, Duration::ZERO);
+    let berth = Berth::new();
+    let known_hosts = berth.dir.path().join("known_hosts");
+    let url = ssh_url(target.port, d);
+    let jump = format!("root@127.0.0.1:{}", bastion_link.port);
+    let identity = target.client_key.to_string_lossy().into_owned();
+    berth.ok(&["host", "add", "inner", &url, "--identity", &identity, "--known-hosts", &known_hosts.to_string_lossy(), "--proxy-jump", &jump]);
+
+    // Both keys are shown and trusted in turn: the bastion's, then the target's through it.
+    let out = berth.ok(&["host", "trust", "inner", "--yes"]);
+    assert!(out.contains(&bastion.host_fingerprint()) && out.contains(&target.host_fingerprint()), "{out}");
+    berth.ok(&["sync", "--once", "inner"]);
+    assert_eq!(host_entry(&berth, "inner")["status"], "online");
+
+    // The bastion path is the only one used: without it the target is out of reach.
+    bastion_link.kill();
+    let err = berth.fails(&["sync", "--once", "inner"]);
+    assert!(err.contains(&format!("127.0.0.1:{}", bastion_link.port)), "{err}");
 }

@@ -270,34 +270,38 @@ fn trust_command(store: &Store, name: &str, yes: bool) -> Result<ExitCode, Error
     let berth_core::endpoint::Endpoint::Ssh(ep) = &host.config.endpoint else {
         return Err(Error::InvalidInput { what: "host", reason: format!("{name:?} is not an ssh:// host; only SSH hosts have host keys") });
     };
-    let (key, verdict) = ssh::scan_host_key(name, ep)?;
-    match verdict {
-        Ok(()) => {
-            println!("{name}: the {} key {} is already trusted", key.kind, key.fingerprint);
-            return Ok(ExitCode::SUCCESS);
+    // One key at a time: the jump host's first, then the target's (reached through it).
+    loop {
+        let (key, known_as, verdict) = ssh::scan_host_key(name, ep)?;
+        match verdict {
+            Ok(()) => {
+                println!("{name}: the {} key {} of {known_as} is trusted", key.kind, key.fingerprint);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(Error::HostKeyUnknown { .. }) => {}
+            Err(e) => return Err(e),
         }
-        Err(e @ Error::HostKeyChanged { .. }) => return Err(e),
-        Err(Error::HostKeyUnknown { .. }) => {}
-        Err(e) => return Err(e),
+        println!("{known_as} offers a {} key with fingerprint {}", key.kind, key.fingerprint);
+        if !yes {
+            use std::io::{BufRead, IsTerminal, Write};
+            if !std::io::stdin().is_terminal() {
+                return Err(Error::InvalidInput {
+                    what: "confirmation",
+                    reason: "no terminal to ask on; check the fingerprint and pass --yes".into(),
+                });
+            }
+            print!("Trust it? [y/N] ");
+            let _ = std::io::stdout().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                println!("not trusted");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        let path = ssh::record_host_key(ep, &known_as, &key)?;
+        println!("added {known_as} to {}", path.display());
     }
-    println!("{name} ({}) offers a {} key with fingerprint {}", ssh::SshAddress::of(ep).known_hosts_name(), key.kind, key.fingerprint);
-    if !yes {
-        use std::io::{BufRead, IsTerminal, Write};
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::InvalidInput { what: "confirmation", reason: "no terminal to ask on; check the fingerprint and pass --yes".into() });
-        }
-        print!("Trust it? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("not trusted");
-            return Ok(ExitCode::FAILURE);
-        }
-    }
-    let path = ssh::record_host_key(ep, &key)?;
-    println!("added to {}", path.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(unix))]

@@ -99,8 +99,7 @@ fn host_key(session: &ssh2::Session) -> Option<HostKey> {
     })
 }
 
-/// TCP connect and SSH handshake; no trust decided yet.
-fn handshake(name: &str, ep: &SshEndpoint, address: &SshAddress) -> Result<(ssh2::Session, std::os::fd::RawFd)> {
+fn dial(name: &str, ep: &SshEndpoint, address: &SshAddress) -> Result<TcpStream> {
     let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason };
     let addrs: Vec<_> = (address.host.as_str(), address.port)
         .to_socket_addrs()
@@ -115,12 +114,80 @@ fn handshake(name: &str, ep: &SshEndpoint, address: &SshAddress) -> Result<(ssh2
             unreachable(format!("cannot reach sshd at {}:{}: {e}", address.host, address.port))
         })?;
     let _ = tcp.set_nodelay(true);
-    let fd = tcp.as_raw_fd();
+    Ok(tcp)
+}
+
+/// The SSH handshake over an open byte stream (a TCP connection, or a channel of a jump host).
+fn handshake_over<S: AsRawFd + 'static>(
+    name: &str,
+    ep: &SshEndpoint,
+    address: &SshAddress,
+    stream: S,
+) -> Result<(ssh2::Session, std::os::fd::RawFd)> {
+    let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason };
+    let fd = stream.as_raw_fd();
     let mut session = ssh2::Session::new().map_err(|e| unreachable(format!("starting an SSH session: {e}")))?;
-    session.set_tcp_stream(tcp);
+    session.set_tcp_stream(stream);
     session.set_timeout(HANDSHAKE_TIMEOUT_MS);
     session.handshake().map_err(|e| unreachable(format!("SSH handshake with {}:{} failed: {e}", address.host, address.port)))?;
     Ok((session, fd))
+}
+
+/// The endpoint of a ProxyJump hop: the target's identity and known_hosts, its own address.
+fn jump_endpoint(ep: &SshEndpoint) -> Result<Option<SshEndpoint>> {
+    let Some(spec) = &ep.proxy_jump else { return Ok(None) };
+    let (user, host, port) = crate::endpoint::parse_jump(spec).map_err(|reason| Error::invalid("--proxy-jump", reason))?;
+    Ok(Some(SshEndpoint {
+        user: user.or_else(|| ep.user.clone()),
+        host,
+        port,
+        socket: String::new(),
+        identity: ep.identity.clone(),
+        known_hosts: ep.known_hosts.clone(),
+        password: false,
+        proxy_jump: None,
+    }))
+}
+
+/// TCP connect (directly or through the ProxyJump host) and SSH handshake; no trust decided
+/// yet. The returned tunnel, if any, carries the connection and must outlive the session.
+fn handshake(
+    name: &str,
+    ep: &SshEndpoint,
+    address: &SshAddress,
+    secrets: &SshSecrets,
+) -> Result<(ssh2::Session, std::os::fd::RawFd, Option<Arc<Tunnel>>)> {
+    match jump_endpoint(ep)? {
+        None => {
+            let (session, fd) = handshake_over(name, ep, address, dial(name, ep, address)?)?;
+            Ok((session, fd, None))
+        }
+        Some(jump) => {
+            let jump_address = SshAddress::of(&jump);
+            let (session, fd) = handshake_over(name, &jump, &jump_address, dial(name, &jump, &jump_address)?)?;
+            check_host_key(name, &session, &jump_address, &known_hosts_of(&jump))?;
+            authenticate(name, &session, &jump, &jump_address, &SshSecrets { password: None, passphrase: secrets.passphrase.clone() })?;
+            let channel = session.channel_direct_tcpip(&address.host, address.port, None).map_err(|e| Error::Unreachable {
+                host: name.to_owned(),
+                url: ep.to_string(),
+                reason: format!("the jump host {} could not reach {}:{}: {e}", jump_address.host, address.host, address.port),
+            })?;
+            session.set_timeout(0);
+            let hop = Tunnel::start(session, fd, Target::Tcp(address.host.clone(), address.port), Some(channel), None)
+                .map_err(|source| Error::Io { context: format!("starting the SSH pump for the jump host of {name}"), source })?;
+            let stream = hop.open_blocking().map_err(|e| Error::Unreachable {
+                host: name.to_owned(),
+                url: ep.to_string(),
+                reason: format!("through the jump host {}: {e}", jump_address.host),
+            })?;
+            let (session, fd) = handshake_over(name, ep, address, stream)?;
+            Ok((session, fd, Some(Arc::new(hop))))
+        }
+    }
+}
+
+fn known_hosts_of(ep: &SshEndpoint) -> PathBuf {
+    ep.known_hosts.clone().unwrap_or_else(default_known_hosts)
 }
 
 /// known_hosts is strict: an unknown key or a changed key refuses the connection before any
@@ -159,28 +226,33 @@ fn check_host_key(name: &str, session: &ssh2::Session, address: &SshAddress, kno
     }
 }
 
-/// The key the host presents and whether known_hosts already has it; for `berth host trust`.
-pub fn scan_host_key(name: &str, ep: &SshEndpoint) -> Result<(HostKey, Result<()>)> {
+/// The first host key on the way that known_hosts does not confirm (the jump host's, then the
+/// target's), with the name known_hosts gives it; for `berth host trust`. The verdict is `Ok`
+/// when every key on the way is known.
+pub fn scan_host_key(name: &str, ep: &SshEndpoint) -> Result<(HostKey, String, Result<()>)> {
+    let no_key = || Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason: "the server sent no host key".into() };
+    if let Some(jump) = jump_endpoint(ep)? {
+        let jump_address = SshAddress::of(&jump);
+        let (session, _) = handshake_over(name, &jump, &jump_address, dial(name, &jump, &jump_address)?)?;
+        let verdict = check_host_key(name, &session, &jump_address, &known_hosts_of(&jump));
+        if verdict.is_err() {
+            return Ok((host_key(&session).ok_or_else(no_key)?, jump_address.known_hosts_name(), verdict));
+        }
+    }
     let address = SshAddress::of(ep);
-    let (session, _) = handshake(name, ep, &address)?;
-    let key = host_key(&session).ok_or_else(|| Error::Unreachable {
-        host: name.to_owned(),
-        url: ep.to_string(),
-        reason: "the server sent no host key".into(),
-    })?;
-    let known_hosts = ep.known_hosts.clone().unwrap_or_else(default_known_hosts);
-    let verdict = check_host_key(name, &session, &address, &known_hosts);
-    Ok((key, verdict))
+    let secrets = crate::credentials::ssh_secrets(name, ep);
+    let (session, _, _hop) = handshake(name, ep, &address, &secrets)?;
+    let key = host_key(&session).ok_or_else(no_key)?;
+    let verdict = check_host_key(name, &session, &address, &known_hosts_of(ep));
+    Ok((key, address.known_hosts_name(), verdict))
 }
 
 /// Record a host key the user confirmed, appending one OpenSSH line to known_hosts.
-pub fn record_host_key(ep: &SshEndpoint, key: &HostKey) -> Result<PathBuf> {
-    let address = SshAddress::of(ep);
-    let path = ep.known_hosts.clone().unwrap_or_else(default_known_hosts);
+pub fn record_host_key(ep: &SshEndpoint, known_as: &str, key: &HostKey) -> Result<PathBuf> {
+    let path = known_hosts_of(ep);
     let type_name = key.openssh_type.ok_or_else(|| Error::invalid("host key", "of a type libssh2 does not name; not recorded"))?;
     let line = format!(
-        "{} {type_name} {}\n",
-        address.known_hosts_name(),
+        "{known_as} {type_name} {}\n",
         base64::engine::general_purpose::STANDARD.encode(&key.key)
     );
     let io = |source| Error::Io { context: format!("adding the host key to {}", path.display()), source };
@@ -281,13 +353,12 @@ fn choose_target(name: &str, session: &ssh2::Session, ep: &SshEndpoint) -> Resul
 /// Dial, verify, authenticate and start the pump. Blocking: call from a blocking thread.
 pub fn open_tunnel(name: &str, ep: &SshEndpoint, secrets: &SshSecrets) -> Result<Arc<Tunnel>> {
     let address = SshAddress::of(ep);
-    let (session, fd) = handshake(name, ep, &address)?;
-    let known_hosts = ep.known_hosts.clone().unwrap_or_else(default_known_hosts);
-    check_host_key(name, &session, &address, &known_hosts)?;
+    let (session, fd, hop) = handshake(name, ep, &address, secrets)?;
+    check_host_key(name, &session, &address, &known_hosts_of(ep))?;
     authenticate(name, &session, ep, &address, secrets)?;
     let (target, first) = choose_target(name, &session, ep)?;
     session.set_timeout(0);
-    let tunnel = Tunnel::start(session, fd, target, first)
+    let tunnel = Tunnel::start(session, fd, target, first, hop)
         .map_err(|source| Error::Io { context: format!("starting the SSH pump for {name}"), source })?;
     Ok(Arc::new(tunnel))
 }

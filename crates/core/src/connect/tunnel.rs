@@ -57,6 +57,8 @@ pub struct Tunnel {
     requests: mpsc::Sender<Reply>,
     wake: UnixStream,
     target: Target,
+    /// The jump host's tunnel that carries this session, kept alive with it.
+    _hop: Option<std::sync::Arc<Tunnel>>,
 }
 
 impl std::fmt::Debug for Tunnel {
@@ -74,7 +76,13 @@ impl Tunnel {
 
     /// Start pumping an authenticated session (still in blocking mode). `first` is a channel
     /// already open to `target` (the probe that chose it), kept as the first spare.
-    pub fn start(session: ssh2::Session, socket: RawFd, target: Target, first: Option<ssh2::Channel>) -> io::Result<Tunnel> {
+    pub fn start(
+        session: ssh2::Session,
+        socket: RawFd,
+        target: Target,
+        first: Option<ssh2::Channel>,
+        hop: Option<std::sync::Arc<Tunnel>>,
+    ) -> io::Result<Tunnel> {
         let (requests, inbox) = mpsc::channel();
         let (wake, wake_rx) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
@@ -94,7 +102,16 @@ impl Tunnel {
             next_keepalive: Instant::now(),
         };
         std::thread::Builder::new().name("berth-ssh-pump".into()).spawn(move || pump.run())?;
-        Ok(Tunnel { requests, wake, target })
+        Ok(Tunnel { requests, wake, target, _hop: hop })
+    }
+
+    /// [`Tunnel::open`] for a blocking thread (a jump host's channel becomes the next session's
+    /// transport during its blocking handshake).
+    pub fn open_blocking(&self) -> io::Result<UnixStream> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(reply).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended"))?;
+        let _ = (&self.wake).write(&[1]);
+        answer.blocking_recv().map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended"))?
     }
 
     /// A new byte stream to the target, e.g. one HTTP connection to the remote Docker socket.
