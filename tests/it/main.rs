@@ -3,6 +3,7 @@
 mod app;
 mod errors;
 mod follow;
+mod import;
 mod outage;
 mod snapshot;
 mod ssh;

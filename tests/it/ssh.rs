@@ -248,3 +248,33 @@ fn proxy_jump_reaches_the_target_through_the_bastion() {
     let err = berth.fails(&["sync", "--once", "inner"]);
     assert!(err.contains(&format!("127.0.0.1:{}", bastion_link.port)), "{err}");
 }
+
+#[test]
+fn ssh_config_aliases_fill_in_host_port_user_and_identity() {
+    let d = Daemon::shared();
+    let sshd = Sshd::start();
+    let berth = Berth::new();
+    let home = berth.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(
+        home.join(".ssh/config"),
+        format!(
+            "Host shop-fra\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n",
+            sshd.port,
+            sshd.client_key.display()
+        ),
+    )
+    .unwrap();
+    let known_hosts = berth.dir.path().join("known_hosts");
+    let run = |args: &[&str]| {
+        let out = berth.command(args).env("HOME", &home).env_remove("SSH_AUTH_SOCK").output().unwrap();
+        assert!(out.status.success(), "berth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let url = format!("ssh://shop-fra{}", d.socket().display());
+    run(&["host", "add", "fra", &url, "--known-hosts", &known_hosts.to_string_lossy()]);
+    let trusted = run(&["host", "trust", "fra", "--yes"]);
+    assert!(trusted.contains(&format!("[127.0.0.1]:{}", sshd.port)), "known_hosts names the real host: {trusted}");
+    run(&["sync", "--once", "fra"]);
+    assert_eq!(host_entry(&berth, "fra")["status"], "online");
+}

@@ -69,6 +69,8 @@ enum HostCommand {
     Ls,
     /// Remove a host, everything mirrored from it and its secrets in the keyring
     Rm { name: String },
+    /// Add hosts from docker contexts (~/.docker/contexts) and DOCKER_HOST
+    Import,
     /// Check an ssh:// host's key and, once you confirm its fingerprint, add it to known_hosts
     Trust {
         name: String,
@@ -199,6 +201,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             credentials::forget(&name);
             if !json {
                 println!("removed host {name} and its mirrored data");
+            }
+        }
+        Command::Host(HostCommand::Import) => {
+            let outcomes = fleet::import_hosts(&store)?;
+            if json {
+                output::json(&outcomes);
+            } else if outcomes.is_empty() {
+                println!("nothing to import: no docker contexts and no DOCKER_HOST");
+            } else {
+                for o in &outcomes {
+                    match &o.reason {
+                        None => println!("added    {}  {}  (from {})", o.name, o.url, o.source),
+                        Some(why) => println!("skipped  {}  {}  (from {}): {why}", o.name, o.url, o.source),
+                    }
+                }
             }
         }
         Command::Host(HostCommand::Trust { name, yes }) => return trust_command(&store, &name, yes),

@@ -86,3 +86,64 @@ pub async fn adopt_local_engine(store: &Arc<Store>) -> Result<Option<HostSummary
     }
     Ok(store.host_summaries()?.into_iter().find(|h| h.name == LOCAL_HOST_NAME))
 }
+
+/// What `berth host import` did with one candidate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportOutcome {
+    pub name: String,
+    pub url: String,
+    /// Where it came from: `docker context NAME` or `DOCKER_HOST`.
+    pub source: String,
+    pub added: bool,
+    /// Why it was not added.
+    pub reason: Option<String>,
+}
+
+/// Docker contexts (`$DOCKER_CONFIG/contexts`, default `~/.docker/contexts`): (name, url, TLS files).
+fn docker_contexts() -> Vec<(String, String, Option<TlsFiles>)> {
+    let config = std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")));
+    let Some(config) = config else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(config.join("contexts/meta")) else { return Vec::new() };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else { continue };
+        let Ok(meta) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let (Some(name), Some(url)) = (meta["Name"].as_str(), meta["Endpoints"]["docker"]["Host"].as_str()) else { continue };
+        let tls_dir = config.join("contexts/tls").join(entry.file_name()).join("docker");
+        let tls = ["ca.pem", "cert.pem", "key.pem"]
+            .iter()
+            .all(|f| tls_dir.join(f).exists())
+            .then(|| TlsFiles { ca: tls_dir.join("ca.pem"), cert: tls_dir.join("cert.pem"), key: tls_dir.join("key.pem") });
+        found.push((name.to_owned(), url.to_owned(), tls));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// Add hosts from docker contexts and `DOCKER_HOST`; existing names and bad entries are reported,
+/// not fatal.
+pub fn import_hosts(store: &Store) -> Result<Vec<ImportOutcome>> {
+    let mut candidates: Vec<(String, String, Option<TlsFiles>, String)> =
+        docker_contexts().into_iter().map(|(name, url, tls)| (name.clone(), url, tls, format!("docker context {name}"))).collect();
+    if let Ok(url) = std::env::var("DOCKER_HOST") {
+        if !url.trim().is_empty() && !candidates.iter().any(|c| c.1 == url) {
+            candidates.push(("docker-host".into(), url, None, "DOCKER_HOST".into()));
+        }
+    }
+    let mut outcomes = Vec::new();
+    for (name, url, tls, source) in candidates {
+        // Docker names its built-in context "default"; keep it but make the name a valid host name.
+        let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
+        let result = add_host(store, &name, &url, tls, BTreeMap::new());
+        let reason = match result {
+            Ok(_) => None,
+            Err(Error::HostExists { .. }) => Some("a host with this name exists".to_owned()),
+            Err(e @ (Error::InvalidUrl { .. } | Error::InvalidInput { .. })) => Some(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        outcomes.push(ImportOutcome { name, url, source, added: reason.is_none(), reason });
+    }
+    Ok(outcomes)
+}

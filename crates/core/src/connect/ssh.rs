@@ -137,12 +137,15 @@ fn handshake_over<S: AsRawFd + 'static>(
 fn jump_endpoint(ep: &SshEndpoint) -> Result<Option<SshEndpoint>> {
     let Some(spec) = &ep.proxy_jump else { return Ok(None) };
     let (user, host, port) = crate::endpoint::parse_jump(spec).map_err(|reason| Error::invalid("--proxy-jump", reason))?;
+    let jump = SshEndpoint { user, host, port, socket: String::new(), identity: None, known_hosts: None, password: false, proxy_jump: None };
+    let jump = resolve(&jump)?;
+    let (user, host, port) = (jump.user, jump.host, jump.port);
     Ok(Some(SshEndpoint {
         user: user.or_else(|| ep.user.clone()),
         host,
         port,
         socket: String::new(),
-        identity: ep.identity.clone(),
+        identity: jump.identity.or_else(|| ep.identity.clone()),
         known_hosts: ep.known_hosts.clone(),
         password: false,
         proxy_jump: None,
@@ -184,6 +187,31 @@ fn handshake(
             Ok((session, fd, Some(Arc::new(hop))))
         }
     }
+}
+
+/// `~/.ssh/config` applied under what the URL and flags say: HostName, Port, User, IdentityFile
+/// and ProxyJump fill in whatever the host's own settings leave open.
+pub fn resolve(ep: &SshEndpoint) -> Result<SshEndpoint> {
+    let Some(path) = directories::BaseDirs::new().map(|d| d.home_dir().join(".ssh/config")) else { return Ok(ep.clone()) };
+    let Ok(file) = std::fs::File::open(&path) else { return Ok(ep.clone()) };
+    let rules = ssh2_config::ParseRule::ALLOW_UNKNOWN_FIELDS | ssh2_config::ParseRule::ALLOW_UNSUPPORTED_FIELDS;
+    let config = ssh2_config::SshConfig::default()
+        .parse(&mut std::io::BufReader::new(file), rules)
+        .map_err(|e| Error::invalid("SSH config", format!("{}: {e}", path.display())))?;
+    let params = config.query(&ep.host);
+    let mut resolved = ep.clone();
+    if let Some(host_name) = params.host_name.filter(|h| !h.is_empty()) {
+        resolved.host = host_name;
+    }
+    resolved.port = ep.port.or(params.port);
+    resolved.user = ep.user.clone().or(params.user);
+    if ep.identity.is_none() {
+        resolved.identity = params.identity_file.and_then(|files| files.into_iter().find(|f| f.exists()));
+    }
+    if ep.proxy_jump.is_none() {
+        resolved.proxy_jump = params.proxy_jump.and_then(|hops| hops.into_iter().next()).filter(|h| h != "none");
+    }
+    Ok(resolved)
 }
 
 fn known_hosts_of(ep: &SshEndpoint) -> PathBuf {
@@ -230,6 +258,7 @@ fn check_host_key(name: &str, session: &ssh2::Session, address: &SshAddress, kno
 /// target's), with the name known_hosts gives it; for `berth host trust`. The verdict is `Ok`
 /// when every key on the way is known.
 pub fn scan_host_key(name: &str, ep: &SshEndpoint) -> Result<(HostKey, String, Result<()>)> {
+    let ep = &resolve(ep)?;
     let no_key = || Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason: "the server sent no host key".into() };
     if let Some(jump) = jump_endpoint(ep)? {
         let jump_address = SshAddress::of(&jump);
@@ -352,6 +381,7 @@ fn choose_target(name: &str, session: &ssh2::Session, ep: &SshEndpoint) -> Resul
 
 /// Dial, verify, authenticate and start the pump. Blocking: call from a blocking thread.
 pub fn open_tunnel(name: &str, ep: &SshEndpoint, secrets: &SshSecrets) -> Result<Arc<Tunnel>> {
+    let ep = &resolve(ep)?;
     let address = SshAddress::of(ep);
     let (session, fd, hop) = handshake(name, ep, &address, secrets)?;
     check_host_key(name, &session, &address, &known_hosts_of(ep))?;
