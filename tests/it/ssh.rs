@@ -278,3 +278,52 @@ fn ssh_config_aliases_fill_in_host_port_user_and_identity() {
     run(&["sync", "--once", "fra"]);
     assert_eq!(host_entry(&berth, "fra")["status"], "online");
 }
+
+#[test]
+fn exec_sessions_stream_through_the_tunnel() {
+    use futures_util::StreamExt;
+    let d = Daemon::shared();
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let options = berth_core::endpoint::SshOptions {
+        identity: Some(sshd.client_key.clone()),
+        known_hosts: Some(dir.path().join("known_hosts")),
+        ..Default::default()
+    };
+    let endpoint = berth_core::endpoint::Endpoint::parse_with(&ssh_url(sshd.port, d), None, options).unwrap();
+    let berth_core::endpoint::Endpoint::Ssh(ep) = &endpoint else { unreachable!() };
+    let (key, known_as, _) = berth_core::connect::ssh::scan_host_key("exec", ep).unwrap();
+    berth_core::connect::ssh::record_host_key(ep, &known_as, &key).unwrap();
+    let host = berth_core::model::Host {
+        id: 0,
+        config: berth_core::model::HostConfig { name: "exec".into(), endpoint, labels: Default::default() },
+    };
+    let id = d.docker(&["run", "-d", "--name", "ssh-exec", TEST_IMAGE, "sleep", "3600"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let output = runtime.block_on(async {
+        let engine = berth_core::connect::connect(&host).await.unwrap();
+        let exec = engine
+            .docker
+            .create_exec(
+                &id,
+                bollard::models::ExecConfig {
+                    cmd: Some(vec!["sh".into(), "-c".into(), "echo hello from $(hostname); echo oops >&2".into()]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let bollard::exec::StartExecResults::Attached { mut output, .. } = engine.docker.start_exec(&exec.id, None).await.unwrap() else {
+            panic!("the exec did not attach")
+        };
+        let mut text = String::new();
+        while let Some(chunk) = output.next().await {
+            text.push_str(&chunk.unwrap().to_string());
+        }
+        text
+    });
+    assert!(output.contains(&format!("hello from {}", &id[..12])), "{output:?}");
+    assert!(output.contains("oops"), "stderr comes through too: {output:?}");
+}
