@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+pub mod netns;
 pub mod ssh;
 
 /// The busybox image every test daemon gets.
@@ -22,6 +23,8 @@ pub struct Daemon {
     dir: PathBuf,
     socket: PathBuf,
     extra_args: Vec<String>,
+    /// Run inside this network namespace (a "remote host").
+    netns: Option<String>,
     child: Option<Child>,
 }
 
@@ -59,13 +62,24 @@ impl Daemon {
 
     /// Start a fresh engine with more dockerd arguments (e.g. a TLS listener).
     pub fn start_with(extra_args: &[String]) -> Daemon {
+        Daemon::start_in(extra_args, None)
+    }
+
+    /// Start a fresh engine inside the network namespace `netns` (see [`netns::Netns`]).
+    pub fn start_in(extra_args: &[String], netns: Option<&str>) -> Daemon {
         static SWEEP: std::sync::Once = std::sync::Once::new();
         SWEEP.call_once(sweep_stale_folders);
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = testbed_root().join(format!("{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("creating the daemon folder");
-        let mut daemon = Daemon { socket: dir.join("docker.sock"), dir, extra_args: extra_args.to_vec(), child: None };
+        let mut daemon = Daemon {
+            socket: dir.join("docker.sock"),
+            dir,
+            extra_args: extra_args.to_vec(),
+            netns: netns.map(str::to_owned),
+            child: None,
+        };
         daemon.launch(None);
         daemon.load_test_image();
         daemon
@@ -107,7 +121,17 @@ impl Daemon {
         let socket = socket.unwrap_or(&self.socket).to_owned();
         let _ = std::fs::remove_file(&socket);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("dockerd.log")).unwrap();
-        let mut cmd = Command::new(dockerd);
+        let mut cmd = match &self.netns {
+            None => Command::new(dockerd),
+            Some(ns) => {
+                // `ip netns exec` gives a private mount namespace with a fresh /sys and no
+                // cgroups: mount the v1 hierarchies (and cgroup2) before dockerd starts.
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, "sh", "-c", netns::CGROUP_MOUNTS, "sh", dockerd])
+                    .arg(format!("--cgroup-parent=/{ns}"));
+                cmd
+            }
+        };
         cmd.arg("--host")
             .arg(format!("unix://{}", socket.display()))
             .arg("--data-root")

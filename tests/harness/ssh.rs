@@ -46,6 +46,8 @@ pub struct Sshd {
     password_auth: bool,
     stream_forwarding: bool,
     docker_host: Option<String>,
+    /// Listen inside this network namespace, on this address (else 127.0.0.1).
+    netns: Option<(String, String)>,
     child: Option<Child>,
 }
 
@@ -70,20 +72,56 @@ impl Sshd {
         let client_key = keygen(&dir.path().join("client_key"), "");
         std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
         let host_key = keygen(&dir.path().join("host_key"), "");
-        let mut server =
-            Sshd { dir, port: free_port(), client_key, host_key, password_auth, stream_forwarding, docker_host, child: None };
+        let mut server = Sshd {
+            dir,
+            port: free_port(),
+            client_key,
+            host_key,
+            password_auth,
+            stream_forwarding,
+            docker_host,
+            netns: None,
+            child: None,
+        };
         server.launch();
         server
+    }
+
+    /// An sshd inside network namespace `ns`, listening on `address`:22.
+    pub fn start_in(ns: &str, address: &str, docker_host: Option<String>) -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let client_key = keygen(&dir.path().join("client_key"), "");
+        std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
+        let host_key = keygen(&dir.path().join("host_key"), "");
+        let mut server = Sshd {
+            dir,
+            port: 22,
+            client_key,
+            host_key,
+            password_auth: false,
+            stream_forwarding: true,
+            docker_host,
+            netns: Some((ns.to_owned(), address.to_owned())),
+            child: None,
+        };
+        server.launch();
+        server
+    }
+
+    /// Where clients reach it.
+    pub fn address(&self) -> &str {
+        self.netns.as_ref().map(|(_, a)| a.as_str()).unwrap_or("127.0.0.1")
     }
 
     fn launch(&mut self) {
         let d = self.dir.path();
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
+            "Port {port}\nListenAddress {listen}\nHostKey {hk}\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
              PermitRootLogin {root}\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
              AllowStreamLocalForwarding {fwd}\nAllowTcpForwarding yes\nLogLevel ERROR\n",
             port = self.port,
+            listen = self.address(),
             hk = self.host_key.display(),
             d = d.display(),
             root = if self.password_auth { "yes" } else { "prohibit-password" },
@@ -96,7 +134,14 @@ impl Sshd {
         };
         std::fs::write(d.join("sshd_config"), config).unwrap();
         let log = std::fs::File::create(d.join("sshd.log")).unwrap();
-        let mut cmd = Command::new("/usr/sbin/sshd");
+        let mut cmd = match &self.netns {
+            None => Command::new("/usr/sbin/sshd"),
+            Some((ns, _)) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, "/usr/sbin/sshd"]);
+                cmd
+            }
+        };
         cmd.args(["-D", "-e", "-f"]).arg(d.join("sshd_config")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         unsafe {
             cmd.pre_exec(|| {
@@ -105,8 +150,10 @@ impl Sshd {
             });
         }
         self.child = Some(cmd.spawn().expect("starting sshd"));
-        let port = self.port;
-        wait_for("sshd to listen", Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).map(|_| ()).map_err(|e| e.to_string()));
+        let (address, port) = (self.address().to_owned(), self.port);
+        wait_for("sshd to listen", Duration::from_secs(10), || {
+            TcpStream::connect((address.as_str(), port)).map(|_| ()).map_err(|e| e.to_string())
+        });
     }
 
     pub fn stop(&mut self) {
