@@ -178,15 +178,47 @@ fn passwords_live_in_the_keyring_and_nowhere_else() {
     let url = format!("ssh://{user}@127.0.0.1:{}{}", sshd.port, d.socket().display());
     let berth_cmd = format!("{} --db {}", berth_e2e::berth_binary().display(), berth.db().display());
 
-    // No keyring: the secret is refused, and nothing (not even the host) is written.
-    let mut add = berth.command(&["host", "add", "nokeyring", &url, "--password", "--known-hosts", &known_hosts.to_string_lossy()]);
-    add.env_remove("DBUS_SESSION_BUS_ADDRESS").env("HOME", &home).stdin(std::process::Stdio::piped());
-    let mut child = add.stderr(std::process::Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{secret}\n").as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    // No keyring: the secret is not stored; the host is added and the password asked per use.
+    let out = berth
+        .command(&["host", "add", "nokeyring", &url, "--password", "--known-hosts", &known_hosts.to_string_lossy()])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOME", &home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("keyring is not available"), "{err}");
-    assert_eq!(berth.json(&["host", "ls"]), serde_json::json!([]));
+    assert!(out.status.success() && err.contains("keyring is not available") && err.contains("asked each time"), "{err}");
+    berth.ok(&["host", "trust", "nokeyring", "--yes"]);
+    let err = berth.fails(&["sync", "--once", "nokeyring"]);
+    assert!(err.contains("no terminal to ask on"), "without a terminal there is no one to ask: {err}");
+    // With a terminal (script(1) gives one), the password is asked and used for this run only.
+    let sync = format!("{berth_cmd} sync --once nokeyring");
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &sync, "/dev/null"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOME", &home)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running script(1) from util-linux");
+    // Type the password only once the prompt is up (echo is off by then), as a person would.
+    let mut screen = Vec::new();
+    let mut stdout = script.stdout.take().unwrap();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&screen).contains("SSH password for nokeyring: ") {
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+        assert!(n > 0, "berth ended before asking: {}", String::from_utf8_lossy(&screen));
+        screen.extend_from_slice(&buf[..n]);
+    }
+    std::io::Write::write_all(script.stdin.as_mut().unwrap(), format!("{secret}\n").as_bytes()).unwrap();
+    std::io::Read::read_to_end(&mut stdout, &mut screen).unwrap();
+    let status = script.wait().unwrap();
+    let typed = String::from_utf8_lossy(&screen).into_owned();
+    assert!(status.success(), "{typed}");
+    assert!(typed.contains("for this run only"), "{typed}");
+    assert_eq!(host_entry(&berth, "nokeyring")["status"], "online");
+    berth.ok(&["host", "rm", "nokeyring"]);
 
     // A real Secret Service (gnome-keyring) in a private D-Bus session.
     let script = format!(
@@ -219,6 +251,7 @@ fn passwords_live_in_the_keyring_and_nowhere_else() {
         }
     }
     assert!(!stdout.contains(&secret) && !stderr.contains(&secret), "a log holds the secret");
+    assert!(!typed.contains(&secret), "the prompt echoed the secret");
 }
 
 #[test]

@@ -172,8 +172,18 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 password: args.password,
                 proxy_jump: args.proxy_jump,
             };
-            // Ask for the secret before anything is written, and keep it out of the store.
-            let password = if args.password { Some(read_secret(&format!("SSH password for {}: ", args.url))?) } else { None };
+            // Ask for the secret before anything is written, and keep it out of the store. With no
+            // keyring there is nowhere safe to keep it: the host is added and the password is asked
+            // for each time Berth connects.
+            let keyring = credentials::fetch(&args.name, SecretKind::Password);
+            let password = match (&keyring, args.password) {
+                (Err(Error::KeyringUnavailable { reason }), true) => {
+                    eprintln!("berth: the OS keyring is not available ({reason}); the password was not stored and will be asked each time Berth connects");
+                    None
+                }
+                (_, true) => Some(read_secret(&format!("SSH password for {}: ", args.url))?),
+                (_, false) => None,
+            };
             let host = fleet::add_host_with(&store, &args.name, &args.url, tls, ssh, labels)?;
             if let Some(password) = password {
                 if let Err(e) = credentials::store(&host.config.name, SecretKind::Password, &password) {
@@ -263,6 +273,32 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Without a keyring, secrets cannot be stored: ask for each one now, for this run only.
+fn prompt_for_secrets_without_keyring(hosts: &[berth_core::model::Host]) -> Result<(), Error> {
+    for host in hosts {
+        let berth_core::endpoint::Endpoint::Ssh(ep) = &host.config.endpoint else { continue };
+        for kind in credentials::secrets_needed(ep) {
+            match credentials::fetch(host.name(), kind) {
+                Ok(_) => {}
+                Err(Error::KeyringUnavailable { reason }) => {
+                    use std::io::IsTerminal;
+                    if !std::io::stdin().is_terminal() {
+                        return Err(Error::KeyringUnavailable {
+                            reason: format!("{reason}; host {:?} needs a secret and there is no terminal to ask on", host.name()),
+                        });
+                    }
+                    let what = if kind == SecretKind::Password { "SSH password" } else { "key passphrase" };
+                    eprintln!("berth: no OS keyring ({reason}); the {what} is used for this run only");
+                    let secret = read_secret(&format!("{what} for {}: ", host.name()))?;
+                    credentials::use_for_this_run(host.name(), kind, secret);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A secret from the terminal without echo, or one line of standard input when it is not a terminal.
 fn read_secret(prompt: &str) -> Result<String, Error> {
     use std::io::IsTerminal;
@@ -334,6 +370,7 @@ fn sync_command(store: Store, names: Vec<String>, once: bool, json: bool) -> Res
     if hosts.is_empty() {
         return Err(Error::InvalidInput { what: "host list", reason: "no hosts yet; add one with `berth host add NAME URL`".into() });
     }
+    prompt_for_secrets_without_keyring(&hosts)?;
     let store = Arc::new(store);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

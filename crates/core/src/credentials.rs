@@ -6,6 +6,21 @@ use crate::error::{Error, Result};
 
 const SERVICE: &str = "berth";
 
+/// Secrets typed in for this process only, when no keyring can hold them (never written anywhere).
+static FOR_THIS_RUN: std::sync::Mutex<Vec<(String, SecretKind, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Keep a secret in memory for the rest of this process: "prompt per use" without a keyring.
+pub fn use_for_this_run(host: &str, kind: SecretKind, secret: String) {
+    let mut held = FOR_THIS_RUN.lock().unwrap_or_else(|p| p.into_inner());
+    held.retain(|(h, k, _)| !(h == host && *k == kind));
+    held.push((host.to_owned(), kind, secret));
+}
+
+fn held_for_this_run(host: &str, kind: SecretKind) -> Option<String> {
+    let held = FOR_THIS_RUN.lock().unwrap_or_else(|p| p.into_inner());
+    held.iter().find(|(h, k, _)| h == host && *k == kind).map(|(_, _, s)| s.clone())
+}
+
 /// Which secret of a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
@@ -31,8 +46,11 @@ pub fn store(host: &str, kind: SecretKind, secret: &str) -> Result<()> {
     entry(host, kind)?.set_password(secret).map_err(|e| Error::KeyringUnavailable { reason: e.to_string() })
 }
 
-/// A stored secret, `None` when there is none.
+/// A stored secret (or one given for this run), `None` when there is none.
 pub fn fetch(host: &str, kind: SecretKind) -> Result<Option<String>> {
+    if let Some(secret) = held_for_this_run(host, kind) {
+        return Ok(Some(secret));
+    }
     match entry(host, kind)?.get_password() {
         Ok(secret) => Ok(Some(secret)),
         Err(keyring::Error::NoEntry) => Ok(None),
@@ -57,11 +75,23 @@ pub fn ssh_secrets(host: &str, ep: &crate::endpoint::SshEndpoint) -> crate::conn
         tracing::warn!(host, error = %e, "cannot read the keyring");
         None
     });
-    let encrypted = ep.identity.as_deref().is_some_and(key_is_encrypted);
+    let needs = secrets_needed(ep);
     crate::connect::ssh::SshSecrets {
-        password: if ep.password { get(SecretKind::Password) } else { None },
-        passphrase: if encrypted { get(SecretKind::Passphrase) } else { None },
+        password: if needs.contains(&SecretKind::Password) { get(SecretKind::Password) } else { None },
+        passphrase: if needs.contains(&SecretKind::Passphrase) { get(SecretKind::Passphrase) } else { None },
     }
+}
+
+/// The secrets connecting to an SSH host will ask for.
+pub fn secrets_needed(ep: &crate::endpoint::SshEndpoint) -> Vec<SecretKind> {
+    let mut kinds = Vec::new();
+    if ep.password {
+        kinds.push(SecretKind::Password);
+    }
+    if ep.identity.as_deref().is_some_and(key_is_encrypted) {
+        kinds.push(SecretKind::Passphrase);
+    }
+    kinds
 }
 
 /// Whether a private key file needs a passphrase (OpenSSH or PEM format); the keyring is only
