@@ -330,8 +330,32 @@ impl Pump {
         if fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 && fds[0].revents & libc::POLLIN == 0 {
             return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "the SSH connection was closed"));
         }
+        if fds[0].revents & libc::POLLIN != 0 {
+            quick_ack(self.socket);
+        }
         Ok(())
     }
+}
+
+/// Acknowledge at once what libssh2 is about to read. sshd does not set TCP_NODELAY for
+/// non-interactive sessions, so the tail of an answer waits on our ACK, which Linux delays up to
+/// 40 ms when we have nothing to send back (measured: a 100-container list took 63 ms through a
+/// loopback tunnel against 18 ms on the socket). The kernel clears the flag again, so it is set
+/// before every read. Not a TCP socket (a jump host's channel): harmlessly refused.
+fn quick_ack(fd: RawFd) {
+    #[cfg(target_os = "linux")]
+    unsafe {
+        let on: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
 }
 
 /// Errors of the session itself (the link), as opposed to one channel being refused.
