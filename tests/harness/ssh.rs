@@ -67,11 +67,7 @@ impl Sshd {
             panic!("no sshd found: install Debian's openssh-server (./x test does)")
         });
         assert!(Path::new(sshd).exists());
-        std::fs::create_dir_all("/run/sshd").expect("creating /run/sshd (sshd's privilege separation folder)");
-        let dir = tempfile::tempdir().unwrap();
-        let client_key = keygen(&dir.path().join("client_key"), "");
-        std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
-        let host_key = keygen(&dir.path().join("host_key"), "");
+        let (dir, client_key, host_key) = Sshd::keys();
         let mut server = Sshd {
             dir,
             port: free_port(),
@@ -89,10 +85,7 @@ impl Sshd {
 
     /// An sshd inside network namespace `ns`, listening on `address`:22.
     pub fn start_in(ns: &str, address: &str, docker_host: Option<String>) -> Sshd {
-        let dir = tempfile::tempdir().unwrap();
-        let client_key = keygen(&dir.path().join("client_key"), "");
-        std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
-        let host_key = keygen(&dir.path().join("host_key"), "");
+        let (dir, client_key, host_key) = Sshd::keys();
         let mut server = Sshd {
             dir,
             port: 22,
@@ -106,6 +99,16 @@ impl Sshd {
         };
         server.launch();
         server
+    }
+
+    /// A folder with a host key and a client key that authorized_keys accepts.
+    fn keys() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        std::fs::create_dir_all("/run/sshd").expect("creating /run/sshd (sshd's privilege separation folder)");
+        let dir = tempfile::tempdir().unwrap();
+        let client_key = keygen(&dir.path().join("client_key"), "");
+        std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
+        let host_key = keygen(&dir.path().join("host_key"), "");
+        (dir, client_key, host_key)
     }
 
     /// Where clients reach it.

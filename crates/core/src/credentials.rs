@@ -85,10 +85,10 @@ pub fn ssh_secrets(host: &str, ep: &crate::endpoint::SshEndpoint) -> crate::conn
 /// The secrets connecting to an SSH host will ask for.
 pub fn secrets_needed(ep: &crate::endpoint::SshEndpoint) -> Vec<SecretKind> {
     let mut kinds = Vec::new();
-    if ep.password {
+    if ep.options.password {
         kinds.push(SecretKind::Password);
     }
-    if ep.identity.as_deref().is_some_and(key_is_encrypted) {
+    if ep.options.identity.as_deref().is_some_and(key_is_encrypted) {
         kinds.push(SecretKind::Passphrase);
     }
     kinds

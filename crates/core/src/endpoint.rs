@@ -19,13 +19,19 @@ pub struct TlsFiles {
 }
 
 /// An engine reached through SSH: `ssh://[user@]host[:port][/path/to/docker.sock]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshEndpoint {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
     /// The Docker socket on the remote host.
     pub socket: String,
+    pub options: SshOptions,
+}
+
+/// Options of `ssh://` hosts that are not part of the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshOptions {
     /// Private key to offer (its passphrase, if any, lives in the keyring).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PathBuf>,
@@ -36,19 +42,6 @@ pub struct SshEndpoint {
     #[serde(default)]
     pub password: bool,
     /// `[user@]host[:port]` of a bastion to hop through.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_jump: Option<String>,
-}
-
-/// Options of `ssh://` hosts that are not part of the URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SshOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub known_hosts: Option<PathBuf>,
-    #[serde(default)]
-    pub password: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_jump: Option<String>,
 }
@@ -108,10 +101,11 @@ impl Endpoint {
                 if let Some(jump) = &ssh.proxy_jump {
                     parse_jump(jump).map_err(|reason| Error::invalid("--proxy-jump", reason))?;
                 }
-                ep.identity = ssh.identity.map(|p| readable("SSH identity file (--identity)", &p)).transpose()?;
-                ep.known_hosts = ssh.known_hosts.map(|p| absolute(&p)).transpose()?;
-                ep.password = ssh.password;
-                ep.proxy_jump = ssh.proxy_jump;
+                ep.options = SshOptions {
+                    identity: ssh.identity.map(|p| readable("SSH identity file (--identity)", &p)).transpose()?,
+                    known_hosts: ssh.known_hosts.map(|p| absolute(&p)).transpose()?,
+                    ..ssh
+                };
                 Ok(Endpoint::Ssh(ep))
             }
             other if !ssh.is_empty() => Err(Error::InvalidUrl {
@@ -187,16 +181,7 @@ impl Endpoint {
                     path => path.to_owned(),
                 };
                 let user = Some(parsed.username()).filter(|u| !u.is_empty()).map(str::to_owned);
-                Endpoint::Ssh(SshEndpoint {
-                    user,
-                    host,
-                    port: parsed.port(),
-                    socket,
-                    identity: None,
-                    known_hosts: None,
-                    password: false,
-                    proxy_jump: None,
-                })
+                Endpoint::Ssh(SshEndpoint { user, host, port: parsed.port(), socket, options: SshOptions::default() })
             }
             other => return Err(bad(format!("unknown scheme {other:?}; {ACCEPTED}"))),
         };
@@ -322,7 +307,7 @@ mod tests {
         assert!(err("ssh://").contains("host"));
         let opts = SshOptions { password: true, proxy_jump: Some("jump@b:2200".into()), ..Default::default() };
         let Endpoint::Ssh(ep) = Endpoint::parse_with("ssh://h", None, opts.clone()).unwrap() else { panic!() };
-        assert!(ep.password && ep.proxy_jump.as_deref() == Some("jump@b:2200"));
+        assert!(ep.options.password && ep.options.proxy_jump.as_deref() == Some("jump@b:2200"));
         let msg = Endpoint::parse_with("tcp://h:1", None, opts).unwrap_err().to_string();
         assert!(msg.contains("only apply to ssh://"), "{msg}");
         let bad_jump = SshOptions { proxy_jump: Some("a b".into()), ..Default::default() };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use super::tunnel::{Target, Tunnel};
-use crate::endpoint::SshEndpoint;
+use crate::endpoint::{SshEndpoint, SshOptions};
 use crate::error::{Error, Result};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -135,20 +135,17 @@ fn handshake_over<S: AsRawFd + 'static>(
 
 /// The endpoint of a ProxyJump hop: the target's identity and known_hosts, its own address.
 fn jump_endpoint(ep: &SshEndpoint) -> Result<Option<SshEndpoint>> {
-    let Some(spec) = &ep.proxy_jump else { return Ok(None) };
+    let Some(spec) = &ep.options.proxy_jump else { return Ok(None) };
     let (user, host, port) = crate::endpoint::parse_jump(spec).map_err(|reason| Error::invalid("--proxy-jump", reason))?;
-    let jump = SshEndpoint { user, host, port, socket: String::new(), identity: None, known_hosts: None, password: false, proxy_jump: None };
-    let jump = resolve(&jump)?;
-    let (user, host, port) = (jump.user, jump.host, jump.port);
+    let jump = resolve(&SshEndpoint { user, host, port, socket: String::new(), options: SshOptions::default() })?;
     Ok(Some(SshEndpoint {
-        user: user.or_else(|| ep.user.clone()),
-        host,
-        port,
-        socket: String::new(),
-        identity: jump.identity.or_else(|| ep.identity.clone()),
-        known_hosts: ep.known_hosts.clone(),
-        password: false,
-        proxy_jump: None,
+        user: jump.user.or_else(|| ep.user.clone()),
+        options: SshOptions {
+            identity: jump.options.identity.or_else(|| ep.options.identity.clone()),
+            known_hosts: ep.options.known_hosts.clone(),
+            ..SshOptions::default()
+        },
+        ..jump
     }))
 }
 
@@ -205,17 +202,17 @@ pub fn resolve(ep: &SshEndpoint) -> Result<SshEndpoint> {
     }
     resolved.port = ep.port.or(params.port);
     resolved.user = ep.user.clone().or(params.user);
-    if ep.identity.is_none() {
-        resolved.identity = params.identity_file.and_then(|files| files.into_iter().find(|f| f.exists()));
+    if ep.options.identity.is_none() {
+        resolved.options.identity = params.identity_file.and_then(|files| files.into_iter().find(|f| f.exists()));
     }
-    if ep.proxy_jump.is_none() {
-        resolved.proxy_jump = params.proxy_jump.and_then(|hops| hops.into_iter().next()).filter(|h| h != "none");
+    if ep.options.proxy_jump.is_none() {
+        resolved.options.proxy_jump = params.proxy_jump.and_then(|hops| hops.into_iter().next()).filter(|h| h != "none");
     }
     Ok(resolved)
 }
 
 fn known_hosts_of(ep: &SshEndpoint) -> PathBuf {
-    ep.known_hosts.clone().unwrap_or_else(default_known_hosts)
+    ep.options.known_hosts.clone().unwrap_or_else(default_known_hosts)
 }
 
 /// known_hosts is strict: an unknown key or a changed key refuses the connection before any
@@ -297,7 +294,7 @@ fn authenticate(name: &str, session: &ssh2::Session, ep: &SshEndpoint, address: 
     let user = address.user.as_str();
     let mut tried = Vec::new();
     let mut last_error = String::new();
-    if let Some(identity) = &ep.identity {
+    if let Some(identity) = &ep.options.identity {
         tried.push(format!("key {}", identity.display()));
         if let Err(e) = session.userauth_pubkey_file(user, None, identity, secrets.passphrase.as_deref()) {
             last_error = e.message().to_owned();
@@ -319,7 +316,7 @@ fn authenticate(name: &str, session: &ssh2::Session, ep: &SshEndpoint, address: 
             }
         }
     }
-    if !session.authenticated() && ep.password {
+    if !session.authenticated() && ep.options.password {
         tried.push("password".into());
         match &secrets.password {
             Some(password) => {

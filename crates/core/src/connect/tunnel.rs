@@ -108,21 +108,27 @@ impl Tunnel {
     /// [`Tunnel::open`] for a blocking thread (a jump host's channel becomes the next session's
     /// transport during its blocking handshake).
     pub fn open_blocking(&self) -> io::Result<UnixStream> {
+        self.request()?.blocking_recv().map_err(|_| ended())?
+    }
+
+    /// Ask the pump for a stream; the answer comes on the returned receiver.
+    fn request(&self) -> io::Result<oneshot::Receiver<io::Result<UnixStream>>> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(reply).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended"))?;
+        self.requests.send(reply).map_err(|_| ended())?;
         let _ = (&self.wake).write(&[1]);
-        answer.blocking_recv().map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended"))?
+        Ok(answer)
     }
 
     /// A new byte stream to the target, e.g. one HTTP connection to the remote Docker socket.
     pub async fn open(&self) -> io::Result<tokio::net::UnixStream> {
-        let (reply, answer) = oneshot::channel();
-        self.requests.send(reply).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended"))?;
-        let _ = (&self.wake).write(&[1]);
-        let stream = answer.await.map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended"))??;
+        let stream = self.request()?.await.map_err(|_| ended())??;
         stream.set_nonblocking(true)?;
         tokio::net::UnixStream::from_std(stream)
     }
+}
+
+fn ended() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the SSH session has ended")
 }
 
 impl Drop for Tunnel {

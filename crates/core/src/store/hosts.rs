@@ -33,13 +33,7 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
 fn parse_stored_endpoint(url: &str, tls: Option<TlsFiles>, ssh: SshOptions) -> Result<Endpoint> {
     match Endpoint::parse(url, None)? {
         Endpoint::Tcp { host, port, .. } => Ok(Endpoint::Tcp { host, port, tls }),
-        Endpoint::Ssh(ep) => Ok(Endpoint::Ssh(SshEndpoint {
-            identity: ssh.identity,
-            known_hosts: ssh.known_hosts,
-            password: ssh.password,
-            proxy_jump: ssh.proxy_jump,
-            ..ep
-        })),
+        Endpoint::Ssh(ep) => Ok(Endpoint::Ssh(SshEndpoint { options: ssh, ..ep })),
         other => Ok(other),
     }
 }
@@ -195,13 +189,7 @@ impl Store {
 /// The options of an ssh:// endpoint as stored beside its URL.
 fn ssh_options(endpoint: &Endpoint) -> Option<String> {
     let Endpoint::Ssh(ep) = endpoint else { return None };
-    let options = SshOptions {
-        identity: ep.identity.clone(),
-        known_hosts: ep.known_hosts.clone(),
-        password: ep.password,
-        proxy_jump: ep.proxy_jump.clone(),
-    };
-    Some(serde_json::to_string(&options).expect("options serialise"))
+    Some(serde_json::to_string(&ep.options).expect("options serialise"))
 }
 
 fn validate_host_name(name: &str) -> Result<()> {
