@@ -37,7 +37,10 @@ fn run() -> anyhow::Result<()> {
     tauri::Builder::default()
         .manage(AppState { store: Arc::clone(&store) })
         .setup(move |_app| {
-            tauri::async_runtime::spawn(adopt_local_engine(store));
+            tauri::async_runtime::spawn(async move {
+                adopt_local_engine(Arc::clone(&store)).await;
+                follow_hosts(store).await;
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![commands::hosts::list_hosts])
@@ -53,6 +56,18 @@ async fn adopt_local_engine(store: Arc<Store>) {
         Ok(None) => tracing::info!("local engine not adopted: the store already has hosts or no local engine answered"),
         Err(error) => tracing::warn!(code = error.code(), %error, "could not adopt the local engine"),
     }
+}
+
+/// Keep every host's mirror true while the app runs: one task per host, as `berth sync` does.
+async fn follow_hosts(store: Arc<Store>) {
+    let hosts = match store.hosts() {
+        Ok(hosts) => hosts,
+        Err(error) => return tracing::warn!(code = error.code(), %error, "cannot list hosts to follow"),
+    };
+    // The sender lives as long as this task, i.e. as long as the app: followers stop with it.
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let (updates, _) = tokio::sync::broadcast::channel(1024);
+    berth_core::sync::follow_all(store, hosts, shutdown, updates).await;
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).

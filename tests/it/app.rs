@@ -96,4 +96,11 @@ fn the_app_opens_its_window_and_adopts_the_local_engine() {
     });
     assert_eq!(local["url"], d.url().as_str());
     assert!(local["containers"].as_i64().is_some());
+
+    // While it runs, the app follows its hosts: a container made by hand reaches the mirror.
+    d.docker(&["run", "-d", "--name", "app-live", "--label", "berth.test=app", berth_e2e::TEST_IMAGE, "sleep", "3600"]);
+    wait_for("the app to mirror a new container", Duration::from_secs(10), || {
+        let rows = berth.json(&["ps", "--filter", "name=app-live"]);
+        if rows.as_array().is_some_and(|r| r.len() == 1) { Ok(()) } else { Err(format!("{rows}\n{}", app_log())) }
+    });
 }
