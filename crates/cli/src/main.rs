@@ -304,7 +304,7 @@ fn read_secret(prompt: &str) -> Result<String, Error> {
     use std::io::IsTerminal;
     let io = |source| Error::Io { context: "reading the secret".into(), source };
     let secret = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt).map_err(io)?
+        prompt_without_echo(prompt).map_err(io)?
     } else {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(io)?;
@@ -314,6 +314,40 @@ fn read_secret(prompt: &str) -> Result<String, Error> {
         return Err(Error::InvalidInput { what: "secret", reason: "it is empty".into() });
     }
     Ok(secret)
+}
+
+/// Ask on the terminal with echo turned off *before* the prompt shows, so a secret typed the
+/// moment the prompt appears is never echoed.
+#[cfg(unix)]
+fn prompt_without_echo(prompt: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    let mut saved = unsafe { std::mem::zeroed::<libc::termios>() };
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    quiet.c_lflag |= libc::ECHONL;
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let read = (|| {
+        (&tty).write_all(prompt.as_bytes())?;
+        (&tty).flush()?;
+        let mut line = String::new();
+        std::io::BufReader::new(&tty).read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    })();
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    read
+}
+
+#[cfg(not(unix))]
+fn prompt_without_echo(prompt: &str) -> std::io::Result<String> {
+    rpassword::prompt_password(prompt)
 }
 
 #[cfg(unix)]
