@@ -6,14 +6,14 @@ use serde::Serialize;
 ///
 /// `code` is `berth_core::Error::code()`, for the UI to branch on; `message` is the core error's
 /// `Display`, already written for the user (it names the cause and what to do about it).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, specta::Type)]
 pub struct IpcError {
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
 }
 
 impl From<berth_core::Error> for IpcError {
     fn from(error: berth_core::Error) -> Self {
-        IpcError { code: error.code(), message: error.to_string() }
+        IpcError { code: error.code().to_owned(), message: error.to_string() }
     }
 }

@@ -1,24 +1,36 @@
 // No console window next to the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod bindings;
 mod commands;
 mod error;
+mod events;
 
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context as _;
+use berth_core::actions::Actions;
 use berth_core::store::Store;
+use berth_core::sync::Supervisor;
+use tauri::Manager;
 use tracing_subscriber::EnvFilter;
 
 /// State shared by every command.
 pub struct AppState {
-    pub store: Arc<Store>,
+    pub supervisor: Arc<Supervisor>,
+    pub actions: Actions,
+    /// When the process started, for the start-up figure logged by `ui_painted`.
+    pub started: Instant,
+    pub painted: AtomicBool,
 }
 
 fn main() -> ExitCode {
+    let started = Instant::now();
     init_tracing();
-    match run() {
+    match run(started) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("berth-app: {error:#}");
@@ -27,47 +39,54 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run(started: Instant) -> anyhow::Result<()> {
     let db_path = berth_core::paths::db_path_from_env().context("finding the database path")?;
     let store =
         Store::open(&db_path).with_context(|| format!("opening the Berth database at {}", db_path.display()))?;
     let store = Arc::new(store);
     tracing::info!(db = %db_path.display(), "opened the store");
+    // The supervisor's tasks run on Tauri's Tokio runtime.
+    let supervisor = tauri::async_runtime::block_on(async { Supervisor::new(Arc::clone(&store)) });
+    let bindings = bindings::builder();
 
     tauri::Builder::default()
-        .manage(AppState { store: Arc::clone(&store) })
-        .setup(move |_app| {
+        .manage(AppState {
+            supervisor: Arc::clone(&supervisor),
+            actions: Actions::new(Arc::clone(&store)),
+            started,
+            painted: AtomicBool::new(false),
+        })
+        .invoke_handler(bindings.invoke_handler())
+        .setup(move |app| {
+            bindings.mount_events(app);
+            let handle = app.handle().clone();
+            events::forward(handle.clone(), Arc::clone(&supervisor));
             tauri::async_runtime::spawn(async move {
-                adopt_local_engine(Arc::clone(&store)).await;
-                follow_hosts(store).await;
+                adopt_local_engine(&supervisor).await;
+                if let Err(error) = supervisor.follow_all() {
+                    tracing::warn!(code = error.code(), %error, "cannot list hosts to follow");
+                }
+                events::fleet_changed(&handle, &supervisor);
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![commands::hosts::list_hosts])
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Destroyed = event {
+                window.state::<AppState>().supervisor.stop_all();
+            }
+        })
         .run(tauri::generate_context!())
         .context("running the desktop app")
 }
 
 /// On a first start (empty store) add the local engine as host "local" if it answers.
 /// Failure only costs the user that shortcut, so it is logged and the app carries on.
-async fn adopt_local_engine(store: Arc<Store>) {
-    match berth_core::fleet::adopt_local_engine(&store).await {
+async fn adopt_local_engine(supervisor: &Supervisor) {
+    match berth_core::fleet::adopt_local_engine(supervisor.store()).await {
         Ok(Some(host)) => tracing::info!(host = %host.name, url = %host.url, "adopted the local engine"),
         Ok(None) => tracing::info!("local engine not adopted: the store already has hosts or no local engine answered"),
         Err(error) => tracing::warn!(code = error.code(), %error, "could not adopt the local engine"),
     }
-}
-
-/// Keep every host's mirror true while the app runs: one task per host, as `berth sync` does.
-async fn follow_hosts(store: Arc<Store>) {
-    let hosts = match store.hosts() {
-        Ok(hosts) => hosts,
-        Err(error) => return tracing::warn!(code = error.code(), %error, "cannot list hosts to follow"),
-    };
-    // The sender lives as long as this task, i.e. as long as the app: followers stop with it.
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let (updates, _) = tokio::sync::broadcast::channel(1024);
-    berth_core::sync::follow_all(store, hosts, shutdown, updates).await;
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).

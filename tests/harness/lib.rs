@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+pub mod desktop;
 pub mod netns;
 pub mod ssh;
 

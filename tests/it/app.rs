@@ -1,58 +1,13 @@
 //! The desktop app under Xvfb: its window opens and, on a first start with an empty store, it
 //! adopts the local engine (DOCKER_HOST) as host "local" and mirrors it.
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use berth_e2e::desktop::{app_binary, spawn_group, xvfb};
 use berth_e2e::{wait_for, Berth, Daemon};
 
 use crate::host_entry;
-
-fn app_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let app = exe.parent().and_then(Path::parent).unwrap().join("berth-app");
-    assert!(app.exists(), "{} is missing: build it with `cargo build -p berth-app --features custom-protocol` (./x test does)", app.display());
-    app
-}
-
-/// A process group that is killed (all of it) on drop.
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(-(self.0.id() as i32), libc::SIGTERM);
-        }
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_group(cmd: &mut Command) -> Group {
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
-    Group(cmd.spawn().unwrap_or_else(|e| panic!("starting {cmd:?}: {e} (./x test installs xvfb, dbus-x11 and xdotool)")))
-}
-
-/// An Xvfb on the first free display number.
-fn xvfb() -> (Group, String) {
-    for n in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-            continue;
-        }
-        let display = format!(":{n}");
-        let server = spawn_group(Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stderr(Stdio::null()));
-        wait_for("Xvfb", Duration::from_secs(10), || if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() { Ok(()) } else { Err(()) });
-        return (server, display);
-    }
-    panic!("no free X display between :90 and :139");
-}
 
 #[test]
 fn the_app_opens_its_window_and_adopts_the_local_engine() {

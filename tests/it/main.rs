@@ -9,6 +9,7 @@ mod outage;
 mod snapshot;
 mod ssh;
 mod tls;
+mod ui;
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@ use std::time::Instant;
 use berth_core::credentials::{self, SecretKind};
 use berth_core::endpoint::{SshOptions, TlsFiles};
 use berth_core::store::{ContainerFilter, EventQuery, Store};
+use berth_core::model::Reachability;
 use berth_core::sync::{self, MirrorUpdate};
 use berth_core::{fleet, Error};
 use clap::{Args, Parser, Subcommand};
@@ -462,8 +463,10 @@ fn sync_command(store: Store, names: Vec<String>, once: bool, json: bool) -> Res
         tokio::spawn(async move {
             loop {
                 match seen.recv().await {
-                    Ok(MirrorUpdate::Status { host, online: true, .. }) => tracing::info!(%host, "online"),
-                    Ok(MirrorUpdate::Status { host, online: false, error }) => {
+                    Ok(MirrorUpdate::Snapshot { host, containers, .. }) => {
+                        tracing::info!(%host, containers, "online; snapshot written")
+                    }
+                    Ok(MirrorUpdate::Status { host, state: Reachability::Offline, error, .. }) => {
                         tracing::warn!(%host, error = error.as_deref().unwrap_or(""), "offline; rows kept, reconnecting")
                     }
                     Ok(_) => {}

@@ -49,6 +49,7 @@ fn ago(rfc3339: Option<&str>) -> String {
 fn freshness(host: &HostSummary) -> String {
     match host.status {
         Reachability::Never => "never synced".into(),
+        Reachability::Connecting => "connecting".into(),
         Reachability::Online => format!("online, synced {}", ago(host.last_sync.as_deref())),
         Reachability::Offline => format!(
             "offline, last seen {}, data from {}",

@@ -67,6 +67,19 @@ pub fn forget(host: &str) {
     }
 }
 
+/// Move a host's secrets to its new name (on rename); a keyring that cannot be read moves nothing.
+pub fn rename(from: &str, to: &str) {
+    for kind in [SecretKind::Password, SecretKind::Passphrase] {
+        if let Ok(Some(secret)) = fetch(from, kind) {
+            if store(to, kind, &secret).is_ok() {
+                if let Ok(entry) = entry(from, kind) {
+                    let _ = entry.delete_credential();
+                }
+            }
+        }
+    }
+}
+
 /// The secrets an SSH connection may need. A keyring that cannot be read means none: the
 /// authentication error then says what was tried.
 #[cfg(unix)]

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// Client certificate, key and the CA that signed the daemon's certificate (`docker --tlsverify`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
@@ -31,6 +32,7 @@ pub struct SshEndpoint {
 
 /// Options of `ssh://` hosts that are not part of the URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SshOptions {
     /// Private key to offer (its passphrase, if any, lives in the keyring).
     #[serde(default, skip_serializing_if = "Option::is_none")]

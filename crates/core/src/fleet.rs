@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::endpoint::{self, Endpoint, SshOptions, TlsFiles};
 use crate::error::{Error, Result};
-use crate::model::{Host, HostConfig, HostSummary};
+use crate::model::{Host, HostConfig, HostSpec, HostSummary};
 use crate::store::Store;
 
 /// Name given to the local engine when the desktop app adopts it.
@@ -34,6 +34,205 @@ pub fn add_host_with(
 ) -> Result<Host> {
     let endpoint = Endpoint::parse_with(url, tls, ssh)?;
     store.add_host(&HostConfig { name: name.to_owned(), endpoint, labels })
+}
+
+/// The configuration a [`HostSpec`] describes, validated (files exist, URL parses).
+pub fn host_config(spec: &HostSpec) -> Result<HostConfig> {
+    let endpoint = Endpoint::parse_with(spec.url.trim(), spec.tls.clone(), spec.ssh.clone().unwrap_or_default())?;
+    Ok(HostConfig { name: spec.name.trim().to_owned(), endpoint, labels: spec.labels.clone() })
+}
+
+/// Add a host from a front end's form. Nothing is written when any part is wrong.
+pub fn add_host_spec(store: &Store, spec: &HostSpec) -> Result<Host> {
+    store.add_host(&host_config(spec)?)
+}
+
+/// Replace host `name`'s configuration; a rename carries its keyring secrets along.
+pub fn edit_host(store: &Store, name: &str, spec: &HostSpec) -> Result<Host> {
+    let config = host_config(spec)?;
+    let host = store.update_host(name, &config)?;
+    if config.name != name {
+        crate::credentials::rename(name, &config.name);
+    }
+    Ok(host)
+}
+
+/// Remove a host, its mirror and its keyring secrets.
+pub fn remove_host(store: &Store, name: &str) -> Result<Host> {
+    let host = store.host(name)?;
+    store.remove_host(name)?;
+    crate::credentials::forget(name);
+    Ok(host)
+}
+
+/// The host key an SSH server showed, and what known_hosts says of it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct HostKeyCheck {
+    /// The name known_hosts files it under (`host` or `[host]:port`); a jump host's own name
+    /// when it is the jump host's key that is not yet trusted.
+    pub known_as: String,
+    pub key_type: String,
+    /// `SHA256:…` as OpenSSH prints it.
+    pub fingerprint: String,
+    pub verdict: HostKeyVerdict,
+    pub known_hosts: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum HostKeyVerdict {
+    Trusted,
+    Unknown,
+    Changed,
+}
+
+/// What "test connection" found.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TestResult {
+    pub ok: bool,
+    /// One line for the user: what answered, or what failed and what to do.
+    pub message: String,
+    /// The error's code when it failed.
+    pub code: Option<String>,
+    pub api_version: Option<String>,
+    pub server_version: Option<String>,
+    pub rtt_ms: Option<f64>,
+    pub containers: Option<i64>,
+    /// SSH only: the key that needs the user's word before anything is sent.
+    pub host_key: Option<HostKeyCheck>,
+}
+
+impl TestResult {
+    fn failed(error: &Error, host_key: Option<HostKeyCheck>) -> TestResult {
+        TestResult {
+            ok: false,
+            message: error.to_string(),
+            code: Some(error.code().to_owned()),
+            api_version: None,
+            server_version: None,
+            rtt_ms: None,
+            containers: None,
+            host_key,
+        }
+    }
+}
+
+/// Try a host's settings without saving them: for SSH, check the host key first (an unknown or
+/// changed key stops the test with the key in the result); then connect, ping, count containers.
+/// Only a malformed spec is an `Err`; an unreachable host is an `Ok` with `ok: false`.
+pub async fn test_connection(spec: &HostSpec) -> Result<TestResult> {
+    let config = host_config(spec)?;
+    crate::store::validate_host_name(&config.name)?;
+    #[cfg(unix)]
+    if let Endpoint::Ssh(ep) = &config.endpoint {
+        let (name, ep) = (config.name.clone(), ep.clone());
+        let scanned = tokio::task::spawn_blocking(move || crate::connect::ssh::scan_host_key(&name, &ep))
+            .await
+            .expect("host key scan panicked");
+        match scanned {
+            Err(e) => return Ok(TestResult::failed(&e, None)),
+            Ok((key, known_as, verdict)) => {
+                let check = |verdict, known_hosts: &std::path::Path| HostKeyCheck {
+                    known_as: known_as.clone(),
+                    key_type: key.kind.to_owned(),
+                    fingerprint: key.fingerprint.clone(),
+                    verdict,
+                    known_hosts: known_hosts.display().to_string(),
+                };
+                match verdict {
+                    Ok(()) => {}
+                    Err(e @ Error::HostKeyUnknown { .. }) => {
+                        let Error::HostKeyUnknown { known_hosts, .. } = &e else { unreachable!() };
+                        let check = check(HostKeyVerdict::Unknown, known_hosts);
+                        return Ok(TestResult::failed(&e, Some(check)));
+                    }
+                    Err(e @ Error::HostKeyChanged { .. }) => {
+                        let Error::HostKeyChanged { known_hosts, .. } = &e else { unreachable!() };
+                        let check = check(HostKeyVerdict::Changed, known_hosts);
+                        return Ok(TestResult::failed(&e, Some(check)));
+                    }
+                    Err(e) => return Ok(TestResult::failed(&e, None)),
+                }
+            }
+        }
+    }
+    let probe = Host { id: 0, config };
+    let attempt = async {
+        let engine = crate::connect::connect(&probe).await?;
+        let started = std::time::Instant::now();
+        engine.docker.ping().await.map_err(|e| engine.error("answer a ping", e))?;
+        let rtt_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let version = engine.docker.version().await.map_err(|e| engine.error("report its version", e))?;
+        let listed = engine
+            .docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions { all: true, ..Default::default() }))
+            .await
+            .map_err(|e| engine.error("list containers", e))?;
+        Ok::<_, Error>(TestResult {
+            ok: true,
+            message: format!(
+                "Docker {} answered in {rtt_ms:.0} ms (API {}), {} containers",
+                version.version.as_deref().unwrap_or("?"),
+                engine.api_version,
+                listed.len()
+            ),
+            code: None,
+            api_version: Some(engine.api_version.clone()),
+            server_version: version.version,
+            rtt_ms: Some(rtt_ms),
+            containers: Some(listed.len() as i64),
+            host_key: None,
+        })
+    };
+    match tokio::time::timeout(TEST_TIMEOUT, attempt).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(e)) => Ok(TestResult::failed(&e, None)),
+        Err(_) => Ok(TestResult::failed(
+            &Error::Unreachable {
+                host: probe.config.name.clone(),
+                url: probe.config.endpoint.to_string(),
+                reason: format!("no answer within {} s", TEST_TIMEOUT.as_secs()),
+            },
+            None,
+        )),
+    }
+}
+
+/// How long "test connection" waits for a host in all.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Record the host key the server shows for `spec`, provided it is still the one the user saw
+/// (`fingerprint`): a key that changed between the test and the click is refused.
+pub async fn trust_host_key(spec: &HostSpec, fingerprint: &str) -> Result<()> {
+    let config = host_config(spec)?;
+    #[cfg(unix)]
+    if let Endpoint::Ssh(ep) = config.endpoint {
+        let (name, fingerprint) = (config.name, fingerprint.to_owned());
+        return tokio::task::spawn_blocking(move || {
+            use crate::connect::ssh;
+            let (key, known_as, verdict) = ssh::scan_host_key(&name, &ep)?;
+            match verdict {
+                Ok(()) => Ok(()),
+                Err(Error::HostKeyUnknown { .. }) if key.fingerprint == fingerprint => {
+                    ssh::record_host_key(&ep, &known_as, &key).map(|_| ())
+                }
+                Err(Error::HostKeyUnknown { .. }) => Err(Error::invalid(
+                    "host key",
+                    format!(
+                        "{known_as} now shows {} key {}, not the {fingerprint} you confirmed; nothing was recorded. Test the connection again and compare",
+                        key.kind, key.fingerprint
+                    ),
+                )),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .expect("host key task panicked");
+    }
+    Err(Error::invalid("host key", format!("{} is not an ssh:// URL; only SSH hosts have host keys", spec.url)))
 }
 
 /// Parse `k=v` label arguments.

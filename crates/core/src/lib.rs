@@ -2,6 +2,7 @@
 //! every host, and the sync engine that keeps the mirror true. The CLI and the desktop shell are
 //! thin layers over this crate.
 
+pub mod actions;
 pub mod connect;
 pub mod credentials;
 pub mod endpoint;

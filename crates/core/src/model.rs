@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, SshOptions, TlsFiles};
 
 /// What the user configured: never changes because a daemon went away.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +29,13 @@ impl Host {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Reachability {
     Online,
     Offline,
+    /// A follower is dialling the host (live state only: never stored).
+    Connecting,
     /// Added but never reached.
     Never,
 }
@@ -42,14 +45,41 @@ impl Reachability {
         match self {
             Reachability::Online => "online",
             Reachability::Offline => "offline",
+            Reachability::Connecting => "connecting",
             Reachability::Never => "never",
+        }
+    }
+}
+
+/// How a host is reached, for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum HostKind {
+    Unix,
+    Npipe,
+    Tcp,
+    Tls,
+    Ssh,
+}
+
+impl HostKind {
+    pub fn of(endpoint: &Endpoint) -> HostKind {
+        match endpoint {
+            Endpoint::Unix { .. } => HostKind::Unix,
+            Endpoint::NamedPipe { .. } => HostKind::Npipe,
+            Endpoint::Tcp { tls: None, .. } => HostKind::Tcp,
+            Endpoint::Tcp { tls: Some(_), .. } => HostKind::Tls,
+            Endpoint::Ssh(_) => HostKind::Ssh,
         }
     }
 }
 
 /// One line of `berth host ls` / the app's host list: config, live status and mirror size joined.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct HostSummary {
+    pub id: i64,
     pub name: String,
     pub url: String,
     pub status: Reachability,
@@ -61,6 +91,28 @@ pub struct HostSummary {
     /// RFC 3339 time the daemon last answered.
     pub last_seen: Option<String>,
     pub last_error: Option<String>,
+    pub kind: HostKind,
+    /// Mirrored containers by Docker state (`running`, `exited`, …).
+    pub states: BTreeMap<String, i64>,
+    /// Round trip of the host's last ping, in milliseconds.
+    pub rtt_ms: Option<f64>,
+    pub tls: Option<TlsFiles>,
+    pub ssh: Option<SshOptions>,
+}
+
+/// What a front end submits to add or edit a host: the URL plus the files and options that are
+/// not part of it. Never a secret: those go to the keyring through `berth host password`.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct HostSpec {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    #[serde(default)]
+    pub ssh: Option<SshOptions>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The columns views filter on, pulled out of a container's inspect JSON, plus that JSON.
@@ -153,10 +205,12 @@ pub enum Change {
     Engine(EngineFacts),
 }
 
-/// One row of `berth ps`.
+/// One row of `berth ps` and of the app's container table.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ContainerRow {
     pub host: String,
+    pub host_id: i64,
     pub id: String,
     pub name: String,
     pub image: String,
@@ -167,14 +221,25 @@ pub struct ContainerRow {
     pub labels: BTreeMap<String, String>,
     pub created: String,
     pub synced_at: String,
+    /// Unix milliseconds, for a front end to compute "Up 3 minutes" as time passes.
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub health: Option<String>,
 }
 
 /// One row of `berth events`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct EventRow {
     pub host: String,
     pub time: String,
     pub time_ns: i64,
+    /// The event's row in the store: unique, increasing in the order events were stored.
+    pub seq: i64,
+    pub host_id: i64,
+    /// `time_ns` in milliseconds (exact in a JavaScript number, unlike nanoseconds).
+    pub time_ms: i64,
     #[serde(rename = "type")]
     pub kind: String,
     pub action: String,

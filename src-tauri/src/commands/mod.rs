@@ -1,4 +1,22 @@
 //! IPC commands, one module per domain. Each is glue: managed state in, one core call, error out.
-//! They are registered in the single `generate_handler!` list in `main.rs`.
+//! They are registered in the single `collect_commands!` list in `bindings.rs`.
 
+pub mod app;
+pub mod containers;
+pub mod events;
 pub mod hosts;
+
+use crate::error::IpcError;
+use crate::AppState;
+
+/// Run a store call off the async threads (SQLite calls block).
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&berth_core::store::Store) -> berth_core::Result<T> + Send + 'static,
+) -> Result<T, IpcError> {
+    let store = std::sync::Arc::clone(state.supervisor.store());
+    tauri::async_runtime::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| IpcError { code: "internal".into(), message: format!("a store task failed: {e}") })?
+        .map_err(IpcError::from)
+}

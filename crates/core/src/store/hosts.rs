@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
 use super::{now_ms, Store};
 use crate::endpoint::{Endpoint, SshEndpoint, SshOptions, TlsFiles};
 use crate::error::{Error, Result, StoreContext};
-use crate::model::{EngineFacts, Host, HostConfig, HostSummary, Reachability};
+use crate::model::{EngineFacts, Host, HostConfig, HostKind, HostSummary, Reachability};
 use crate::time::rfc3339_ms;
 
 const HOST_COLUMNS: &str = "h.id, h.name, h.url, h.tls_ca, h.tls_cert, h.tls_key, h.labels, h.ssh";
@@ -43,28 +44,14 @@ impl Store {
     pub fn add_host(&self, config: &HostConfig) -> Result<Host> {
         validate_host_name(&config.name)?;
         let conn = self.conn();
-        let tls = config.endpoint.tls();
-        let path = |p: Option<&PathBuf>| p.map(|p| p.to_string_lossy().into_owned());
-        let inserted = conn.execute(
-            "INSERT INTO hosts (name, url, tls_ca, tls_cert, tls_key, labels, added_ms, ssh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                config.name,
-                config.endpoint.to_string(),
-                path(tls.map(|t| &t.ca)),
-                path(tls.map(|t| &t.cert)),
-                path(tls.map(|t| &t.key)),
-                serde_json::to_string(&config.labels).expect("labels serialise"),
-                now_ms(),
-                ssh_options(&config.endpoint),
-            ],
-        );
-        match inserted {
-            Ok(_) => Ok(Host { id: conn.last_insert_rowid(), config: config.clone() }),
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                Err(Error::HostExists { name: config.name.clone() })
-            }
-            Err(source) => Err(Error::Store { context: format!("adding host {:?}", config.name), source }),
-        }
+        let mut values = config_columns(config).to_vec();
+        values.push(Value::Integer(now_ms()));
+        conn.execute(
+            "INSERT INTO hosts (name, url, tls_ca, tls_cert, tls_key, labels, ssh, added_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params_from_iter(values),
+        )
+        .map_err(|e| write_error(e, config, "adding"))?;
+        Ok(Host { id: conn.last_insert_rowid(), config: config.clone() })
     }
 
     /// Remove a host and everything mirrored from it.
@@ -98,40 +85,89 @@ impl Store {
 
     /// Config, live status and mirror size of every host, for `host ls` and the fleet view.
     pub fn host_summaries(&self) -> Result<Vec<HostSummary>> {
+        self.summaries_where(None)
+    }
+
+    /// [`Store::host_summaries`] of one host.
+    pub fn host_summary(&self, host_id: i64) -> Result<HostSummary> {
+        self.summaries_where(Some(host_id))?
+            .pop()
+            .ok_or_else(|| Error::HostNotFound { name: format!("#{host_id}") })
+    }
+
+    fn summaries_where(&self, host_id: Option<i64>) -> Result<Vec<HostSummary>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT h.name, h.url, h.labels, s.status, ss.last_full_ms, s.api_version, s.last_seen_ms, s.last_error,
-                        (SELECT count(*) FROM containers c WHERE c.host_id = h.id)
+            .prepare_cached(&format!(
+                "SELECT {HOST_COLUMNS}, s.status, ss.last_full_ms, s.api_version, s.last_seen_ms, s.last_error, s.rtt_ms,
+                        (SELECT json_group_object(state, n) FROM
+                            (SELECT state, count(*) AS n FROM containers c WHERE c.host_id = h.id GROUP BY state))
                  FROM hosts h
                  LEFT JOIN host_status s ON s.host_id = h.id
                  LEFT JOIN sync_state ss ON ss.host_id = h.id
-                 ORDER BY h.name",
-            )
+                 WHERE ?1 IS NULL OR h.id = ?1
+                 ORDER BY h.name"
+            ))
             .store_context(|| "listing hosts".into())?;
         let rows = stmt
-            .query_map([], |row| {
-                let status: Option<String> = row.get(3)?;
-                let last_full: Option<i64> = row.get(4)?;
-                let labels: String = row.get(2)?;
+            .query_map([host_id], |row| {
+                let host = host_from_row(row)?;
+                let status: Option<String> = row.get(8)?;
+                let last_full: Option<i64> = row.get(9)?;
+                let states: BTreeMap<String, i64> =
+                    row.get::<_, Option<String>>(14)?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+                let endpoint = &host.config.endpoint;
                 Ok(HostSummary {
-                    name: row.get(0)?,
-                    url: row.get(1)?,
+                    id: host.id,
+                    url: endpoint.to_string(),
+                    kind: HostKind::of(endpoint),
+                    tls: endpoint.tls().cloned(),
+                    ssh: match endpoint {
+                        Endpoint::Ssh(ep) => Some(ep.options.clone()),
+                        _ => None,
+                    },
                     status: match status.as_deref() {
                         Some("online") => Reachability::Online,
                         Some(_) => Reachability::Offline,
                         None => Reachability::Never,
                     },
                     last_sync: last_full.map(rfc3339_ms),
-                    api_version: row.get(5)?,
-                    containers: row.get(8)?,
-                    labels: serde_json::from_str::<BTreeMap<String, String>>(&labels).unwrap_or_default(),
-                    last_seen: row.get::<_, Option<i64>>(6)?.map(rfc3339_ms),
-                    last_error: row.get(7)?,
+                    api_version: row.get(10)?,
+                    containers: states.values().sum(),
+                    states,
+                    last_seen: row.get::<_, Option<i64>>(11)?.map(rfc3339_ms),
+                    last_error: row.get(12)?,
+                    rtt_ms: row.get(13)?,
+                    labels: host.config.labels,
+                    name: host.config.name,
                 })
             })
             .store_context(|| "listing hosts".into())?;
         rows.collect::<rusqlite::Result<_>>().store_context(|| "reading hosts".into())
+    }
+
+    /// Replace a host's configuration (it may be renamed). When it now points at another engine,
+    /// everything mirrored from the old one goes: it described a different daemon.
+    pub fn update_host(&self, name: &str, config: &HostConfig) -> Result<Host> {
+        validate_host_name(&config.name)?;
+        let old = self.host(name)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().store_context(|| format!("editing host {name:?}"))?;
+        let mut values = config_columns(config).to_vec();
+        values.push(Value::Integer(old.id));
+        tx.execute(
+            "UPDATE hosts SET name = ?1, url = ?2, tls_ca = ?3, tls_cert = ?4, tls_key = ?5, labels = ?6, ssh = ?7 WHERE id = ?8",
+            params_from_iter(values),
+        )
+        .map_err(|e| write_error(e, config, "editing"))?;
+        if old.config.endpoint.to_string() != config.endpoint.to_string() {
+            for table in ["containers", "images", "networks", "volumes", "events", "sync_state", "host_status"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE host_id = ?1"), [old.id])
+                    .store_context(|| format!("forgetting the old mirror of host {name:?}"))?;
+            }
+        }
+        tx.commit().store_context(|| format!("editing host {name:?}"))?;
+        Ok(Host { id: old.id, config: config.clone() })
     }
 
     /// The daemon answered: record it as online with its engine facts.
@@ -166,10 +202,13 @@ impl Store {
         Ok(())
     }
 
-    /// The daemon answered a keep-alive.
-    pub fn touch_seen(&self, host_id: i64) -> Result<()> {
+    /// The daemon answered a keep-alive after `rtt_ms`.
+    pub fn touch_seen(&self, host_id: i64, rtt_ms: f64) -> Result<()> {
         self.conn()
-            .execute("UPDATE host_status SET last_seen_ms = ?2 WHERE host_id = ?1", params![host_id, now_ms()])
+            .execute(
+                "UPDATE host_status SET last_seen_ms = ?2, rtt_ms = ?3 WHERE host_id = ?1",
+                params![host_id, now_ms(), rtt_ms],
+            )
             .store_context(|| "recording the host as seen".into())?;
         Ok(())
     }
@@ -186,13 +225,37 @@ impl Store {
     }
 }
 
+/// The stored columns of a configuration: name, url, tls_ca, tls_cert, tls_key, labels, ssh.
+fn config_columns(config: &HostConfig) -> [Value; 7] {
+    let tls = config.endpoint.tls();
+    let path = |p: Option<&PathBuf>| p.map_or(Value::Null, |p| Value::Text(p.to_string_lossy().into_owned()));
+    [
+        Value::Text(config.name.clone()),
+        Value::Text(config.endpoint.to_string()),
+        path(tls.map(|t| &t.ca)),
+        path(tls.map(|t| &t.cert)),
+        path(tls.map(|t| &t.key)),
+        Value::Text(serde_json::to_string(&config.labels).expect("labels serialise")),
+        ssh_options(&config.endpoint).map_or(Value::Null, Value::Text),
+    ]
+}
+
+/// A failed write of a host's row: a taken name is the user's to fix, anything else the store's.
+fn write_error(error: rusqlite::Error, config: &HostConfig, doing: &str) -> Error {
+    if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+        Error::HostExists { name: config.name.clone() }
+    } else {
+        Error::Store { context: format!("{doing} host {:?}", config.name), source: error }
+    }
+}
+
 /// The options of an ssh:// endpoint as stored beside its URL.
 fn ssh_options(endpoint: &Endpoint) -> Option<String> {
     let Endpoint::Ssh(ep) = endpoint else { return None };
     Some(serde_json::to_string(&ep.options).expect("options serialise"))
 }
 
-fn validate_host_name(name: &str) -> Result<()> {
+pub fn validate_host_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, Result, StoreContext};
 
+pub use hosts::validate_host_name;
 pub use query::{ContainerFilter, EventQuery};
 
 /// Events kept per host; older ones are dropped as new ones arrive.

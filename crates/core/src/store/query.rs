@@ -24,6 +24,8 @@ pub struct ContainerFilter {
     pub states: Vec<String>,
     pub labels: Vec<(String, Option<String>)>,
     pub ips: Vec<String>,
+    /// Exactly these container ids (full ids), for patching a front end's rows.
+    pub ids: Vec<String>,
 }
 
 impl ContainerFilter {
@@ -92,6 +94,7 @@ impl ContainerFilter {
             &mut params,
         );
         any_of("c.state = ?", &self.states, &mut clauses, &mut params);
+        any_of("c.id = ?", &self.ids, &mut clauses, &mut params);
         // Unlike the other keys, several label filters must all hold (as in `docker ps`).
         for (key, value) in &self.labels {
             params.push(Value::Text(key.clone()));
@@ -129,7 +132,7 @@ impl Store {
         let (where_sql, params) = filter.where_clause();
         let sql = format!(
             "SELECT h.name, c.id, c.name, c.image, c.state, c.exit_code, c.created_ms, c.started_ms, c.finished_ms,
-                    c.health, c.labels, c.synced_ms,
+                    c.health, c.labels, c.synced_ms, h.id,
                     (SELECT json_group_object(i.network, i.ip) FROM container_ips i
                      WHERE i.host_id = c.host_id AND i.container_id = c.id)
              FROM containers c JOIN hosts h ON h.id = c.host_id
@@ -145,9 +148,11 @@ impl Store {
                 let exit_code: Option<i64> = row.get(5)?;
                 let health: Option<String> = row.get(9)?;
                 let labels: String = row.get(10)?;
-                let ips: Option<String> = row.get(12)?;
+                let ips: Option<String> = row.get(13)?;
+                let created_ms: i64 = row.get(6)?;
                 Ok(ContainerRow {
                     host: row.get(0)?,
+                    host_id: row.get(12)?,
                     id: row.get(1)?,
                     name: row.get(2)?,
                     image: row.get(3)?,
@@ -156,8 +161,12 @@ impl Store {
                     exit_code,
                     ips: ips.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
                     labels: serde_json::from_str::<BTreeMap<String, String>>(&labels).unwrap_or_default(),
-                    created: rfc3339_ms(row.get(6)?),
+                    created: rfc3339_ms(created_ms),
                     synced_at: rfc3339_ms(row.get(11)?),
+                    created_ms,
+                    started_ms: row.get(7)?,
+                    finished_ms: row.get(8)?,
+                    health,
                 })
             })
             .store_context(|| "listing containers".into())?;
@@ -224,7 +233,7 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT * FROM (
-                    SELECT h.name, e.time_ns, e.type, e.action, e.actor_id, e.actor_name, e.attributes, e.seq
+                    SELECT h.name, e.time_ns, e.type, e.action, e.actor_id, e.actor_name, e.attributes, e.seq, h.id
                     FROM events e JOIN hosts h ON h.id = e.host_id
                     WHERE (?1 IS NULL OR h.name = ?1) AND (?2 IS NULL OR e.time_ns >= ?2)
                     ORDER BY e.time_ns DESC, e.seq DESC LIMIT ?3)
@@ -239,6 +248,9 @@ impl Store {
                     host: row.get(0)?,
                     time: rfc3339_ns(time_ns),
                     time_ns,
+                    seq: row.get(7)?,
+                    host_id: row.get(8)?,
+                    time_ms: time_ns.div_euclid(1_000_000),
                     kind: row.get(2)?,
                     action: row.get(3)?,
                     actor_id: row.get(4)?,

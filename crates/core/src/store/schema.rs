@@ -129,6 +129,10 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE hosts ADD COLUMN ssh TEXT;
     "#,
+    // 3: round trip of the last ping, for the fleet view's latency column.
+    r#"
+    ALTER TABLE host_status ADD COLUMN rtt_ms REAL;
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -286,3 +286,74 @@ fn events_are_bounded_per_host_keeping_the_newest() {
     let oldest: i64 = store.conn().query_row("SELECT min(time_ns) FROM events WHERE host_id = ?1", [a.id], |r| r.get(0)).unwrap();
     assert!(oldest > 1_000 + 2_999 - 1_124, "old events were dropped (oldest kept: {oldest})");
 }
+
+#[test]
+fn summaries_count_states_and_keep_the_last_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let host = store.add_host(&host_config("a")).unwrap();
+    store.mark_online(host.id, &engine()).unwrap();
+    store.touch_seen(host.id, 12.5).unwrap();
+    store
+        .write_snapshot(
+            host.id,
+            &snapshot(vec![
+                container("c1", "web", "running", &[], &[]),
+                container("c2", "db", "running", &[], &[]),
+                container("c3", "job", "exited", &[], &[]),
+            ]),
+        )
+        .unwrap();
+    let summary = store.host_summary(host.id).unwrap();
+    assert_eq!(summary.containers, 3);
+    assert_eq!(summary.states, BTreeMap::from([("running".to_owned(), 2), ("exited".to_owned(), 1)]));
+    assert_eq!(summary.rtt_ms, Some(12.5));
+    assert_eq!(summary.kind, crate::model::HostKind::Unix);
+    assert!(matches!(store.host_summary(host.id + 1), Err(Error::HostNotFound { .. })));
+}
+
+#[test]
+fn editing_a_host_renames_it_and_a_new_engine_starts_a_new_mirror() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let host = store.add_host(&host_config("a")).unwrap();
+    store.add_host(&host_config("taken")).unwrap();
+    store.write_snapshot(host.id, &snapshot(vec![container("c1", "web", "running", &[], &[])])).unwrap();
+
+    // Same engine, new name and labels: the mirror stays.
+    let mut renamed = host_config("b");
+    renamed.labels.insert("dc".into(), "eu".into());
+    store.update_host("a", &renamed).unwrap();
+    assert!(matches!(store.host("a"), Err(Error::HostNotFound { .. })));
+    assert_eq!(store.host("b").unwrap().config.labels["dc"], "eu");
+    assert_eq!(store.host_summary(host.id).unwrap().containers, 1);
+
+    // A taken name is refused and nothing changes.
+    assert!(matches!(store.update_host("b", &host_config("taken")), Err(Error::HostExists { .. })));
+    assert_eq!(store.host("b").unwrap().id, host.id);
+
+    // Another engine: what was mirrored from the old one goes.
+    let moved = HostConfig { endpoint: Endpoint::parse("tcp://10.0.0.1:2375", None).unwrap(), ..renamed };
+    store.update_host("b", &moved).unwrap();
+    assert_eq!(store.host_summary(host.id).unwrap().containers, 0);
+    assert_eq!(store.host("b").unwrap().config.endpoint.to_string(), "tcp://10.0.0.1:2375");
+}
+
+#[test]
+fn rows_can_be_fetched_by_id_for_patches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(dir.path());
+    let host = store.add_host(&host_config("a")).unwrap();
+    store
+        .write_snapshot(
+            host.id,
+            &snapshot(vec![container("c1", "web", "running", &[], &[]), container("c2", "job", "exited", &[], &[])]),
+        )
+        .unwrap();
+    let filter = ContainerFilter { all: true, ids: vec!["c2".into(), "gone".into()], ..Default::default() };
+    let rows = store.containers(&filter).unwrap();
+    assert_eq!(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["c2"]);
+    assert_eq!(rows[0].host_id, host.id);
+    assert_eq!(rows[0].created_ms, 1_000);
+    assert_eq!(rows[0].started_ms, Some(2_000));
+}

@@ -10,6 +10,9 @@
 //!    snapshot can be trusted after a gap.
 
 mod facts;
+mod supervisor;
+
+pub use supervisor::Supervisor;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::connect::{connect, is_not_found, Engine};
 use crate::error::{Error, Result};
-use crate::model::{Change, EventRecord, Host, Snapshot};
+use crate::model::{Change, EventRecord, Host, Reachability, Snapshot};
 use crate::store::Store;
 
 /// Inspect requests in flight at once during a snapshot.
@@ -40,12 +43,22 @@ const BATCH_MAX: usize = 1024;
 #[derive(Debug, Clone)]
 pub enum MirrorUpdate {
     /// A full snapshot of the host was written.
-    Snapshot { host: String, containers: usize },
+    Snapshot { host_id: i64, host: String, containers: usize },
     /// A batch of events was applied; `containers` are the ids whose rows were rewritten or deleted.
     /// The times are the daemon's, of the batch's oldest and newest events.
-    Events { host: String, containers: Vec<String>, oldest_event_ns: i64, newest_event_ns: i64 },
-    /// The host went online or offline.
-    Status { host: String, online: bool, error: Option<String> },
+    Events { host_id: i64, host: String, containers: Vec<String>, oldest_event_ns: i64, newest_event_ns: i64 },
+    /// The follower is dialling, the host answered (with the ping's round trip), or it was lost.
+    Status { host_id: i64, host: String, state: Reachability, error: Option<String>, rtt_ms: Option<f64> },
+}
+
+impl MirrorUpdate {
+    pub fn host_id(&self) -> i64 {
+        match self {
+            MirrorUpdate::Snapshot { host_id, .. }
+            | MirrorUpdate::Events { host_id, .. }
+            | MirrorUpdate::Status { host_id, .. } => *host_id,
+        }
+    }
 }
 
 /// Counts from one snapshot, for reports.
@@ -258,9 +271,11 @@ pub async fn follow(
                 warn!(error = %e, "could not record the host as offline");
             }
             let _ = follower.updates.send(MirrorUpdate::Status {
+                host_id: follower.host.id,
                 host: follower.host.name().to_owned(),
-                online: false,
+                state: Reachability::Offline,
                 error: Some(error.to_string()),
+                rtt_ms: None,
             });
             let wait = follower.backoff.step();
             tokio::select! {
@@ -289,7 +304,31 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Ping the daemon; its round trip in milliseconds.
+async fn ping_rtt(engine: &Engine, host: &Host) -> Result<f64> {
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(PING_TIMEOUT, engine.docker.ping()).await {
+        Ok(Ok(_)) => Ok(started.elapsed().as_secs_f64() * 1000.0),
+        Ok(Err(e)) => Err(engine.error("answer a ping", e)),
+        Err(_) => Err(Error::Unreachable {
+            host: host.name().to_owned(),
+            url: host.config.endpoint.to_string(),
+            reason: format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
 impl Follower {
+    fn status(&self, state: Reachability, rtt_ms: Option<f64>) {
+        let _ = self.updates.send(MirrorUpdate::Status {
+            host_id: self.host.id,
+            host: self.host.name().to_owned(),
+            state,
+            error: None,
+            rtt_ms,
+        });
+    }
+
     /// One connected stretch: subscribe, snapshot, then apply events until something fails;
     /// returns what failed.
     async fn session(&mut self) -> Error {
@@ -300,11 +339,13 @@ impl Follower {
     }
 
     async fn connected(&mut self) -> Result<std::convert::Infallible> {
+        let host_id = self.host.id;
+        self.status(Reachability::Connecting, None);
         let engine = connect(&self.host).await?;
+        let rtt_ms = ping_rtt(&engine, &self.host).await?;
         let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
         // Subscribe before listing, replaying from a second before now: an event that lands
         // while we list is then both in the listing or after it, never lost between the two.
-        let host_id = self.host.id;
         let last_event_ns = blocking(&self.store, move |s| s.last_event_ns(host_id)).await?;
         let snapshot_ns = daemon_now_ns(&info);
         let replay_from_s = (snapshot_ns / 1_000_000_000 - 1)
@@ -325,14 +366,15 @@ impl Follower {
         let counts = counts(&snapshot);
         blocking(&self.store, move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
+            s.touch_seen(host_id, rtt_ms)?;
             s.write_snapshot(host_id, &snapshot)
         })
         .await?;
         self.backoff.reset();
         info!(containers = counts.containers, images = counts.images, "snapshot written; following events");
+        self.status(Reachability::Online, Some(rtt_ms));
         let name = self.host.name().to_owned();
-        let _ = self.updates.send(MirrorUpdate::Status { host: name.clone(), online: true, error: None });
-        let _ = self.updates.send(MirrorUpdate::Snapshot { host: name, containers: counts.containers });
+        let _ = self.updates.send(MirrorUpdate::Snapshot { host_id, host: name, containers: counts.containers });
 
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -376,15 +418,9 @@ impl Follower {
                     }
                 }
                 _ = ping.tick() => {
-                    match tokio::time::timeout(PING_TIMEOUT, engine.docker.ping()).await {
-                        Ok(Ok(_)) => blocking(&self.store, move |s| s.touch_seen(host_id)).await?,
-                        Ok(Err(e)) => return Err(engine.error("answer a ping", e)),
-                        Err(_) => return Err(Error::Unreachable {
-                            host: self.host.name().to_owned(),
-                            url: self.host.config.endpoint.to_string(),
-                            reason: format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs()),
-                        }),
-                    }
+                    let rtt_ms = ping_rtt(&engine, &self.host).await?;
+                    blocking(&self.store, move |s| s.touch_seen(host_id, rtt_ms)).await?;
+                    self.status(Reachability::Online, Some(rtt_ms));
                 }
             }
         }
@@ -437,9 +473,9 @@ impl Follower {
         let (events, rows) = (records.len(), changes.len());
         blocking(&self.store, move |s| s.apply_events(host_id, &records, &changes)).await?;
         debug!(events, rows, ?inspected, total = ?started.elapsed(), "applied events");
-        if !containers.is_empty() {
+        if events > 0 {
             let host = self.host.name().to_owned();
-            let _ = self.updates.send(MirrorUpdate::Events { host, containers, oldest_event_ns, newest_event_ns });
+            let _ = self.updates.send(MirrorUpdate::Events { host_id, host, containers, oldest_event_ns, newest_event_ns });
         }
         Ok(())
     }

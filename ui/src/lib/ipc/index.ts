@@ -1,24 +1,19 @@
 // The UI's only door to the Rust side: nothing else under src/ imports @tauri-apps/api.
-// The shapes below mirror src-tauri (HostSummary from berth-core, IpcError from src-tauri/src/error.rs);
-// they are hand-written until bindings are generated from Rust.
-import { invoke } from "@tauri-apps/api/core";
+// Types come from ./types (shapes generated from Rust); errors always arrive as IpcError.
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { commands } from "./bindings";
+import type {
+  ContainerAction,
+  ContainerDetail,
+  ContainerRow,
+  ContainersPatch,
+  EventRow,
+  HostSpec,
+  HostSummary,
+  TestResult,
+} from "./types";
 
-export type HostStatus = "online" | "offline" | "never";
-
-/** berth_core::HostSummary: a host's config, live status and mirror size, joined. */
-export interface HostSummary {
-  name: string;
-  url: string;
-  status: HostStatus;
-  /** RFC 3339 time of the last completed full snapshot; null when never synced. */
-  last_sync: string | null;
-  api_version: string | null;
-  containers: number;
-  labels: Record<string, string>;
-  /** RFC 3339 time the daemon last answered. */
-  last_seen: string | null;
-  last_error: string | null;
-}
+export * from "./types";
 
 /** The one error shape that crosses the IPC boundary: `{ code, message }`. */
 export class IpcError extends Error {
@@ -31,9 +26,24 @@ export class IpcError extends Error {
   }
 }
 
-/** Everything the UI asks of the backend. Tests can supply another implementation. */
+/** Everything the UI asks of the backend, and the events it hears. Tests supply another one. */
 export interface Backend {
-  listHosts(): Promise<HostSummary[]>;
+  fleet(): Promise<HostSummary[]>;
+  containers(): Promise<ContainerRow[]>;
+  containerDetail(host: string, id: string): Promise<ContainerDetail>;
+  events(host: string | null, limit: number): Promise<EventRow[]>;
+  containerAction(host: string, id: string, action: ContainerAction): Promise<void>;
+  testConnection(spec: HostSpec): Promise<TestResult>;
+  trustHostKey(spec: HostSpec, fingerprint: string): Promise<void>;
+  addHost(spec: HostSpec): Promise<HostSummary>;
+  editHost(name: string, spec: HostSpec): Promise<HostSummary>;
+  removeHost(name: string): Promise<void>;
+  uiPainted(): Promise<void>;
+
+  onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
+  onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
+  onHostEvents(hostId: number, handler: (events: EventRow[]) => void): Promise<UnlistenFn>;
+  onFleet(handler: (hosts: HostSummary[]) => void): Promise<UnlistenFn>;
 }
 
 function hasErrorShape(value: unknown): value is { code: string; message: string } {
@@ -46,7 +56,8 @@ function hasErrorShape(value: unknown): value is { code: string; message: string
 }
 
 /** Turns whatever `invoke` rejected with into an IpcError. */
-function toIpcError(rejection: unknown): IpcError {
+export function toIpcError(rejection: unknown): IpcError {
+  if (rejection instanceof IpcError) return rejection;
   if (hasErrorShape(rejection)) {
     return new IpcError(rejection.code, rejection.message);
   }
@@ -55,16 +66,44 @@ function toIpcError(rejection: unknown): IpcError {
   return new IpcError("ipc", message);
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+/** Awaits a generated command, turning its rejection into an IpcError. */
+async function call<T>(pending: Promise<T>): Promise<T> {
   try {
-    return await invoke<T>(command, args);
+    return await pending;
   } catch (rejection) {
     throw toIpcError(rejection);
   }
 }
 
+function on<T>(name: string, handler: (payload: T) => void): Promise<UnlistenFn> {
+  return listen<T>(name, (event) => handler(event.payload));
+}
+
 export const tauriBackend: Backend = {
-  listHosts: () => call<HostSummary[]>("list_hosts"),
+  fleet: () => call(commands.fleet()),
+  containers: () => call(commands.containers()),
+  containerDetail: (host, id) => call(commands.containerDetail(host, id)),
+  events: (host, limit) => call(commands.events(host, limit)),
+  containerAction: async (host, id, action) => {
+    await call(commands.containerAction(host, id, action));
+  },
+  testConnection: (spec) => call(commands.testConnection(spec)),
+  trustHostKey: async (spec, fingerprint) => {
+    await call(commands.trustHostKey(spec, fingerprint));
+  },
+  addHost: (spec) => call(commands.addHost(spec)),
+  editHost: (name, spec) => call(commands.editHost(name, spec)),
+  removeHost: async (name) => {
+    await call(commands.removeHost(name));
+  },
+  uiPainted: async () => {
+    await call(commands.uiPainted());
+  },
+
+  onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
+  onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),
+  onHostEvents: (hostId, handler) => on(`host://${hostId}/events`, handler),
+  onFleet: (handler) => on("fleet://hosts", handler),
 };
 
 export const backend: Backend = tauriBackend;

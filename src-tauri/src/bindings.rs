@@ -1,0 +1,72 @@
+//! The command list and the generated TypeScript bindings (`ui/src/lib/ipc/bindings.ts`).
+//!
+//! The bindings are committed; `cargo test -p berth-app` fails when they differ from what the
+//! Rust types say, and `BERTH_WRITE_BINDINGS=1 cargo test -p berth-app bindings` rewrites them.
+
+use tauri_specta::{collect_commands, Builder, ErrorHandlingMode};
+
+use crate::commands;
+
+pub fn builder() -> Builder<tauri::Wry> {
+    Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            commands::hosts::fleet,
+            commands::hosts::add_host,
+            commands::hosts::edit_host,
+            commands::hosts::remove_host,
+            commands::hosts::test_connection,
+            commands::hosts::trust_host_key,
+            commands::containers::containers,
+            commands::containers::container_detail,
+            commands::containers::container_action,
+            commands::events::events,
+            commands::app::ui_painted,
+        ])
+        // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
+        .typ::<crate::events::ContainersPatch>()
+        .typ::<crate::error::IpcError>()
+        .error_handling(ErrorHandlingMode::Throw)
+        // Counts, ids and millisecond times: all far below 2^53.
+        .dangerously_cast_bigints_to_number()
+        // One TypeScript type per Rust type (the UI reads what Rust serialises and sends what it parses).
+        .disable_serde_phases()
+}
+
+/// Where the bindings live, relative to this crate.
+#[cfg(test)]
+const BINDINGS_PATH: &str = "../ui/src/lib/ipc/bindings.ts";
+
+/// The bindings as the Rust side would write them now.
+#[cfg(test)]
+fn render() -> String {
+    let dir = std::env::temp_dir().join(format!("berth-bindings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let path = dir.join("bindings.ts");
+    builder()
+        .export(specta_typescript::Typescript::default().header("// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit.\n"), &path)
+        .expect("bindings export");
+    let text = std::fs::read_to_string(&path).expect("exported bindings");
+    let _ = std::fs::remove_dir_all(&dir);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(BINDINGS_PATH);
+        let fresh = render();
+        if std::env::var_os("BERTH_WRITE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write bindings");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{} is out of date with the Rust types; run `./x bindings` and commit the result",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,28 @@
+// Shapes that cross the IPC edge, generated from the Rust types into ./bindings.ts (committed;
+// `cargo test -p berth-app` fails when it drifts, `./x bindings` rewrites it). This file only
+// gives the UI's names to the generated ones.
+
+import type { Reachability, SshOptions } from "./bindings";
+
+export type {
+  ContainerAction,
+  ContainerDetail,
+  ContainerRow,
+  ContainersPatch,
+  EventRow,
+  HostKeyCheck,
+  HostKeyVerdict,
+  HostKind,
+  HostSpec,
+  HostSummary,
+  TestResult,
+  TlsFiles,
+} from "./bindings";
+
+/** Maps come out of Rust as index signatures; read them with `??` / Object.entries. */
+export type StringMap = { [key in string]: string };
+export type CountMap = { [key in string]: number };
+
+/** Live state of a host: `never` = added but never reached; `connecting` = its follower is dialling. */
+export type LinkState = Reachability;
+export type SshSettings = SshOptions;
