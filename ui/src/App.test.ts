@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { flushSync, mount, unmount } from "svelte";
+import { FakeBackend, host, row } from "./testing/fake-backend";
+import App from "./App.svelte";
+
+const settle = async () => {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  flushSync();
+};
+
+describe("App", () => {
+  let target: HTMLElement;
+  let app: ReturnType<typeof mount> | null = null;
+
+  function start(backend: FakeBackend): void {
+    target = document.createElement("div");
+    document.body.append(target);
+    app = mount(App, { target, props: { backend } });
+    flushSync();
+  }
+
+  const $ = (testid: string) => target.querySelector<HTMLElement>(`[data-testid='${testid}']`);
+
+  afterEach(() => {
+    if (app) unmount(app);
+    app = null;
+    target.remove();
+    localStorage.clear();
+  });
+
+  it("tells the backend once that the fleet was painted with data", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "local" })];
+    backend.rows = [row({ id: "a" })];
+    start(backend);
+    expect(backend.calls).not.toContain("uiPainted");
+    await settle();
+    await settle();
+    expect(backend.calls.filter((call) => call === "uiPainted")).toHaveLength(1);
+    expect(backend.calls.indexOf("uiPainted")).toBeGreaterThan(backend.calls.indexOf("containers"));
+    $("nav-containers")!.click();
+    flushSync();
+    await settle();
+    expect(backend.calls.filter((call) => call === "uiPainted")).toHaveLength(1);
+  });
+
+  it("switches views and keeps the mirror's rows when every host is offline", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-2", status: "offline", last_sync: new Date(Date.now() - 12 * 60_000).toISOString() })];
+    backend.rows = [row({ id: "a", name: "web", host: "edge-2" })];
+    start(backend);
+    await settle();
+    expect($("offline-banner")).not.toBeNull();
+    expect($("offline-host")!.dataset.host).toBe("edge-2");
+    $("nav-containers")!.click();
+    flushSync();
+    expect($("container-row")!.dataset.name).toBe("web");
+    $("nav-events")!.click();
+    flushSync();
+    expect($("container-row")).toBeNull();
+    expect($("event-table")).not.toBeNull();
+  });
+
+  it("switches the language from the header", async () => {
+    const backend = new FakeBackend();
+    start(backend);
+    await settle();
+    expect($("nav-fleet")!.textContent?.trim()).toBe("Fleet");
+    const select = $("lang-switch") as HTMLSelectElement;
+    select.value = "zh-CN";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    flushSync();
+    expect($("nav-fleet")!.textContent?.trim()).toBe("主机");
+    expect(document.documentElement.lang).toBe("zh-CN");
+    select.value = "en";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    flushSync();
+    expect($("nav-fleet")!.textContent?.trim()).toBe("Fleet");
+  });
+});

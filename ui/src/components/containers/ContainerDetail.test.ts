@@ -1,0 +1,148 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { flushSync, mount, unmount } from "svelte";
+import { IpcError } from "$lib/ipc";
+import { appContext } from "$lib/context";
+import { Fleet } from "$lib/fleet/fleet.svelte";
+import { rowKey } from "$lib/fleet/patch";
+import { ContainerActions } from "$lib/containers/pending.svelte";
+import { ContainersTable } from "$lib/containers/table.svelte";
+import { FakeBackend, host, row } from "../../testing/fake-backend";
+import ContainersView from "../views/ContainersView.svelte";
+
+const inspect = {
+  Path: "nginx",
+  Args: ["-g", "daemon off;"],
+  State: { Status: "running", ExitCode: 0, StartedAt: "2025-03-03T14:00:01Z", FinishedAt: "0001-01-01T00:00:00Z" },
+  RestartCount: 2,
+  Config: { Image: "nginx:1.27", Env: ["MODE=prod"], Labels: { tier: "web" }, Cmd: ["-g", "daemon off;"], Entrypoint: null },
+  Mounts: [{ Type: "bind", Source: "/srv", Destination: "/usr/share/nginx/html", RW: false }],
+  NetworkSettings: { Networks: { frontend: { IPAddress: "10.0.1.5", Gateway: "10.0.1.1", MacAddress: "02:42:0a:00:01:05" } } },
+};
+
+describe("ContainerDetail", () => {
+  let target: HTMLElement;
+  let backend: FakeBackend;
+  let fleet: Fleet;
+  let table: ContainersTable;
+  let view: ReturnType<typeof mount>;
+
+  const $ = <T extends HTMLElement = HTMLElement>(testid: string) => target.querySelector<T>(`[data-testid='${testid}']`);
+  const settle = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    flushSync();
+  };
+
+  async function open(id: string): Promise<void> {
+    const found = fleet.containers.find((r) => r.id === id)!;
+    table.open(rowKey(found));
+    flushSync();
+    await settle();
+  }
+
+  beforeEach(async () => {
+    backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-1" }), host({ id: 2, name: "edge-2", status: "offline" })];
+    backend.rows = [
+      row({ id: "web", name: "web", host_id: 1, host: "edge-1", state: "running" }),
+      row({ id: "old", name: "old", host_id: 1, host: "edge-1", state: "exited", exit_code: 1, finished_ms: Date.now() - 60_000 }),
+      row({ id: "far", name: "far", host_id: 2, host: "edge-2", state: "running" }),
+    ];
+    backend.inspects.set("edge-1/web", JSON.stringify(inspect));
+    fleet = new Fleet(backend, { scheduleFrame: (flush) => queueMicrotask(flush) });
+    await fleet.start();
+    table = new ContainersTable(fleet);
+    target = document.createElement("div");
+    document.body.append(target);
+    view = mount(ContainersView, { target, props: { table }, context: appContext({ backend, fleet, actions: new ContainerActions(backend) }) });
+    flushSync();
+  });
+
+  afterEach(() => {
+    unmount(view);
+    target.remove();
+  });
+
+  it("shows what inspect says, and the raw JSON", async () => {
+    await open("web");
+    const text = $("container-detail")!.textContent ?? "";
+    for (const expected of ["nginx:1.27", "nginx -g 'daemon off;'", "MODE=prod", "/srv → /usr/share/nginx/html", "10.0.1.5", "10.0.1.1", "02:42:0a:00:01:05", "tier="]) {
+      expect(text).toContain(expected);
+    }
+    expect(JSON.parse($("raw-json")!.textContent ?? "")).toEqual(inspect);
+  });
+
+  it("enables actions by state", async () => {
+    await open("web");
+    const enabled = (action: string) => !$<HTMLButtonElement>(`action-${action}`)!.disabled;
+    expect(["start", "stop", "restart", "kill", "pause", "unpause", "remove"].filter(enabled)).toEqual(["stop", "restart", "kill", "pause", "remove"]);
+    await open("old");
+    expect(["start", "stop", "restart", "kill", "pause", "unpause", "remove"].filter(enabled)).toEqual(["start", "restart", "remove"]);
+  });
+
+  it("shows an action as pending until the row's state changes through a patch", async () => {
+    await open("web");
+    $("action-pause")!.click();
+    await settle();
+    expect(backend.actions).toEqual([{ host: "edge-1", id: "web", action: "pause" }]);
+    expect($("container-detail")!.textContent).toContain("Pausing…");
+    expect($("container-detail")!.dataset.state).toBe("running");
+    expect($<HTMLButtonElement>("action-stop")!.disabled).toBe(true);
+    backend.emitPatch({ host_id: 1, replace: false, upsert: [{ ...backend.rows[0], state: "paused" }], remove: [] });
+    await settle();
+    expect($("container-detail")!.dataset.state).toBe("paused");
+    expect($("container-detail")!.textContent).not.toContain("Pausing…");
+    expect($<HTMLButtonElement>("action-unpause")!.disabled).toBe(false);
+  });
+
+  it("asks before stopping, and sends nothing on cancel", async () => {
+    await open("web");
+    $("action-stop")!.click();
+    flushSync();
+    expect($("confirm-yes")).not.toBeNull();
+    $("confirm-no")!.click();
+    flushSync();
+    expect($("confirm-yes")).toBeNull();
+    expect(backend.actions).toEqual([]);
+    $("action-stop")!.click();
+    flushSync();
+    $("confirm-yes")!.click();
+    flushSync();
+    expect($("confirm-yes")).toBeNull();
+    expect($("container-detail")!.textContent).toContain("Stopping…");
+    await settle();
+    expect(backend.actions).toEqual([{ host: "edge-1", id: "web", action: "stop" }]);
+  });
+
+  it("shows a failed action's error verbatim, and the action is no longer pending", async () => {
+    await open("old");
+    backend.failures.set("containerAction", new IpcError("docker", "conflict: unable to remove container: it is in use"));
+    $("action-remove")!.click();
+    flushSync();
+    $("confirm-yes")!.click();
+    await settle();
+    expect($("confirm-yes")).toBeNull();
+    expect($("action-error")!.textContent).toBe("conflict: unable to remove container: it is in use");
+    expect($("container-detail")!.textContent).not.toContain("Removing…");
+    expect($<HTMLButtonElement>("action-remove")!.disabled).toBe(false);
+  });
+
+  it("disables every action on a host that is not online, and says why", async () => {
+    await open("far");
+    for (const action of ["start", "stop", "restart", "kill", "pause", "unpause", "remove"]) {
+      const button = $<HTMLButtonElement>(`action-${action}`)!;
+      expect(button.disabled).toBe(true);
+      expect(button.title).toContain("edge-2 is offline");
+    }
+    expect($("actions-disabled-reason")!.textContent).toContain("edge-2 is offline");
+    await open("web");
+    expect($("actions-disabled-reason")).toBeNull();
+  });
+
+  it("says so when the open container is removed", async () => {
+    await open("web");
+    backend.emitPatch({ host_id: 1, replace: false, upsert: [], remove: ["web"] });
+    await settle();
+    expect($("container-detail")!.dataset.state).toBe("removed");
+    expect($("action-start")).toBeNull();
+  });
+});

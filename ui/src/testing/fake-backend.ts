@@ -1,0 +1,229 @@
+// A Backend for tests: holds hosts, rows and events in memory, counts calls, and lets a test
+// emit the backend's scoped events by hand. Reads can be held back with `hold` to test ordering.
+import type { UnlistenFn } from "@tauri-apps/api/event";
+import {
+  IpcError,
+  type Backend,
+  type ContainerAction,
+  type ContainerDetail,
+  type ContainerRow,
+  type ContainersPatch,
+  type EventRow,
+  type HostSpec,
+  type HostSummary,
+  type TestResult,
+} from "$lib/ipc";
+
+type Handler<T> = (payload: T) => void;
+
+/** A promise with its resolve function outside, to release a held read when the test says so. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+export function host(overrides: Partial<HostSummary> & Pick<HostSummary, "id" | "name">): HostSummary {
+  return {
+    url: "unix:///var/run/docker.sock",
+    kind: "unix",
+    status: "online",
+    last_sync: "2025-03-03T14:02:00Z",
+    api_version: "1.47",
+    containers: 0,
+    states: {},
+    labels: {},
+    last_seen: "2025-03-03T14:02:00Z",
+    last_error: null,
+    rtt_ms: 3,
+    tls: null,
+    ssh: null,
+    ...overrides,
+  };
+}
+
+export function row(overrides: Partial<ContainerRow> & Pick<ContainerRow, "id">): ContainerRow {
+  return {
+    host: "local",
+    host_id: 1,
+    name: overrides.id,
+    image: "busybox:latest",
+    state: "running",
+    status: "Up 1 minute",
+    exit_code: null,
+    ips: {},
+    labels: {},
+    created: "2025-03-03T14:00:00Z",
+    created_ms: Date.parse("2025-03-03T14:00:00Z"),
+    started_ms: Date.parse("2025-03-03T14:00:01Z"),
+    finished_ms: null,
+    health: null,
+    synced_at: "2025-03-03T14:02:00Z",
+    ...overrides,
+  };
+}
+
+export function event(overrides: Partial<EventRow> & Pick<EventRow, "seq">): EventRow {
+  const timeMs = overrides.time_ms ?? Date.parse("2025-03-03T14:00:00Z") + overrides.seq * 1000;
+  return {
+    host: "local",
+    host_id: 1,
+    time: new Date(timeMs).toISOString(),
+    time_ns: timeMs * 1_000_000,
+    time_ms: timeMs,
+    type: "container",
+    action: "start",
+    actor_id: `id${overrides.seq}`,
+    actor_name: `c${overrides.seq}`,
+    attributes: {},
+    ...overrides,
+  };
+}
+
+export class FakeBackend implements Backend {
+  hosts: HostSummary[] = [];
+  rows: ContainerRow[] = [];
+  events_: EventRow[] = [];
+  inspects = new Map<string, string>();
+  /** Names of the commands called, in order. */
+  calls: string[] = [];
+  actions: { host: string; id: string; action: ContainerAction }[] = [];
+  /** Answers for testConnection, used in order (the last one repeats). */
+  testResults: TestResult[] = [];
+  trusted: { spec: HostSpec; fingerprint: string }[] = [];
+  /** When set, the next call of that command rejects with it. */
+  failures = new Map<string, IpcError>();
+  /** When set, containers()/events()/fleet() wait for it. */
+  hold: { containers?: Promise<void>; events?: Promise<void>; fleet?: Promise<void> } = {};
+
+  readonly #containerHandlers = new Map<number, Set<Handler<ContainersPatch>>>();
+  readonly #statusHandlers = new Map<number, Set<Handler<HostSummary>>>();
+  readonly #eventHandlers = new Map<number, Set<Handler<EventRow[]>>>();
+  readonly #fleetHandlers = new Set<Handler<HostSummary[]>>();
+
+  #fail(command: string): void {
+    this.calls.push(command);
+    const failure = this.failures.get(command);
+    if (failure) {
+      this.failures.delete(command);
+      throw failure;
+    }
+  }
+
+  async fleet(): Promise<HostSummary[]> {
+    this.#fail("fleet");
+    await this.hold.fleet;
+    return [...this.hosts];
+  }
+
+  async containers(): Promise<ContainerRow[]> {
+    this.#fail("containers");
+    const snapshot = [...this.rows];
+    await this.hold.containers;
+    return snapshot;
+  }
+
+  async containerDetail(host: string, id: string): Promise<ContainerDetail> {
+    this.#fail("containerDetail");
+    return { host, id, inspect: this.inspects.get(`${host}/${id}`) ?? "{}" };
+  }
+
+  async events(host: string | null, limit: number): Promise<EventRow[]> {
+    this.#fail(host === null ? "events" : `events:${host}`);
+    const snapshot = this.events_.filter((event) => host === null || event.host === host).slice(-limit);
+    await this.hold.events;
+    return snapshot;
+  }
+
+  async containerAction(host: string, id: string, action: ContainerAction): Promise<void> {
+    this.#fail("containerAction");
+    this.actions.push({ host, id, action });
+  }
+
+  async testConnection(): Promise<TestResult> {
+    this.#fail("testConnection");
+    const result = this.testResults.length > 1 ? this.testResults.shift() : this.testResults[0];
+    if (!result) throw new IpcError("test", "no test result set");
+    return result;
+  }
+
+  async trustHostKey(spec: HostSpec, fingerprint: string): Promise<void> {
+    this.#fail("trustHostKey");
+    this.trusted.push({ spec, fingerprint });
+  }
+
+  async addHost(spec: HostSpec): Promise<HostSummary> {
+    this.#fail("addHost");
+    const summary = host({ id: Math.max(0, ...this.hosts.map((h) => h.id)) + 1, name: spec.name, url: spec.url, status: "never" });
+    this.hosts.push(summary);
+    return summary;
+  }
+
+  async editHost(name: string, spec: HostSpec): Promise<HostSummary> {
+    this.#fail("editHost");
+    const existing = this.hosts.find((h) => h.name === name);
+    if (!existing) throw new IpcError("not_found", `no host named ${name}`);
+    const summary = { ...existing, name: spec.name, url: spec.url };
+    this.hosts = this.hosts.map((h) => (h.id === existing.id ? summary : h));
+    return summary;
+  }
+
+  async removeHost(name: string): Promise<void> {
+    this.#fail("removeHost");
+    this.hosts = this.hosts.filter((h) => h.name !== name);
+  }
+
+  async uiPainted(): Promise<void> {
+    this.#fail("uiPainted");
+  }
+
+  onHostContainers(hostId: number, handler: Handler<ContainersPatch>): Promise<UnlistenFn> {
+    return Promise.resolve(subscribe(this.#containerHandlers, hostId, handler));
+  }
+
+  onHostStatus(hostId: number, handler: Handler<HostSummary>): Promise<UnlistenFn> {
+    return Promise.resolve(subscribe(this.#statusHandlers, hostId, handler));
+  }
+
+  onHostEvents(hostId: number, handler: Handler<EventRow[]>): Promise<UnlistenFn> {
+    return Promise.resolve(subscribe(this.#eventHandlers, hostId, handler));
+  }
+
+  onFleet(handler: Handler<HostSummary[]>): Promise<UnlistenFn> {
+    this.#fleetHandlers.add(handler);
+    return Promise.resolve(() => void this.#fleetHandlers.delete(handler));
+  }
+
+  /** How many container listeners a host has (0 after unlisten). */
+  listeners(hostId: number): number {
+    return this.#containerHandlers.get(hostId)?.size ?? 0;
+  }
+
+  emitPatch(patch: ContainersPatch): void {
+    for (const handler of this.#containerHandlers.get(patch.host_id) ?? []) handler(patch);
+  }
+
+  emitStatus(summary: HostSummary): void {
+    for (const handler of this.#statusHandlers.get(summary.id) ?? []) handler(summary);
+  }
+
+  emitEvents(hostId: number, events: EventRow[]): void {
+    for (const handler of this.#eventHandlers.get(hostId) ?? []) handler(events);
+  }
+
+  emitFleet(hosts: HostSummary[]): void {
+    for (const handler of this.#fleetHandlers) handler(hosts);
+  }
+}
+
+function subscribe<T>(handlers: Map<number, Set<Handler<T>>>, hostId: number, handler: Handler<T>): UnlistenFn {
+  let set = handlers.get(hostId);
+  if (!set) {
+    set = new Set();
+    handlers.set(hostId, set);
+  }
+  set.add(handler);
+  return () => void set.delete(handler);
+}
