@@ -106,7 +106,28 @@ impl Session {
     async fn type_into(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
+        if text.is_empty() {
+            // Clearing alone fires no input event; tell the page the field is empty now.
+            let field = serde_json::to_value(&field).unwrap();
+            self.client
+                .execute("arguments[0].dispatchEvent(new Event('input', { bubbles: true }))", vec![field])
+                .await
+                .unwrap();
+        } else {
+            field.send_keys(text).await.unwrap();
+        }
+    }
+
+    /// Click `css` until `then` shows (a click that lands while the panel re-renders is lost).
+    async fn click_until(&self, css: &str, then: &str) -> Element {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.click(css).await;
+            if let Ok(found) = self.client.wait().at_most(Duration::from_secs(2)).for_element(Locator::Css(then)).await {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "clicking {css} never showed {then}\napp log:\n{}", self.log());
+        }
     }
 
     /// Wait until `css` matches an element whose attribute `name` is `value`.
@@ -149,7 +170,8 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
     daemon.docker(&["create", "--name", "ui-idle", "--label", "berth.test=ui", TEST_IMAGE, "true"]);
     let berth = Berth::new();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
+    // A WebDriver call that never answers must fail the test, not hang the suite.
+    let walk = async {
         let ui = Session::start(&berth).await;
         ui.find("[data-testid=nav-fleet]").await;
         let title = ui.client.title().await.unwrap();
@@ -183,8 +205,7 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.search("ui-worker").await;
         ui.click("[data-testid=container-row][data-name=ui-worker]").await;
         ui.wait_attr("[data-testid=container-detail]", "data-state", "running", Duration::from_secs(10)).await;
-        ui.click("[data-testid=action-stop]").await;
-        ui.click("[data-testid=confirm-yes]").await;
+        ui.click_until("[data-testid=action-stop]", "[data-testid=confirm-yes]").await.click().await.unwrap();
         wait_for("Docker to report ui-worker stopped", Duration::from_secs(30), || {
             let state = docker_state(&daemon, "ui-worker");
             if state == "exited" { Ok(()) } else { Err(state) }
@@ -207,11 +228,17 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
 
         // The engine goes away: a banner says so, the rows stay, actions are disabled.
         daemon.stop();
+        eprintln!("ui: daemon stopped");
         ui.click("[data-testid=nav-containers]").await;
+        eprintln!("ui: on the containers view");
         ui.wait_attr("[data-testid=offline-host]", "data-host", "ui-e2e", Duration::from_secs(20)).await;
         ui.find("[data-testid=offline-banner]").await;
+        eprintln!("ui: offline banner shown");
+        // (dockerd stops its containers on the way down, so the rows say exited: Docker's last word.)
         ui.search("ui-").await;
-        ui.wait_attr("[data-testid=container-row][data-name=ui-cron]", "data-state", "running", Duration::from_secs(5)).await;
+        for name in ["ui-web", "ui-worker", "ui-cron", "ui-idle"] {
+            ui.find(&format!("[data-testid=container-row][data-name={name}][data-host=ui-e2e]")).await;
+        }
         ui.click("[data-testid=container-row][data-name=ui-cron]").await;
         ui.find("[data-testid=actions-disabled-reason]").await;
         let stop = ui.find("[data-testid=action-stop]").await;
@@ -227,5 +254,8 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.screenshot("fleet-zh").await;
 
         ui.client.close().await.unwrap();
+    };
+    runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(240), walk).await.expect("the walk through the app finished within 240 s")
     });
 }
