@@ -116,7 +116,18 @@ fn main() {
         let stderr = group.0.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
         let app_ms = loop {
-            let line = lines.next().expect("the app exited before painting").unwrap();
+            let raw = lines.next().expect("the app exited before painting").unwrap();
+            // Drop the log's colour codes.
+            let mut line = String::new();
+            let mut escape = false;
+            for c in raw.chars() {
+                match (escape, c) {
+                    (false, '\x1b') => escape = true,
+                    (true, 'm') => escape = false,
+                    (true, _) => {}
+                    (false, c) => line.push(c),
+                }
+            }
             if line.contains("painted the fleet") {
                 let ms = line.split("ms=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap();
                 break ms.trim_matches('"').parse::<f64>().unwrap();
