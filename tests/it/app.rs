@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth_e2e::desktop::{app_binary, spawn_group, xvfb};
+use berth_e2e::desktop::{app_binary, app_env, spawn_group, xvfb};
 use berth_e2e::{wait_for, Berth, Daemon};
 
 use crate::host_entry;
@@ -15,23 +15,11 @@ fn the_app_opens_its_window_and_adopts_the_local_engine() {
     let d = Daemon::shared();
     let berth = Berth::new();
     let (_x, display) = xvfb();
-    let home = berth.dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
     let log = std::fs::File::create(berth.dir.path().join("app.log")).unwrap();
-    let _app = spawn_group(
-        Command::new("dbus-run-session")
-            .arg("--")
-            .arg(&app)
-            .env("DISPLAY", &display)
-            .env("BERTH_DB", berth.db())
-            .env("DOCKER_HOST", d.url())
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .stdout(Stdio::null())
-            .stderr(log),
-    );
+    let mut cmd = Command::new("dbus-run-session");
+    cmd.arg("--").arg(&app).env("DOCKER_HOST", d.url()).stdout(Stdio::null()).stderr(log);
+    app_env(&mut cmd, &display, &berth.db(), &berth.dir.path().join("home"));
+    let _app = spawn_group(&mut cmd);
     let app_log = || std::fs::read_to_string(berth.dir.path().join("app.log")).unwrap_or_default();
 
     wait_for("the Berth window", Duration::from_secs(60), || {

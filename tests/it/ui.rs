@@ -78,10 +78,8 @@ impl Session {
         let client = loop {
             match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
                 Ok(client) => break client,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+                // tauri-driver takes a moment to listen.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
                 Err(e) => panic!("no WebDriver session: {e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
             }
         };

@@ -142,19 +142,14 @@ pub async fn test_connection(spec: &HostSpec) -> Result<TestResult> {
                     verdict,
                     known_hosts: known_hosts.display().to_string(),
                 };
-                match verdict {
-                    Ok(()) => {}
-                    Err(e @ Error::HostKeyUnknown { .. }) => {
-                        let Error::HostKeyUnknown { known_hosts, .. } = &e else { unreachable!() };
-                        let check = check(HostKeyVerdict::Unknown, known_hosts);
-                        return Ok(TestResult::failed(&e, Some(check)));
-                    }
-                    Err(e @ Error::HostKeyChanged { .. }) => {
-                        let Error::HostKeyChanged { known_hosts, .. } = &e else { unreachable!() };
-                        let check = check(HostKeyVerdict::Changed, known_hosts);
-                        return Ok(TestResult::failed(&e, Some(check)));
-                    }
-                    Err(e) => return Ok(TestResult::failed(&e, None)),
+                let host_key = match &verdict {
+                    Ok(()) => None,
+                    Err(Error::HostKeyUnknown { known_hosts, .. }) => Some(check(HostKeyVerdict::Unknown, known_hosts)),
+                    Err(Error::HostKeyChanged { known_hosts, .. }) => Some(check(HostKeyVerdict::Changed, known_hosts)),
+                    Err(_) => None,
+                };
+                if let Err(e) = &verdict {
+                    return Ok(TestResult::failed(e, host_key));
                 }
             }
         }
