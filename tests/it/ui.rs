@@ -57,6 +57,7 @@ impl Session {
         let (x, display) = xvfb();
         let (port, native_port) = (free_port(), free_port());
         let log = berth.dir.path().join("driver.log");
+        step(format_args!("starting the app"));
         let mut cmd = Command::new("dbus-run-session");
         cmd.arg("--")
             .arg(tauri_driver())
@@ -91,6 +92,7 @@ impl Session {
     }
 
     async fn find(&self, css: &str) -> Element {
+        step(format_args!("find {css}"));
         match self.client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await {
             Ok(element) => element,
             Err(e) => panic!("no element {css}: {e}\napp log:\n{}", self.log()),
@@ -98,6 +100,7 @@ impl Session {
     }
 
     async fn click(&self, css: &str) {
+        step(format_args!("click {css}"));
         self.find(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
@@ -130,6 +133,7 @@ impl Session {
 
     /// Wait until `css` matches an element whose attribute `name` is `value`.
     async fn wait_attr(&self, css: &str, name: &str, value: &str, limit: Duration) {
+        step(format_args!("wait for {css} {name}={value}"));
         let deadline = Instant::now() + limit;
         let mut last = None;
         while Instant::now() < deadline {
@@ -144,7 +148,20 @@ impl Session {
         panic!("{css} never had {name}={value:?} within {limit:?} (last: {last:?})\napp log:\n{}", self.log());
     }
 
+    /// WebKitGTK's automation takes a screenshot after the page's next presentation update, and a
+    /// page with nothing changing (compositing is off under Xvfb) never presents one: the call
+    /// would wait forever. So a pixel in the corner flickers between two near-identical shades for
+    /// a few seconds, which gives the screenshot the repaint it waits for.
     async fn screenshot(&self, name: &str) {
+        step(format_args!("screenshot {name}"));
+        const REPAINT: &str = "
+            const dot = document.createElement('div');
+            dot.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+            document.body.appendChild(dot);
+            let frame = 0;
+            const tick = setInterval(() => { dot.style.background = frame++ % 2 ? 'rgba(0,0,0,0.01)' : 'rgba(0,0,0,0.02)'; }, 50);
+            setTimeout(() => { clearInterval(tick); dot.remove(); }, 5000);";
+        self.client.execute(REPAINT, vec![]).await.unwrap();
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
     }
@@ -153,6 +170,13 @@ impl Session {
     async fn search(&self, text: &str) {
         self.type_into("[data-testid=container-search]", text).await;
     }
+}
+
+/// Where the walk is, on stderr: when a WebDriver call stops answering, the last line says which.
+fn step(what: std::fmt::Arguments) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    eprintln!("ui {:>7.2}s {what}", start.elapsed().as_secs_f64());
 }
 
 fn docker_state(daemon: &Daemon, name: &str) -> String {
@@ -226,12 +250,10 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
 
         // The engine goes away: a banner says so, the rows stay, actions are disabled.
         daemon.stop();
-        eprintln!("ui: daemon stopped");
+        step(format_args!("daemon stopped"));
         ui.click("[data-testid=nav-containers]").await;
-        eprintln!("ui: on the containers view");
         ui.wait_attr("[data-testid=offline-host]", "data-host", "ui-e2e", Duration::from_secs(20)).await;
         ui.find("[data-testid=offline-banner]").await;
-        eprintln!("ui: offline banner shown");
         // (dockerd stops its containers on the way down, so the rows say exited: Docker's last word.)
         ui.search("ui-").await;
         for name in ["ui-web", "ui-worker", "ui-cron", "ui-idle"] {
@@ -253,7 +275,14 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
 
         ui.client.close().await.unwrap();
     };
+    let log = berth.dir.path().join("driver.log");
     runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(240), walk).await.expect("the walk through the app finished within 240 s")
+        if tokio::time::timeout(Duration::from_secs(100), walk).await.is_err() {
+
+            panic!(
+                "the walk through the app did not finish within 240 s (the last `ui` line on stderr is the step that hung)\napp log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
     });
 }
