@@ -27,6 +27,20 @@ pub struct AppState {
     pub painted: AtomicBool,
 }
 
+impl AppState {
+    /// A step of start-up, until the first paint: `RUST_LOG=berth::startup=debug` shows them.
+    pub fn startup_step(&self, step: &str) {
+        if !self.painted.load(std::sync::atomic::Ordering::Relaxed) {
+            startup_step(self.started, step);
+        }
+    }
+}
+
+fn startup_step(started: Instant, step: &str) {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(target: "berth::startup", ms = format!("{ms:.0}"), "{step}");
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     init_tracing();
@@ -45,6 +59,7 @@ fn run(started: Instant) -> anyhow::Result<()> {
         Store::open(&db_path).with_context(|| format!("opening the Berth database at {}", db_path.display()))?;
     let store = Arc::new(store);
     tracing::info!(db = %db_path.display(), "opened the store");
+    startup_step(started, "store opened");
     // The supervisor's tasks run on Tauri's Tokio runtime.
     let supervisor = tauri::async_runtime::block_on(async { Supervisor::new(Arc::clone(&store)) });
     let bindings = bindings::builder();
@@ -57,7 +72,15 @@ fn run(started: Instant) -> anyhow::Result<()> {
             painted: AtomicBool::new(false),
         })
         .invoke_handler(bindings.invoke_handler())
+        .on_page_load(|webview, payload| {
+            let step = match payload.event() {
+                tauri::webview::PageLoadEvent::Started => "page load started",
+                tauri::webview::PageLoadEvent::Finished => "page load finished",
+            };
+            webview.state::<AppState>().startup_step(step);
+        })
         .setup(move |app| {
+            startup_step(started, "window set up");
             bindings.mount_events(app);
             let handle = app.handle().clone();
             events::forward(handle.clone(), Arc::clone(&supervisor));
@@ -89,8 +112,13 @@ async fn adopt_local_engine(supervisor: &Supervisor) {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` filters them (default `info`).
+/// Logs go to stderr, coloured only on a terminal; `RUST_LOG` filters them (default `info`).
 fn init_tracing() {
+    use std::io::IsTerminal as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }

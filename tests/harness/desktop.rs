@@ -86,20 +86,45 @@ pub fn app_env(cmd: &mut Command, display: &str, db: &Path, home: &Path) {
     std::fs::create_dir_all(home.join(".run")).unwrap();
 }
 
-/// Resident memory of a process and all its descendants (the app plus WebKit's web and network
-/// processes), in bytes.
-pub fn tree_rss(root: u32) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![root];
-    while let Some(pid) = stack.pop() {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmRSS:")) {
-                total += kb.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0) * 1024;
-            }
-        }
-        if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-            stack.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+/// The memory of one process.
+#[derive(Debug, Clone)]
+pub struct ProcessMemory {
+    pub pid: u32,
+    pub name: String,
+    /// Resident pages, shared ones counted in full.
+    pub rss: u64,
+    /// Proportional set size: each shared page divided among the processes mapping it, so the
+    /// sum over processes is what they take together.
+    pub pss: u64,
+}
+
+/// `root` and every process descended from it, with their memory, in bytes.
+pub fn tree_memory(root: u32) -> Vec<ProcessMemory> {
+    // Parents from /proc/*/stat: `task/*/children` misses children forked by other threads.
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            children.entry(ppid).or_default().push(pid);
         }
     }
-    total
+    let kb = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+        found.push(ProcessMemory { pid, name, rss: kb(&rollup, "Rss:"), pss: kb(&rollup, "Pss:") });
+        stack.extend(children.get(&pid).into_iter().flatten());
+    }
+    found
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { FakeBackend, host, row } from "./testing/fake-backend";
+import { FakeBackend, gate, host, row } from "./testing/fake-backend";
 import App from "./App.svelte";
 
 const settle = async () => {
@@ -28,19 +28,28 @@ describe("App", () => {
     localStorage.clear();
   });
 
-  it("tells the backend once that the fleet was painted with data", async () => {
+  it("reports the fleet painted once its hosts show, without waiting for the rows", async () => {
     const backend = new FakeBackend();
     backend.hosts = [host({ id: 1, name: "local" })];
     backend.rows = [row({ id: "a" })];
+    const held = gate();
+    backend.hold.containers = held.promise;
+    performance.clearMarks();
     start(backend);
     expect(backend.calls).not.toContain("uiPainted");
     await settle();
     await settle();
     expect(backend.calls.filter((call) => call === "uiPainted")).toHaveLength(1);
-    expect(backend.calls.indexOf("uiPainted")).toBeGreaterThan(backend.calls.indexOf("containers"));
+    expect(target.querySelector("[data-testid='host-row'][data-host='local']")).not.toBeNull();
+    const reported = backend.paintedSteps.map((step) => step.name);
+    expect(reported).toEqual(expect.arrayContaining(["hosts", "painted"]));
+    expect(reported).not.toContain("containers applied");
+    held.open();
+    await settle();
     $("nav-containers")!.click();
     flushSync();
     await settle();
+    expect(target.querySelector("[data-testid='container-row']")).not.toBeNull();
     expect(backend.calls.filter((call) => call === "uiPainted")).toHaveLength(1);
   });
 

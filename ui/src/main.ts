@@ -1,4 +1,5 @@
 import { mount } from "svelte";
+import { mark } from "$lib/startup";
 import "./app.css";
 import App from "./App.svelte";
 
@@ -7,4 +8,5 @@ if (!target) {
   throw new Error("index.html has no #app element");
 }
 
+mark("script");
 export default mount(App, { target });

@@ -130,7 +130,7 @@ impl Endpoint {
         let endpoint = match scheme.to_ascii_lowercase().as_str() {
             "unix" => {
                 if rest.is_empty() || !rest.starts_with('/') {
-                    return Err(bad(format!("a unix socket path must be absolute, e.g. unix:///var/run/docker.sock")));
+                    return Err(bad("a unix socket path must be absolute, e.g. unix:///var/run/docker.sock".to_owned()));
                 }
                 Endpoint::Unix { path: PathBuf::from(rest) }
             }

@@ -13,7 +13,10 @@ use crate::AppState;
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn containers(state: State<'_, AppState>) -> Result<Vec<ContainerRow>, IpcError> {
-    blocking(&state, |store| store.containers(&ContainerFilter { all: true, ..Default::default() })).await
+    let rows = blocking(&state, |store| store.containers(&ContainerFilter { all: true, ..Default::default() })).await?;
+    let ms = state.started.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(target: "berth::startup", ms = format!("{ms:.0}"), rows = rows.len(), "containers() read");
+    Ok(rows)
 }
 
 /// A container's inspect document as its daemon last reported it.

@@ -11,7 +11,13 @@ use crate::{events, AppState};
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn fleet(state: State<'_, AppState>) -> Result<Vec<HostSummary>, IpcError> {
-    Ok(state.supervisor.summaries()?)
+    state.startup_step("fleet() asked");
+    let supervisor = std::sync::Arc::clone(&state.supervisor);
+    let hosts = tauri::async_runtime::spawn_blocking(move || supervisor.summaries())
+        .await
+        .map_err(|e| IpcError { code: "internal".into(), message: format!("a store task failed: {e}") })??;
+    state.startup_step("fleet() read");
+    Ok(hosts)
 }
 
 /// Add a host and start following it.

@@ -12,6 +12,7 @@ import {
   type HostSpec,
   type HostSummary,
   type TestResult,
+  type UiStep,
 } from "$lib/ipc";
 
 type Handler<T> = (payload: T) => void;
@@ -175,7 +176,11 @@ export class FakeBackend implements Backend {
     this.hosts = this.hosts.filter((h) => h.name !== name);
   }
 
-  async uiPainted(): Promise<void> {
+  /** What the last `uiPainted` reported. */
+  paintedSteps: UiStep[] = [];
+
+  async uiPainted(steps: UiStep[]): Promise<void> {
+    this.paintedSteps = steps;
     this.#fail("uiPainted");
   }
 

@@ -512,10 +512,8 @@ impl Touched {
                     "container",
                     "create" | "start" | "restart" | "die" | "oom" | "stop" | "pause" | "unpause" | "rename" | "update"
                     | "health_status",
-                ) => {
-                    if !t.removed_containers.contains(&id) {
-                        t.containers.insert(id);
-                    }
+                ) if !t.removed_containers.contains(&id) => {
+                    t.containers.insert(id);
                 }
                 ("network", verb) => {
                     if let Some(container) = e.attributes.get("container") {

@@ -5,6 +5,7 @@ import { toIpcError, type Backend, type ContainerRow, type ContainersPatch, type
 import type { UnlistenFn } from "@tauri-apps/api/event";
 import { mergeEvents, withoutHosts, EVENTS_KEPT } from "$lib/events/timeline";
 import { applyPatches, renameHost } from "./patch";
+import { afterNextPaint, mark } from "$lib/startup";
 
 /** How many events the first load and a host's first look at the timeline ask for. */
 export const EVENTS_LOADED = 500;
@@ -12,6 +13,8 @@ export const EVENTS_LOADED = 500;
 export interface FleetOptions {
   /** Runs `flush` before the next paint; tests pass their own. Default: requestAnimationFrame. */
   scheduleFrame?: (flush: () => void) => void;
+  /** Resolves once the hosts just set have been painted. Default: after the next frame's paint. */
+  afterPaint?: () => Promise<void>;
   eventsKept?: number;
 }
 
@@ -24,6 +27,8 @@ export class Fleet {
   hosts = $state.raw<readonly HostSummary[]>([]);
   containers = $state.raw<readonly ContainerRow[]>([]);
   events = $state.raw<readonly EventRow[]>([]);
+  /** fleet() has settled (with data or an error): the overview can paint. */
+  hostsReady = $state(false);
   /** fleet() and containers() have settled (with data or an error). */
   ready = $state(false);
   /** The first events() has settled. */
@@ -37,6 +42,7 @@ export class Fleet {
 
   readonly #backend: Backend;
   readonly #scheduleFrame: (flush: () => void) => void;
+  readonly #afterPaint: () => Promise<void>;
   readonly #eventsKept: number;
   /** Per host id: its three listeners, once registered. */
   readonly #listeners = new Map<number, Promise<UnlistenFn[]>>();
@@ -60,6 +66,7 @@ export class Fleet {
   constructor(backend: Backend, options: FleetOptions = {}) {
     this.#backend = backend;
     this.#scheduleFrame = options.scheduleFrame ?? nextFrame;
+    this.#afterPaint = options.afterPaint ?? afterNextPaint;
     this.#eventsKept = options.eventsKept ?? EVENTS_KEPT;
   }
 
@@ -75,12 +82,21 @@ export class Fleet {
       const hosts = await this.#backend.fleet();
       if (this.#stopped) return;
       this.#hostsLoaded = true;
-      const listening = this.#setHosts(hosts);
-      if (this.#earlyFleet) listening.push(...this.#setHosts(this.#earlyFleet));
+      this.hosts = this.#earlyFleet ?? hosts;
       this.#earlyFleet = null;
-      await Promise.all(listening);
+      // The overview needs nothing more: it paints first. Registering three listeners per host
+      // floods the page's IPC for a moment, so that waits until the hosts are on screen.
+      this.hostsReady = true;
+      mark("hosts");
+      await this.#afterPaint();
+      if (this.#stopped) return;
+      this.#setHosts(this.hosts);
+      // Every host's listeners, including any a fleet event registered meanwhile, before the reads.
+      await Promise.all(this.#listeners.values());
+      mark("listening");
     } catch (rejection) {
       this.error = toIpcError(rejection);
+      this.hostsReady = true;
       this.ready = true;
       this.eventsReady = true;
       return;
@@ -144,8 +160,10 @@ export class Fleet {
       const rows = await this.#backend.containers();
       const patches = this.#patchQueue;
       this.#patchQueue = [];
+      mark("containers answered");
       this.containers = applyPatches(rows, patches);
       this.#containersLoaded = true;
+      mark("containers applied");
     } catch (rejection) {
       this.error = toIpcError(rejection);
     } finally {

@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { FakeBackend, event, gate, host, row } from "../../testing/fake-backend";
 import { Fleet } from "./fleet.svelte";
 
-/** A fleet whose frames run only when the test calls `frame()`. */
+/** A fleet whose frames run only when the test calls `frame()`; the hosts paint at once. */
 function setup(backend: FakeBackend) {
   const frames: (() => void)[] = [];
-  const fleet = new Fleet(backend, { scheduleFrame: (flush) => frames.push(flush) });
+  const fleet = new Fleet(backend, { scheduleFrame: (flush) => frames.push(flush), afterPaint: () => Promise.resolve() });
   const frame = () => frames.splice(0).forEach((flush) => flush());
   return { fleet, frame, frames };
 }
@@ -43,6 +43,26 @@ describe("Fleet", () => {
     };
     await setup(backend).fleet.start();
     expect(seen).toEqual([1, 1]);
+  });
+
+  it("shows the hosts before it registers any listener, and reads rows only after all of them", async () => {
+    const backend = twoHosts();
+    const painted = gate();
+    const fleet = new Fleet(backend, { afterPaint: () => painted.promise });
+    const started = fleet.start();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(fleet.hostsReady).toBe(true);
+    expect(fleet.ready).toBe(false);
+    expect(fleet.hosts.map((h) => h.name)).toEqual(["one", "two"]);
+    expect([backend.listeners(1), backend.listeners(2)]).toEqual([0, 0]);
+    // A fleet event while the overview paints registers its hosts' listeners; the read waits for them too.
+    backend.emitFleet([...backend.hosts, host({ id: 3, name: "three" })]);
+    expect(backend.calls).not.toContain("containers");
+    painted.open();
+    await started;
+    expect([backend.listeners(1), backend.listeners(2), backend.listeners(3)]).toEqual([1, 1, 1]);
+    expect(backend.calls.filter((c) => c === "containers")).toHaveLength(1);
+    expect(fleet.ready).toBe(true);
   });
 
   it("queues patches heard before containers() answers and applies them on top, in order", async () => {

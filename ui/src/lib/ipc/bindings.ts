@@ -27,9 +27,9 @@ export const commands = {
 	events: (host: string | null, limit: number) => __TAURI_INVOKE<EventRow[]>("events", { host, limit }),
 	/**
 	 *  The UI painted the fleet for the first time: log how long that took from process start (the
-	 *  start-up benchmark reads this line).
+	 *  start-up benchmark reads this line), and the page's own steps at debug level.
 	 */
-	uiPainted: () => __TAURI_INVOKE<null>("ui_painted"),
+	uiPainted: (steps: UiStep[]) => __TAURI_INVOKE<null>("ui_painted", { steps }),
 };
 
 /* Types */
@@ -196,5 +196,12 @@ export type TlsFiles = {
 	ca: string,
 	cert: string,
 	key: string,
+};
+
+/**  A step of the page's start-up, by its own clock. */
+export type UiStep = {
+	name: string,
+	/**  Milliseconds since the page began to load (`performance.now()`). */
+	ms: number | null,
 };
 

@@ -11,6 +11,7 @@ import type {
   HostSpec,
   HostSummary,
   TestResult,
+  UiStep,
 } from "./types";
 
 export * from "./types";
@@ -38,7 +39,8 @@ export interface Backend {
   addHost(spec: HostSpec): Promise<HostSummary>;
   editHost(name: string, spec: HostSpec): Promise<HostSummary>;
   removeHost(name: string): Promise<void>;
-  uiPainted(): Promise<void>;
+  /** The fleet has been painted with data; `steps` are the page's own start-up marks. */
+  uiPainted(steps: UiStep[]): Promise<void>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -96,8 +98,8 @@ export const tauriBackend: Backend = {
   removeHost: async (name) => {
     await call(commands.removeHost(name));
   },
-  uiPainted: async () => {
-    await call(commands.uiPainted());
+  uiPainted: async (steps) => {
+    await call(commands.uiPainted(steps));
   },
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),

@@ -17,6 +17,7 @@ export type {
   HostSummary,
   TestResult,
   TlsFiles,
+  UiStep,
 } from "./bindings";
 
 /** Maps come out of Rust as index signatures; read them with `??` / Object.entries. */
