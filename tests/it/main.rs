@@ -2,6 +2,7 @@
 
 mod app;
 mod errors;
+mod exec;
 mod fleet;
 mod follow;
 mod import;

@@ -54,6 +54,11 @@ fn unknown_host_keys_are_refused_until_trusted_then_everything_flows_over_ssh() 
     let stored: serde_json::Value = serde_json::from_str(&berth.ok(&["inspect", "overseas/ssh-1"])).unwrap();
     assert_eq!(stored["Name"], "/ssh-1");
 
+    // A command in a container on the far side, and its log: the exit code comes back.
+    let out = berth.run(&["exec", "overseas/ssh-1", "--", "sh", "-c", "echo over ssh; echo err >&2; exit 4"]);
+    assert_eq!((out.status.code(), out.stdout.as_slice(), out.stderr.as_slice()), (Some(4), &b"over ssh\n"[..], &b"err\n"[..]));
+    assert_eq!(berth.run(&["logs", "overseas/ssh-1"]).status.code(), Some(0));
+
     // Following over the tunnel: the event stream and re-inspects share one SSH session.
     let _follower = berth.follow(&["overseas"]);
     d.docker(&["kill", "ssh-0"]);
@@ -333,30 +338,42 @@ fn exec_sessions_stream_through_the_tunnel() {
     };
     let id = d.docker(&["run", "-d", "--name", "ssh-exec", TEST_IMAGE, "sleep", "3600"]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let output = runtime.block_on(async {
+    runtime.block_on(async {
+        use berth_core::exec::{self, ExecSpec, Output, TermSize};
+        use tokio::io::AsyncWriteExt;
         let engine = berth_core::connect::connect(&host).await.unwrap();
-        let exec = engine
-            .docker
-            .create_exec(
-                &id,
-                bollard::models::ExecConfig {
-                    cmd: Some(vec!["sh".into(), "-c".into(), "echo hello from $(hostname); echo oops >&2".into()]),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let bollard::exec::StartExecResults::Attached { mut output, .. } = engine.docker.start_exec(&exec.id, None).await.unwrap() else {
-            panic!("the exec did not attach")
-        };
-        let mut text = String::new();
+
+        // Streams apart and the exit code, through the tunnel.
+        let cmd = ["sh", "-c", "echo hello from $(hostname); echo oops >&2; exit 5"].map(String::from).to_vec();
+        let (session, mut output, _input) = exec::start(&engine, &id, &ExecSpec { cmd, ..Default::default() }).await.unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
         while let Some(chunk) = output.next().await {
-            text.push_str(&chunk.unwrap().to_string());
+            match chunk.unwrap() {
+                Output::Stdout(b) => out.extend_from_slice(&b),
+                Output::Stderr(b) => err.extend_from_slice(&b),
+            }
         }
-        text
+        assert_eq!(String::from_utf8_lossy(&out), format!("hello from {}\n", &id[..12]));
+        assert_eq!(err, b"oops\n");
+        assert_eq!(session.wait().await.unwrap().exit_code, Some(5));
+
+        // A TTY: every byte value raw, then the size after a resize.
+        let spec = ExecSpec { tty: true, stdin: true, size: Some(TermSize::new(24, 80).unwrap()), ..Default::default() };
+        let (session, mut output, mut input) = exec::start(&engine, &id, &spec).await.unwrap();
+        session.resize(TermSize::new(40, 100).unwrap()).await.unwrap();
+        input.write_all(b"stty size; exit 0\n").await.unwrap();
+        let mut seen = Vec::new();
+        while let Some(chunk) = output.next().await {
+            seen.extend_from_slice(chunk.unwrap().bytes());
+        }
+        assert!(String::from_utf8_lossy(&seen).contains("\n40 100"), "{:?}", String::from_utf8_lossy(&seen));
+        let every: String = (0..=255u8).map(|b| format!("\\{b:03o}")).collect();
+        let cmd = vec!["sh".into(), "-c".into(), format!("stty raw -echo; printf '{every}'")];
+        let (_, mut output, _input) = exec::start(&engine, &id, &ExecSpec { cmd, tty: true, ..Default::default() }).await.unwrap();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = output.next().await {
+            bytes.extend_from_slice(chunk.unwrap().bytes());
+        }
+        assert_eq!(bytes, (0..=255u8).collect::<Vec<_>>());
     });
-    assert!(output.contains(&format!("hello from {}", &id[..12])), "{output:?}");
-    assert!(output.contains("oops"), "stderr comes through too: {output:?}");
 }

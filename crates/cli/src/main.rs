@@ -1,6 +1,7 @@
 //! `berth`: the headless face of Berth. Argument parsing and printing around core calls; reads
 //! come from the mirror only and never touch the network.
 
+mod exec;
 mod output;
 
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ enum Command {
         /// Id, id prefix, name, or HOST/NAME
         container: String,
     },
+    /// Run a command in a container on its host, like `docker exec` (the command's exit code is berth's)
+    Exec(ExecCli),
+    /// Print a container's log from its host, stdout and stderr apart
+    Logs(LogsCli),
     /// Show stored Docker events, oldest first
     Events {
         #[arg(long, value_name = "NAME")]
@@ -116,6 +121,68 @@ struct HostAddArgs {
     /// ssh://: reach the host through a bastion, [USER@]HOST[:PORT]
     #[arg(long, value_name = "JUMP")]
     proxy_jump: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ExecCli {
+    /// Send standard input to the command
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a pseudo-terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// The terminal's size, ROWSxCOLS [default: this terminal's]
+    #[arg(long, value_name = "ROWSxCOLS", value_parser = parse_size)]
+    size: Option<berth_core::exec::TermSize>,
+    /// Run as this user (name or UID[:GID])
+    #[arg(short, long, value_name = "USER")]
+    user: Option<String>,
+    /// Run in this directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Set an environment variable, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Id, id prefix, name, or HOST/NAME
+    container: String,
+    /// The command and its arguments, after `--` [default: bash if the image has it, else sh]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    cmd: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct LogsCli {
+    /// Keep printing as the container writes
+    #[arg(short, long)]
+    follow: bool,
+    /// Only the last N lines ("all" for every line)
+    #[arg(long, value_name = "N", value_parser = parse_tail)]
+    tail: Option<Tail>,
+    /// Only lines since a duration back from now (10m, 2h, 1d) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Prefix each line with its time
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Id, id prefix, name, or HOST/NAME
+    container: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tail {
+    All,
+    Last(u64),
+}
+
+fn parse_size(s: &str) -> Result<berth_core::exec::TermSize, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_tail(s: &str) -> Result<Tail, String> {
+    match s {
+        "all" => Ok(Tail::All),
+        _ => s.parse().map(Tail::Last).map_err(|_| format!("{s:?} is not a line count; give a number or \"all\"")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +328,36 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let value: serde_json::Value = serde_json::from_str(&inspect).unwrap_or(serde_json::Value::String(inspect));
             output::json(&value);
         }
+        Command::Exec(args) => {
+            // `berth exec c -- cmd`: clap keeps the `--` when it follows the container.
+            let cmd = match args.cmd.first().map(String::as_str) {
+                Some("--") => args.cmd[1..].to_vec(),
+                _ => args.cmd,
+            };
+            let spec = berth_core::exec::ExecSpec {
+                cmd,
+                user: args.user,
+                workdir: args.workdir,
+                env: args.env,
+                tty: args.tty,
+                stdin: args.interactive,
+                size: args.size,
+            };
+            return exec::exec_command(&store, exec::ExecArgs { container: args.container, spec });
+        }
+        Command::Logs(args) => {
+            let since = args
+                .since
+                .map(|s| berth_core::time::parse_since(&s, chrono::Utc::now()))
+                .transpose()?
+                .map(|ns| ns.div_euclid(1_000_000_000));
+            let tail = match args.tail {
+                Some(Tail::Last(n)) => Some(n),
+                Some(Tail::All) | None => None,
+            };
+            let spec = berth_core::exec::LogSpec { follow: args.follow, tail, since, timestamps: args.timestamps };
+            return exec::logs_command(&store, &args.container, spec);
+        }
         Command::Events { host, since, limit } => {
             let since_ns = since.map(|s| berth_core::time::parse_since(&s, chrono::Utc::now())).transpose()?;
             let rows = store.events(&EventQuery { host, since_ns, limit })?;
@@ -275,7 +372,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 /// Without a keyring, secrets cannot be stored: ask for each one now, for this run only.
-fn prompt_for_secrets_without_keyring(hosts: &[berth_core::model::Host]) -> Result<(), Error> {
+pub(crate) fn prompt_for_secrets_without_keyring(hosts: &[berth_core::model::Host]) -> Result<(), Error> {
     for host in hosts {
         let berth_core::endpoint::Endpoint::Ssh(ep) = &host.config.endpoint else { continue };
         for kind in credentials::secrets_needed(ep) {

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
+pub mod exec;
 pub mod fleet;
 pub mod model;
 pub mod paths;

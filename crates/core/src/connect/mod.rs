@@ -210,7 +210,50 @@ impl Engine {
     pub fn error(&self, action: &str, err: bollard::errors::Error) -> Error {
         classify(&self.host, &self.endpoint, action, err)
     }
+
+    /// POST `path` (without the API version) with a JSON `body` and take the connection over, as
+    /// Docker does for an attached exec: the raw bytes both ways, untouched. `None` for endpoints
+    /// that go through bollard (TLS, named pipes).
+    pub(crate) async fn hijack(&self, action: &str, path: &str, body: String) -> Option<Result<Hijacked>> {
+        use bollard::errors::Error as B;
+        use hyper::header::{CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
+        let stream = match self.raw.stream().await? {
+            Ok(stream) => stream,
+            Err(err) => return Some(Err(self.error(action, B::IOError { err }))),
+        };
+        let hijacked = async {
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.with_upgrades().await {
+                    tracing::debug!(%error, "hijacked connection ended");
+                }
+            });
+            let request = hyper::Request::post(format!("/v{}{path}", self.api_version))
+                .header(HOST, "docker")
+                .header(CONTENT_TYPE, "application/json")
+                .header(CONNECTION, "Upgrade")
+                .header(UPGRADE, "tcp")
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+                .expect("a valid request");
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
+                use http_body_util::BodyExt;
+                let body = response.into_body().collect().await?.to_bytes();
+                let message = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
+                return Err(B::DockerResponseServerError { status_code: status.as_u16(), message });
+            }
+            Ok(hyper_util::rt::TokioIo::new(hyper::upgrade::on(response).await?))
+        };
+        Some(tokio::time::timeout(REQUEST_TIMEOUT, hijacked).await.unwrap_or(Err(B::RequestTimeoutError)).map_err(|e| self.error(action, e)))
+    }
 }
+
+/// A connection Docker has handed over to a process's streams.
+pub(crate) type Hijacked = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
 
 /// Dial the host and negotiate the API version; fails fast when the daemon does not answer.
 pub async fn connect(host: &Host) -> Result<Engine> {

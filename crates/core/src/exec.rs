@@ -1,0 +1,400 @@
+//! Exec sessions and logs: a command run inside a container through Docker exec (create, start
+//! attached, resize), the same way over a local socket, TCP or an SSH tunnel. The app's web shell
+//! and `berth exec` both stand on this; `berth logs` and the app's log view on [`logs`].
+//!
+//! The attached start is hijacked here rather than through bollard: with a TTY, Docker sends the
+//! process's bytes raw, and bollard's decoder takes a chunk that starts with byte 0, 1 or 2 for a
+//! stream header. Raw bytes must stay raw (a shell can print anything), so this module reads the
+//! TTY stream as it is and decodes only the non-TTY stream's frames. TLS and named-pipe hosts,
+//! which this crate reaches only through bollard, fall back to bollard's decoder.
+
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::{LogsOptionsBuilder, ResizeExecOptions};
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use crate::connect::Engine;
+use crate::error::{Error, Result};
+
+/// What `ExecSpec::cmd` runs when it is empty: bash when the image has it, else sh.
+pub const DEFAULT_SHELL: [&str; 3] = ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash; exec sh"];
+
+/// A terminal's size in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TermSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl TermSize {
+    /// Docker and terminals take sizes up to this many cells a side.
+    pub const MAX: u16 = 4096;
+
+    pub fn new(rows: u16, cols: u16) -> Result<TermSize> {
+        if rows == 0 || cols == 0 || rows > Self::MAX || cols > Self::MAX {
+            return Err(Error::invalid(
+                "terminal size",
+                format!("{rows}x{cols}: rows and columns must be between 1 and {}", Self::MAX),
+            ));
+        }
+        Ok(TermSize { rows, cols })
+    }
+}
+
+impl FromStr for TermSize {
+    type Err = Error;
+
+    /// `ROWSxCOLS`, e.g. `40x120`.
+    fn from_str(s: &str) -> Result<TermSize> {
+        let bad = || Error::invalid("terminal size", format!("{s:?}; write ROWSxCOLS, e.g. 40x120"));
+        let (rows, cols) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        TermSize::new(rows.trim().parse().map_err(|_| bad())?, cols.trim().parse().map_err(|_| bad())?)
+    }
+}
+
+/// What to run and how.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ExecSpec {
+    /// The command and its arguments; empty: [`DEFAULT_SHELL`].
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// `KEY=VALUE` entries added to the container's environment.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Give the process a pseudo-terminal (output then comes as one raw stream).
+    #[serde(default)]
+    pub tty: bool,
+    /// Wire the process's standard input.
+    #[serde(default)]
+    pub stdin: bool,
+    /// The terminal's size at start (with `tty`).
+    #[serde(default)]
+    pub size: Option<TermSize>,
+}
+
+impl ExecSpec {
+    fn command(&self) -> Vec<String> {
+        if self.cmd.is_empty() { DEFAULT_SHELL.iter().map(|s| (*s).to_owned()).collect() } else { self.cmd.clone() }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Some(bad) = self.env.iter().find(|e| !e.contains('=') || e.starts_with('=')) {
+            return Err(Error::invalid("environment entry", format!("{bad:?}; write KEY=VALUE")));
+        }
+        if self.cmd.first().is_some_and(|c| c.is_empty()) {
+            return Err(Error::invalid("command", "the program name is empty"));
+        }
+        Ok(())
+    }
+}
+
+/// A piece of the process's output. With a TTY everything is `Stdout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+impl Output {
+    pub fn bytes(&self) -> &Bytes {
+        match self {
+            Output::Stdout(b) | Output::Stderr(b) => b,
+        }
+    }
+}
+
+pub type OutputStream = Pin<Box<dyn Stream<Item = Result<Output>> + Send>>;
+pub type InputSink = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// A started exec: its id on the daemon, for resizing it and reading how it ended.
+#[derive(Clone)]
+pub struct Exec {
+    engine: Engine,
+    pub id: String,
+    /// The container's id or name as given.
+    pub container: String,
+    pub tty: bool,
+}
+
+/// How an exec ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ExecEnd {
+    /// The process's exit code; `None` when Docker never learnt it (the container died with it).
+    pub exit_code: Option<i64>,
+    /// Whether the container still runs.
+    pub container_running: bool,
+}
+
+/// Create and start `spec` in `container`, attached: its output, and its input when
+/// `spec.stdin` (dropping or shutting down the input closes the process's stdin).
+pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<(Exec, OutputStream, InputSink)> {
+    spec.validate()?;
+    let action = format!("start an exec in container {container}");
+    let created = engine
+        .docker
+        .create_exec(
+            container,
+            CreateExecOptions::<String> {
+                attach_stdin: Some(spec.stdin),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(spec.tty),
+                cmd: Some(spec.command()),
+                env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+                user: spec.user.clone(),
+                working_dir: spec.workdir.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| engine.error(&action, e))?;
+    let exec = Exec { engine: engine.clone(), id: created.id, container: container.to_owned(), tty: spec.tty };
+
+    let mut body = serde_json::json!({ "Detach": false, "Tty": spec.tty });
+    if let (Some(size), true) = (spec.size, spec.tty && api_at_least(&engine.api_version, 1, 42)) {
+        body["ConsoleSize"] = serde_json::json!([size.rows, size.cols]);
+    }
+    let (output, input): (OutputStream, InputSink) =
+        match engine.hijack(&action, &format!("/exec/{}/start", exec.id), body.to_string()).await {
+            Some(hijacked) => {
+                let (read, write) = tokio::io::split(hijacked?);
+                (read_output(read, spec.tty), Box::pin(write))
+            }
+            None => {
+                let options = StartExecOptions { detach: false, tty: spec.tty, output_capacity: Some(64 * 1024) };
+                match engine.docker.start_exec(&exec.id, Some(options)).await.map_err(|e| engine.error(&action, e))? {
+                    StartExecResults::Attached { output, input } => {
+                        let engine = engine.clone();
+                        let output = output.map(move |item| match item {
+                            Ok(LogOutput::StdErr { message }) => Ok(Output::Stderr(message)),
+                            Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => {
+                                Ok(Output::Stdout(message))
+                            }
+                            Err(e) => Err(engine.error("read an exec's output", e)),
+                        });
+                        (Box::pin(output), input)
+                    }
+                    StartExecResults::Detached => unreachable!("started attached"),
+                }
+            }
+        };
+    if let (Some(size), true) = (spec.size, spec.tty) {
+        exec.resize(size).await?;
+    }
+    Ok((exec, output, input))
+}
+
+impl Exec {
+    /// Tell the process its terminal is now `size`.
+    pub async fn resize(&self, size: TermSize) -> Result<()> {
+        self.engine
+            .docker
+            .resize_exec(&self.id, ResizeExecOptions { h: size.rows as i32, w: size.cols as i32 })
+            .await
+            .map_err(|e| self.engine.error("resize an exec's terminal", e))
+    }
+
+    /// How the exec ended, once its output has ended (Docker may take a moment to record it).
+    pub async fn wait(&self) -> Result<ExecEnd> {
+        let mut tries = 0;
+        loop {
+            let inspect = self.engine.docker.inspect_exec(&self.id).await;
+            match inspect {
+                Ok(inspect) if inspect.running == Some(true) && tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(inspect) => {
+                    let container_running = self.container_running().await;
+                    return Ok(ExecEnd { exit_code: inspect.exit_code, container_running });
+                }
+                // The container (and its execs) may be gone altogether.
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                    return Ok(ExecEnd { exit_code: None, container_running: false });
+                }
+                Err(e) => return Err(self.engine.error("read how an exec ended", e)),
+            }
+        }
+    }
+
+    async fn container_running(&self) -> bool {
+        let inspect = self.engine.docker.inspect_container(&self.container, None).await;
+        inspect.ok().and_then(|c| c.state).and_then(|s| s.running).unwrap_or(false)
+    }
+}
+
+/// Docker's output: raw with a TTY, else frames of an 8-byte header (stream, 0, 0, 0, length
+/// big-endian) and the payload.
+fn read_output<R: AsyncRead + Send + Unpin + 'static>(reader: R, tty: bool) -> OutputStream {
+    let state = (reader, BytesMut::with_capacity(64 * 1024), false);
+    Box::pin(futures_util::stream::unfold(state, move |(mut reader, mut buf, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            if tty {
+                if !buf.is_empty() {
+                    let chunk = buf.split().freeze();
+                    return Some((Ok(Output::Stdout(chunk)), (reader, buf, false)));
+                }
+            } else if let Some(frame) = take_frame(&mut buf) {
+                return Some((Ok(frame), (reader, buf, false)));
+            }
+            if buf.capacity() - buf.len() < 16 * 1024 {
+                buf.reserve(64 * 1024);
+            }
+            match reader.read_buf(&mut buf).await {
+                Ok(0) if buf.is_empty() => return None,
+                Ok(0) => {
+                    // A frame cut short by the end of the stream: hand over what there is.
+                    let rest = buf.split().freeze();
+                    return Some((Ok(Output::Stdout(rest)), (reader, buf, true)));
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    let error = Error::Io { context: "reading an exec's output".into(), source: err };
+                    return Some((Err(error), (reader, buf, true)));
+                }
+            }
+        }
+    }))
+}
+
+fn take_frame(buf: &mut BytesMut) -> Option<Output> {
+    loop {
+        if buf.len() < 8 {
+            return None;
+        }
+        let length = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+        if buf.len() < 8 + length {
+            return None;
+        }
+        let stream = buf[0];
+        buf.advance(8);
+        let payload = buf.split_to(length).freeze();
+        match stream {
+            2 => return Some(Output::Stderr(payload)),
+            // 0 (stdin echo) and 1 are output to show; an empty frame carries nothing.
+            _ if payload.is_empty() => continue,
+            _ => return Some(Output::Stdout(payload)),
+        }
+    }
+}
+
+fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+}
+
+/// Which part of a container's log to read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LogSpec {
+    /// Keep reading as the container writes.
+    #[serde(default)]
+    pub follow: bool,
+    /// Only the last N lines (before following).
+    #[serde(default)]
+    pub tail: Option<u64>,
+    /// Only lines written at or after this time (Unix seconds).
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// Prefix each line with Docker's RFC 3339 timestamp.
+    #[serde(default)]
+    pub timestamps: bool,
+}
+
+/// A container's log as Docker keeps it, stdout and stderr apart.
+pub fn logs(engine: &Engine, container: &str, spec: &LogSpec) -> OutputStream {
+    let tail = spec.tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
+    let options = LogsOptionsBuilder::new()
+        .follow(spec.follow)
+        .stdout(true)
+        .stderr(true)
+        .since(spec.since.unwrap_or(0).clamp(0, i32::MAX as i64) as i32)
+        .timestamps(spec.timestamps)
+        .tail(&tail)
+        .build();
+    let engine = engine.clone();
+    let action = format!("read the log of container {container}");
+    Box::pin(engine.docker.logs(container, Some(options)).map(move |item| match item {
+        Ok(LogOutput::StdErr { message }) => Ok(Output::Stderr(message)),
+        Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => {
+            Ok(Output::Stdout(message))
+        }
+        Err(e) => Err(engine.error(&action, e)),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_refuse_nonsense() {
+        assert_eq!("40x120".parse::<TermSize>().unwrap(), TermSize { rows: 40, cols: 120 });
+        assert_eq!(" 24X80 ".parse::<TermSize>().unwrap(), TermSize { rows: 24, cols: 80 });
+        for bad in ["", "40", "x80", "40x", "0x80", "40x0", "40x99999", "-1x80", "axb"] {
+            let error = bad.parse::<TermSize>().unwrap_err().to_string();
+            assert!(error.contains("terminal size"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn frames_split_streams_and_wait_for_whole_payloads() {
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 3]);
+        buf.extend_from_slice(b"abc");
+        buf.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 2]);
+        buf.extend_from_slice(b"e");
+        assert_eq!(take_frame(&mut buf), Some(Output::Stdout(Bytes::from_static(b"abc"))));
+        assert_eq!(take_frame(&mut buf), None, "half a payload waits");
+        buf.extend_from_slice(b"r");
+        assert_eq!(take_frame(&mut buf), Some(Output::Stderr(Bytes::from_static(b"er"))));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn tty_output_stays_raw_whatever_its_first_byte() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let got = runtime.block_on(async {
+            let mut out = Vec::new();
+            let mut stream = read_output(std::io::Cursor::new(bytes.clone()), true);
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(chunk.unwrap().bytes());
+            }
+            out
+        });
+        assert_eq!(got, bytes);
+    }
+
+    #[test]
+    fn api_versions_compare_by_number() {
+        assert!(api_at_least("1.42", 1, 42));
+        assert!(api_at_least("1.100", 1, 42));
+        assert!(!api_at_least("1.41", 1, 42));
+    }
+
+    #[test]
+    fn env_entries_need_a_key_and_an_equals_sign() {
+        let spec = ExecSpec { env: vec!["A=1".into(), "B".into()], ..Default::default() };
+        assert!(spec.validate().unwrap_err().to_string().contains("\"B\""));
+        assert!(ExecSpec { env: vec!["=x".into()], ..Default::default() }.validate().is_err());
+        assert_eq!(ExecSpec::default().command()[0], "/bin/sh");
+    }
+}

@@ -1,0 +1,224 @@
+//! `berth exec` and `berth logs` against a real engine, and the core's exec sessions directly
+//! (resize, TTY bytes). The same over the SSH test bed is in `ssh.rs`.
+
+use std::io::{Read, Write};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_core::exec::{self, ExecSpec, TermSize};
+use berth_e2e::{wait_for, Berth, Daemon, TEST_IMAGE};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+/// A berth with the shared engine as host "local", mirrored, and a fresh container `name`
+/// running `sleep`.
+fn setup(name: &str) -> (Berth, &'static Daemon) {
+    let d = Daemon::shared();
+    d.docker(&["run", "-d", "--name", name, "--label", "berth.test=exec", TEST_IMAGE, "sleep", "3600"]);
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "local", &d.url()]);
+    berth.ok(&["sync", "--once", "local"]);
+    (berth, d)
+}
+
+fn with_stdin(berth: &Berth, args: &[&str], input: &[u8]) -> Output {
+    let mut child = berth.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// busybox printf writes every byte value from these escapes (a NUL cannot be an argument).
+fn every_byte_format() -> String {
+    (0..=255u8).map(|b| format!("\\{b:03o}")).collect()
+}
+
+fn every_byte() -> Vec<u8> {
+    (0..=255u8).collect()
+}
+
+#[test]
+fn exec_runs_a_command_with_its_streams_and_exit_code() {
+    let (berth, _d) = setup("exec-basic");
+    // stdin in, stdout out: an echo round trip.
+    let out = with_stdin(&berth, &["exec", "-i", "exec-basic", "--", "cat"], b"hello berth\n");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"hello berth\n");
+
+    // stdout and stderr stay apart; the command's exit code is berth's.
+    let out = berth.run(&["exec", "local/exec-basic", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.stdout, b"out\n");
+    assert_eq!(out.stderr, b"err\n");
+
+    // User, working directory and environment reach the process.
+    let out = berth.ok(&["exec", "--user", "1234", "--workdir", "/bin", "-e", "SHOP=eu", "exec-basic", "--", "sh", "-c", "id -u; pwd; echo $SHOP"]);
+    assert_eq!(out, "1234\n/bin\neu\n");
+
+    // Without -i the command's stdin is closed at once.
+    let out = with_stdin(&berth, &["exec", "exec-basic", "--", "cat"], b"ignored\n");
+    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), &b""[..]));
+}
+
+#[test]
+fn exec_output_is_binary_safe_and_complete() {
+    let (berth, _d) = setup("exec-bytes");
+    let format = every_byte_format();
+    let out = berth.run(&["exec", "exec-bytes", "--", "printf", &format]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, every_byte(), "every byte value, in order, without a TTY");
+
+    // With a TTY in raw mode nothing is translated: the bytes come through as they are, even a
+    // chunk that starts with 0, 1 or 2 (which a multiplexed-stream decoder would take for a header).
+    let raw = format!("stty raw -echo; printf '{format}'");
+    let out = berth.run(&["exec", "-t", "exec-bytes", "--", "sh", "-c", &raw]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, every_byte(), "every byte value, in order, through a TTY");
+
+    // 10 MB arrive complete and in order.
+    let out = berth.run(&["exec", "exec-bytes", "--", "seq", "1", "1400000"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.len() > 10_000_000, "{} bytes", out.stdout.len());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for (expected, line) in (1..).zip(text.lines()) {
+        assert_eq!(line.parse::<u64>().unwrap(), expected, "line {expected}");
+    }
+    assert_eq!(text.lines().count(), 1_400_000);
+}
+
+#[test]
+fn a_tty_has_the_size_asked_for() {
+    let (berth, _d) = setup("exec-tty");
+    // Input flows only once the terminal has its size, so after a line is read `stty size` sees it.
+    let out = with_stdin(&berth, &["exec", "-i", "-t", "--size", "33x101", "exec-tty", "--", "sh", "-c", "read go; stty size; exit 3"], b"go\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("33 101"), "{text:?}");
+    assert_eq!(out.status.code(), Some(3), "{text:?}");
+
+    // The default command is a shell (bash when the image has it; this one has sh).
+    let out = with_stdin(&berth, &["exec", "-i", "exec-tty"], b"echo shell here\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "shell here\n");
+}
+
+#[test]
+fn a_session_resizes_while_it_runs() {
+    let d = Daemon::shared();
+    let id = d.docker(&["run", "-d", "--name", "exec-resize", TEST_IMAGE, "sleep", "3600"]);
+    let host = berth_core::model::Host {
+        id: 0,
+        config: berth_core::model::HostConfig {
+            name: "local".into(),
+            endpoint: berth_core::endpoint::Endpoint::parse(&d.url(), None).unwrap(),
+            labels: Default::default(),
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = berth_core::connect::connect(&host).await.unwrap();
+        let spec = ExecSpec { tty: true, stdin: true, size: Some(TermSize::new(24, 80).unwrap()), ..Default::default() };
+        let (session, mut output, mut input) = exec::start(&engine, &id, &spec).await.unwrap();
+        let mut seen = Vec::new();
+        // Ask, read the answer, resize, ask again.
+        for (size, want) in [(None, "24 80"), (Some(TermSize::new(50, 132).unwrap()), "50 132")] {
+            if let Some(size) = size {
+                session.resize(size).await.unwrap();
+            }
+            input.write_all(b"stty size\n").await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !String::from_utf8_lossy(&seen).contains(&format!("\n{want}")) {
+                let chunk = tokio::time::timeout_at(deadline.into(), output.next()).await.expect("stty answers").unwrap().unwrap();
+                seen.extend_from_slice(chunk.bytes());
+            }
+        }
+        input.write_all(b"exit 0\n").await.unwrap();
+        while output.next().await.is_some() {}
+        assert_eq!(session.wait().await.unwrap().exit_code, Some(0));
+    });
+}
+
+#[test]
+fn a_container_killed_during_a_session_ends_it() {
+    let (berth, d) = setup("exec-killed");
+    let mut child = berth
+        .command(&["exec", "-i", "exec-killed", "--", "sh", "-c", "echo started; exec sleep 600"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 8];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"started\n");
+    d.docker(&["kill", "exec-killed"]);
+    let status = wait_for("berth exec to end after the kill", Duration::from_secs(20), || match child.try_wait().unwrap() {
+        Some(status) => Ok(status),
+        None => Err("still running"),
+    });
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(!status.success(), "the session failed with the container: {stderr}");
+    // Docker reports the killed process's code (137), or none at all and berth says why.
+    assert!(status.code() == Some(137) || stderr.contains("the container stopped"), "{status:?} {stderr}");
+}
+
+#[test]
+fn logs_print_with_tail_since_follow_and_streams_apart() {
+    let d = Daemon::shared();
+    let script = "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2; i=6; while true; do echo line$i; i=$((i+1)); sleep 0.2; done";
+    d.docker(&["run", "-d", "--name", "logs-demo", TEST_IMAGE, "sh", "-c", script]);
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "local", &d.url()]);
+    berth.ok(&["sync", "--once", "local"]);
+
+    let out = berth.run(&["logs", "--tail", "all", "logs-demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("line1\nline2\nline3\nline4\nline5\n"), "{text}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+
+    let out = berth.ok(&["logs", "--tail", "1", "logs-demo"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+
+    let out = berth.ok(&["logs", "-t", "--tail", "2", "logs-demo"]);
+    assert!(out.lines().all(|l| l.len() > 30 && l.as_bytes()[4] == b'-' && l.contains("T")), "timestamps: {out}");
+
+    // Nothing was written in the future.
+    let out = berth.run(&["logs", "--since", "2099-01-01T00:00:00Z", "logs-demo"]);
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(0), 0));
+
+    // Following: new lines keep arriving until we stop.
+    let mut child = berth.command(&["logs", "-f", "--tail", "0", "logs-demo"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while String::from_utf8_lossy(&seen).lines().count() < 3 {
+        assert!(Instant::now() < deadline, "follow printed {:?}", String::from_utf8_lossy(&seen));
+        let mut buf = [0u8; 256];
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "the log ended while following");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(!text.contains("line1\n"), "--tail 0 starts at the end: {text}");
+}
+
+#[test]
+fn exec_and_logs_refuse_bad_input_clearly() {
+    let (berth, _d) = setup("exec-bad");
+    for (args, says) in [
+        (vec!["exec", "--size", "0x80", "exec-bad", "--", "true"], "terminal size"),
+        (vec!["exec", "--size", "big", "exec-bad", "--", "true"], "ROWSxCOLS"),
+        (vec!["exec", "-e", "NOEQUALS", "exec-bad", "--", "true"], "KEY=VALUE"),
+        (vec!["exec", "no-such-container", "--", "true"], "no container matches"),
+        (vec!["exec", "exec-bad", "--", "/no/such/program"], "/no/such/program"),
+        (vec!["logs", "--tail", "many", "exec-bad"], "line count"),
+        (vec!["logs", "--since", "yesterday-ish", "exec-bad"], "since"),
+    ] {
+        let out = berth.run(&args);
+        // (Docker writes a failed exec's reason into the command's own output.)
+        let err = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
