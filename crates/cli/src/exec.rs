@@ -81,6 +81,13 @@ async fn session(host: &berth_core::model::Host, id: &str, spec: ExecSpec, follo
             }
         });
     }
+    pump(&mut output, "writing the command's output").await?;
+    session.wait().await
+}
+
+/// Copies a container's output to ours, stdout and stderr apart, flushing as it comes. A closed
+/// pipe on our side (`berth exec … | head`) ends it quietly, as with docker.
+async fn pump(output: &mut exec::OutputStream, what: &str) -> Result<(), Error> {
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
     while let Some(chunk) = output.next().await {
@@ -88,15 +95,13 @@ async fn session(host: &berth_core::model::Host, id: &str, spec: ExecSpec, follo
             Output::Stdout(bytes) => stdout.write_all(&bytes).await.and(stdout.flush().await),
             Output::Stderr(bytes) => stderr.write_all(&bytes).await.and(stderr.flush().await),
         };
-        // A closed pipe on our side (`berth exec … | head`) ends the session like docker's.
-        if let Err(source) = written {
-            if source.kind() == std::io::ErrorKind::BrokenPipe {
-                break;
-            }
-            return Err(Error::Io { context: "writing the command's output".into(), source });
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(source) => return Err(Error::Io { context: what.into(), source }),
         }
     }
-    session.wait().await
+    Ok(())
 }
 
 pub fn logs_command(store: &Store, container: &str, spec: LogSpec) -> Result<ExitCode, Error> {
@@ -109,20 +114,7 @@ pub fn logs_command(store: &Store, container: &str, spec: LogSpec) -> Result<Exi
     })?;
     runtime.block_on(async {
         let engine = berth_core::connect::connect(&host).await?;
-        let mut log = exec::logs(&engine, &id, &spec);
-        let mut stdout = tokio::io::stdout();
-        let mut stderr = tokio::io::stderr();
-        while let Some(chunk) = log.next().await {
-            let written = match chunk? {
-                Output::Stdout(bytes) => stdout.write_all(&bytes).await.and(stdout.flush().await),
-                Output::Stderr(bytes) => stderr.write_all(&bytes).await.and(stderr.flush().await),
-            };
-            match written {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-                Err(source) => return Err(Error::Io { context: "writing the log".into(), source }),
-            }
-        }
+        pump(&mut exec::logs(&engine, &id, &spec), "writing the log").await?;
         Ok(ExitCode::SUCCESS)
     })
 }
