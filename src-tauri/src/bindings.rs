@@ -21,6 +21,12 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::containers::container_action,
             commands::events::events,
             commands::app::ui_painted,
+            commands::shell::shell_open,
+            commands::shell::shell_attach,
+            commands::shell::shell_input,
+            commands::shell::shell_resize,
+            commands::shell::shell_close,
+            commands::shell::shells,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()

@@ -22,6 +22,8 @@ use tracing_subscriber::EnvFilter;
 pub struct AppState {
     pub supervisor: Arc<Supervisor>,
     pub actions: Actions,
+    /// Web shell sessions; they outlive the page's views.
+    pub shells: berth_core::shell::Shells,
     /// When the process started, for the start-up figure logged by `ui_painted`.
     pub started: Instant,
     pub painted: AtomicBool,
@@ -68,6 +70,7 @@ fn run(started: Instant) -> anyhow::Result<()> {
         .manage(AppState {
             supervisor: Arc::clone(&supervisor),
             actions: Actions::new(Arc::clone(&store)),
+            shells: berth_core::shell::Shells::new(),
             started,
             painted: AtomicBool::new(false),
         })

@@ -2,8 +2,9 @@
 //! WebKitWebDriver, the real app under Xvfb, a real dockerd behind it.
 //!
 //! Add the engine as a host from the dialog, see its containers, stop one from the detail panel
-//! (Docker reports it stopped), kill one with the docker CLI (the row changes), stop the daemon
-//! (the offline banner shows while the rows stay). Screenshots of the main views go to
+//! (Docker reports it stopped), type a command into a web shell and read its output, kill one
+//! with the docker CLI (the row changes), stop the daemon (the offline banner shows while the
+//! rows stay). Screenshots of the main views go to
 //! `$BERTH_SCREENSHOTS` (default `target/screenshots`).
 
 use std::net::TcpListener;
@@ -152,6 +153,23 @@ impl Session {
     /// page with nothing changing (compositing is off under Xvfb) never presents one: the call
     /// would wait forever. So a pixel in the corner flickers between two near-identical shades for
     /// a few seconds, which gives the screenshot the repaint it waits for.
+    /// Wait until the text of `css` contains `text`.
+    async fn wait_text(&self, css: &str, text: &str, limit: Duration) {
+        step(format_args!("wait for {css} to show {text:?}"));
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                last = element.text().await.unwrap_or_default();
+                if last.contains(text) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never showed {text:?} within {limit:?} (last: {last:?})\napp log:\n{}", self.log());
+    }
+
     async fn screenshot(&self, name: &str) {
         step(format_args!("screenshot {name}"));
         const REPAINT: &str = "
@@ -236,6 +254,18 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.wait_attr("[data-testid=container-detail]", "data-state", "exited", Duration::from_secs(15)).await;
         ui.find("[data-testid=raw-json]").await;
         ui.screenshot("detail").await;
+
+        // A web shell into a running container: type a command into the terminal, read its output.
+        ui.search("ui-cron").await;
+        ui.click("[data-testid=container-row][data-name=ui-cron]").await;
+        ui.wait_attr("[data-testid=container-detail]", "data-state", "running", Duration::from_secs(10)).await;
+        ui.click("[data-testid=action-shell]").await;
+        ui.wait_attr("[data-testid=shell-tab]", "data-state", "open", Duration::from_secs(20)).await;
+        let keys = ui.find(".xterm-helper-textarea").await;
+        keys.send_keys(&format!("echo berth-$((6*7)){}", char::from(fantoccini::key::Key::Enter))).await.unwrap();
+        ui.wait_text(".xterm-rows", "berth-42", Duration::from_secs(15)).await;
+        ui.screenshot("shell").await;
+        ui.click("[data-testid=nav-containers]").await;
 
         // Kill one by hand: the row follows Docker's event.
         ui.search("ui-web").await;

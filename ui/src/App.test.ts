@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { FakeBackend, gate, host, row } from "./testing/fake-backend";
+import { FakeBackend, FakeTerminal, gate, host, row } from "./testing/fake-backend";
 import App from "./App.svelte";
 
 const settle = async () => {
@@ -12,10 +12,10 @@ describe("App", () => {
   let target: HTMLElement;
   let app: ReturnType<typeof mount> | null = null;
 
-  function start(backend: FakeBackend): void {
+  function start(backend: FakeBackend, terminal = new FakeTerminal()): void {
     target = document.createElement("div");
     document.body.append(target);
-    app = mount(App, { target, props: { backend } });
+    app = mount(App, { target, props: { backend, makeTerminal: () => terminal } });
     flushSync();
   }
 
@@ -68,6 +68,41 @@ describe("App", () => {
     flushSync();
     expect($("container-row")).toBeNull();
     expect($("event-table")).not.toBeNull();
+  });
+
+  it("opens a shell from a running container's detail; the session survives switching views", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-1", status: "online" })];
+    backend.rows = [row({ id: "a", name: "web", host: "edge-1", state: "running" }), row({ id: "b", name: "old", host: "edge-1", state: "exited" })];
+    const terminal = new FakeTerminal();
+    start(backend, terminal);
+    await settle();
+    $("nav-containers")!.click();
+    flushSync();
+    target.querySelector<HTMLElement>("[data-testid='container-row'][data-name='old']")!.click();
+    await settle();
+    expect(($("action-shell") as HTMLButtonElement).disabled).toBe(true);
+    target.querySelector<HTMLElement>("[data-testid='container-row'][data-name='web']")!.click();
+    await settle();
+    $("action-shell")!.click();
+    await settle();
+    flushSync();
+    expect($("shell-tab")!.dataset.state).toBe("open");
+    expect($("shell-tab")!.dataset.container).toBe("web");
+    const [session] = [...backend.shellSessions.keys()];
+    backend.emitShell(session, "hello\r\n");
+    terminal.typeKeys("ls\r");
+    $("nav-fleet")!.click();
+    flushSync();
+    $("nav-shell")!.click();
+    flushSync();
+    await settle();
+    expect(backend.shellSessions.size).toBe(1);
+    expect(terminal.written).toBe("hello\r\n");
+    expect(backend.shellSessions.get(session)!.typed).toBe("ls\r");
+    backend.emitShell(session, { ended: { exit_code: 0, container_running: true } });
+    flushSync();
+    expect($("shell-ended")!.dataset.exitCode).toBe("0");
   });
 
   it("switches the language from the header", async () => {

@@ -98,6 +98,16 @@ impl Actions {
         }
     }
 
+    /// A connection to `host`, kept for the next caller (shell sessions use it too).
+    pub async fn engine(&self, host: &str) -> Result<Engine> {
+        let host = self.store.host(host)?;
+        let cached = self.engines.lock().await.get(&host.id).cloned();
+        match cached {
+            Some(engine) => Ok(engine),
+            None => self.connect(&host).await,
+        }
+    }
+
     async fn connect(&self, host: &crate::model::Host) -> Result<Engine> {
         let engine = connect(host).await?;
         self.engines.lock().await.insert(host.id, engine.clone());

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod fleet;
 pub mod model;
 pub mod paths;
+pub mod shell;
 pub mod store;
 pub mod sync;
 pub mod time;

@@ -1,7 +1,7 @@
 // What components get from above instead of importing: the backend (tests pass a fake) and the
 // app's controllers. App.svelte provides them; `appContext` builds the same for `mount()`.
 import { getContext, setContext } from "svelte";
-import type { Backend } from "$lib/ipc";
+import type { Backend, ContainerRow } from "$lib/ipc";
 import type { Fleet } from "$lib/fleet/fleet.svelte";
 import type { ContainerActions } from "$lib/containers/pending.svelte";
 
@@ -9,6 +9,8 @@ export interface AppContext {
   backend: Backend;
   fleet: Fleet;
   actions: ContainerActions;
+  /** Opens a web shell into a container and shows it (absent where there is no shell view). */
+  openShell?: (row: ContainerRow) => void;
 }
 
 const APP = Symbol("berth.app");

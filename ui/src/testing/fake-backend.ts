@@ -11,6 +11,8 @@ import {
   type EventRow,
   type HostSpec,
   type HostSummary,
+  type ExecSpec,
+  type ShellMessage,
   type TestResult,
   type UiStep,
 } from "$lib/ipc";
@@ -220,6 +222,100 @@ export class FakeBackend implements Backend {
 
   emitFleet(hosts: HostSummary[]): void {
     for (const handler of this.#fleetHandlers) handler(hosts);
+  }
+
+  /** Shell sessions opened, by id: what opened them, where their output goes, what was typed. */
+  shellSessions = new Map<number, FakeShell>();
+  /** Every resize asked for, in order. */
+  resizes: { session: number; rows: number; cols: number }[] = [];
+  closedShells: number[] = [];
+  #nextShell = 0;
+
+  async shellOpen(host: string, container: string, spec: ExecSpec, sink: (message: ShellMessage) => void): Promise<number> {
+    this.#fail("shellOpen");
+    const id = ++this.#nextShell;
+    this.shellSessions.set(id, { host, container, spec, sink, typed: "" });
+    return id;
+  }
+
+  async shellAttach(session: number, sink: (message: ShellMessage) => void): Promise<void> {
+    this.#fail("shellAttach");
+    this.#shell(session).sink = sink;
+  }
+
+  async shellInput(session: number, data: string): Promise<void> {
+    this.#fail("shellInput");
+    this.#shell(session).typed += data;
+  }
+
+  async shellResize(session: number, rows: number, cols: number): Promise<void> {
+    this.#fail("shellResize");
+    this.resizes.push({ session, rows, cols });
+  }
+
+  async shellClose(session: number): Promise<void> {
+    this.#fail("shellClose");
+    this.closedShells.push(session);
+  }
+
+  /** Output (text, as UTF-8 bytes) or the end of session `id`, as the backend would send it. */
+  emitShell(id: number, message: string | ShellMessage): void {
+    this.#shell(id).sink(typeof message === "string" ? new TextEncoder().encode(message).buffer : message);
+  }
+
+  #shell(id: number): FakeShell {
+    const shell = this.shellSessions.get(id);
+    if (!shell) throw new IpcError("invalid_input", `invalid shell session: ${id} is not open`);
+    return shell;
+  }
+}
+
+export interface FakeShell {
+  host: string;
+  container: string;
+  spec: ExecSpec;
+  sink: (message: ShellMessage) => void;
+  typed: string;
+}
+
+/** A terminal that records what it was given: `typeKeys` plays the user. */
+export class FakeTerminal {
+  rows = 24;
+  cols = 80;
+  written = "";
+  opened: HTMLElement | null = null;
+  disposed = false;
+  focused = 0;
+  #onData: ((data: string) => void) | null = null;
+
+  open(parent: HTMLElement): void {
+    this.opened = parent;
+  }
+
+  write(data: Uint8Array | string): void {
+    this.written += typeof data === "string" ? data : new TextDecoder().decode(data);
+  }
+
+  onData(handler: (data: string) => void): void {
+    this.#onData = handler;
+  }
+
+  fit(): void {}
+
+  focus(): void {
+    this.focused += 1;
+  }
+
+  search(text: string): boolean {
+    return this.written.includes(text);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  typeKeys(data: string): void {
+    this.#onData?.(data);
   }
 }
 

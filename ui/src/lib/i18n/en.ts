@@ -222,6 +222,19 @@ export const en = {
   "events.count": { one: "1 event", other: "{count} events" },
   "events.empty": "No events recorded yet.",
   "events.noMatch": "No event matches the filters.",
+  "nav.shell": "Shell",
+  "actions.shell": "Open shell",
+  "actions.shellNeedsRunning": "A shell needs the container running",
+  "shell.empty": "No shell open. Open one from a running container's detail (Containers → a row → Open shell).",
+  "shell.tabs": "Shell sessions",
+  "shell.close": "Close {title}",
+  "shell.opening": "Opening a shell in {title}…",
+  "shell.ended": "The shell ended with exit code {code}.",
+  "shell.endedNoCode": "The shell ended: the container stopped.",
+  "shell.failed": "The shell failed: {reason}",
+  "shell.reconnect": "Reconnect",
+  "shell.searchLabel": "Search the terminal",
+  "shell.searchPlaceholder": "Find in output…",
 } as const satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;

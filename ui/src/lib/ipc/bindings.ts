@@ -30,6 +30,16 @@ export const commands = {
 	 *  start-up benchmark reads this line), and the page's own steps at debug level.
 	 */
 	uiPainted: (steps: UiStep[]) => __TAURI_INVOKE<null>("ui_painted", { steps }),
+	/**  Open a shell (default: bash if the image has it, else sh) and stream it to `request.output`. */
+	shellOpen: (request: ShellOpen) => __TAURI_INVOKE<number>("shell_open", { request }),
+	/**  Send a session's output (its recent output first) to a new channel, e.g. after a reload. */
+	shellAttach: (request: ShellAttach) => __TAURI_INVOKE<null>("shell_attach", { request }),
+	/**  Keystrokes or pasted text. */
+	shellInput: (session: number, data: string) => __TAURI_INVOKE<null>("shell_input", { session, data }),
+	shellResize: (session: number, rows: number, cols: number) => __TAURI_INVOKE<null>("shell_resize", { session, rows, cols }),
+	shellClose: (session: number) => __TAURI_INVOKE<null>("shell_close", { session }),
+	/**  The open sessions (they outlive the page's views). */
+	shells: () => __TAURI_INVOKE<ShellInfo[]>("shells"),
 };
 
 /* Types */
@@ -91,6 +101,30 @@ export type EventRow = {
 	actor_id: string | null,
 	actor_name: string | null,
 	attributes: { [key in string]: string },
+};
+
+/**  How an exec ended. */
+export type ExecEnd = {
+	/**  The process's exit code; `None` when Docker never learnt it (the container died with it). */
+	exit_code: number | null,
+	/**  Whether the container still runs. */
+	container_running: boolean,
+};
+
+/**  What to run and how. */
+export type ExecSpec = {
+	/**  The command and its arguments; empty: [`DEFAULT_SHELL`]. */
+	cmd?: string[],
+	user?: string | null,
+	workdir?: string | null,
+	/**  `KEY=VALUE` entries added to the container's environment. */
+	env?: string[],
+	/**  Give the process a pseudo-terminal (output then comes as one raw stream). */
+	tty?: boolean,
+	/**  Wire the process's standard input. */
+	stdin?: boolean,
+	/**  The terminal's size at start (with `tty`). */
+	size?: TermSize | null,
 };
 
 /**  The host key an SSH server showed, and what known_hosts says of it. */
@@ -164,6 +198,31 @@ export type Reachability = "online" | "offline" |
 /**  Added but never reached. */
 "never";
 
+export type ShellAttach = {
+	session: number,
+	output: string,
+};
+
+/**  A session as a front end lists it. */
+export type ShellInfo = {
+	id: number,
+	host: string,
+	container: string,
+	ended: ExecEnd | null,
+};
+
+/**
+ *  Where a session's output goes: a `Channel` made in the page (passed as its `toJSON()` id).
+ *  Output arrives as `ArrayBuffer`s; the end as `{ ended: ExecEnd }` or `{ failed: string }`.
+ */
+export type ShellOpen = {
+	host: string,
+	/**  The container's id or name on that host. */
+	container: string,
+	spec: ExecSpec,
+	output: string,
+};
+
 /**  Options of `ssh://` hosts that are not part of the URL. */
 export type SshOptions = {
 	/**  Private key to offer (its passphrase, if any, lives in the keyring). */
@@ -174,6 +233,12 @@ export type SshOptions = {
 	password?: boolean,
 	/**  `[user@]host[:port]` of a bastion to hop through. */
 	proxy_jump?: string | null,
+};
+
+/**  A terminal's size in character cells. */
+export type TermSize = {
+	rows: number,
+	cols: number,
 };
 
 /**  What "test connection" found. */

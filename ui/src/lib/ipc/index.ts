@@ -1,6 +1,7 @@
 // The UI's only door to the Rust side: nothing else under src/ imports @tauri-apps/api.
 // Types come from ./types (shapes generated from Rust); errors always arrive as IpcError.
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
   ContainerAction,
@@ -9,7 +10,9 @@ import type {
   ContainersPatch,
   EventRow,
   HostSpec,
+  ExecSpec,
   HostSummary,
+  ShellMessage,
   TestResult,
   UiStep,
 } from "./types";
@@ -41,6 +44,14 @@ export interface Backend {
   removeHost(name: string): Promise<void>;
   /** The fleet has been painted with data; `steps` are the page's own start-up marks. */
   uiPainted(steps: UiStep[]): Promise<void>;
+
+  /** Opens a shell in a container; `sink` hears its output bytes, then its end. Returns its id. */
+  shellOpen(host: string, container: string, spec: ExecSpec, sink: (message: ShellMessage) => void): Promise<number>;
+  /** Sends a session's recent output, then what follows, to a new sink (e.g. after a reload). */
+  shellAttach(session: number, sink: (message: ShellMessage) => void): Promise<void>;
+  shellInput(session: number, data: string): Promise<void>;
+  shellResize(session: number, rows: number, cols: number): Promise<void>;
+  shellClose(session: number): Promise<void>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -77,6 +88,13 @@ async function call<T>(pending: Promise<T>): Promise<T> {
   }
 }
 
+/** A channel the backend streams a session into, as the id string its command takes. */
+function channel(sink: (message: ShellMessage) => void): string {
+  const output = new Channel<ShellMessage>();
+  output.onmessage = sink;
+  return output.toJSON();
+}
+
 function on<T>(name: string, handler: (payload: T) => void): Promise<UnlistenFn> {
   return listen<T>(name, (event) => handler(event.payload));
 }
@@ -100,6 +118,19 @@ export const tauriBackend: Backend = {
   },
   uiPainted: async (steps) => {
     await call(commands.uiPainted(steps));
+  },
+  shellOpen: (host, container, spec, sink) => call(commands.shellOpen({ host, container, spec, output: channel(sink) })),
+  shellAttach: async (session, sink) => {
+    await call(commands.shellAttach({ session, output: channel(sink) }));
+  },
+  shellInput: async (session, data) => {
+    await call(commands.shellInput(session, data));
+  },
+  shellResize: async (session, rows, cols) => {
+    await call(commands.shellResize(session, rows, cols));
+  },
+  shellClose: async (session) => {
+    await call(commands.shellClose(session));
   },
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),

@@ -10,11 +10,14 @@ export type {
   ContainerRow,
   ContainersPatch,
   EventRow,
+  ExecEnd,
+  ExecSpec,
   HostKeyCheck,
   HostKeyVerdict,
   HostKind,
   HostSpec,
   HostSummary,
+  ShellInfo,
   TestResult,
   TlsFiles,
   UiStep,
@@ -27,3 +30,8 @@ export type CountMap = { [key in string]: number };
 /** Live state of a host: `never` = added but never reached; `connecting` = its follower is dialling. */
 export type LinkState = Reachability;
 export type SshSettings = SshOptions;
+
+/** How a shell session ended: its process's exit, or a failure to read it. */
+export type ShellEnd = { ended: import("./bindings").ExecEnd } | { failed: string };
+/** What a shell session sends: output bytes, then once its end. */
+export type ShellMessage = ArrayBuffer | ShellEnd;

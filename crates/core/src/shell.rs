@@ -1,0 +1,262 @@
+//! The shell sessions a front end keeps open: an exec with a TTY in a container on any host, its
+//! recent output kept for re-attaching (bounded), and one subscriber at a time that receives the
+//! output coalesced into few large messages. A session lives until its process ends or it is
+//! closed, whatever the front end shows meanwhile.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, StreamExt};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::connect::Engine;
+use crate::error::{Error, Result};
+use crate::exec::{self, Exec, ExecEnd, ExecSpec, InputSink, OutputStream, TermSize};
+
+/// How much recent output a session keeps for a subscriber that attaches later.
+pub const REPLAY_BYTES: usize = 1024 * 1024;
+/// The most one output message carries.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// After a large message, output waits this long to gather more: a flood arrives as a few large
+/// messages per frame rather than thousands of small ones, while a keystroke's echo goes at once.
+pub const FLOOD_PAUSE: Duration = Duration::from_millis(4);
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShellEvent {
+    Output(Bytes),
+    /// The process ended (the last event of a session).
+    Ended(ExecEnd),
+    /// Reading the session failed (the link or the daemon went away); the last event.
+    Failed(String),
+}
+
+pub type Subscriber = Arc<dyn Fn(ShellEvent) + Send + Sync>;
+
+/// A session as a front end lists it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ShellInfo {
+    pub id: u32,
+    pub host: String,
+    pub container: String,
+    pub ended: Option<ExecEnd>,
+}
+
+struct Shell {
+    exec: Exec,
+    host: String,
+    input: tokio::sync::Mutex<InputSink>,
+    state: Mutex<ShellState>,
+}
+
+#[derive(Default)]
+struct ShellState {
+    replay: VecDeque<Bytes>,
+    replay_len: usize,
+    subscriber: Option<Subscriber>,
+    /// Set once the session is over: `Ended` or `Failed`, replayed to a late subscriber.
+    last: Option<ShellEvent>,
+}
+
+impl ShellState {
+    /// Delivers under the state's lock, so a subscriber attaching meanwhile sees every byte once.
+    fn deliver(&mut self, event: ShellEvent) {
+        if let ShellEvent::Output(bytes) = &event {
+            self.replay_len += bytes.len();
+            self.replay.push_back(bytes.clone());
+            while self.replay_len > REPLAY_BYTES {
+                let front = self.replay.pop_front().expect("non-empty while over the bound");
+                self.replay_len -= front.len();
+            }
+        } else {
+            self.last = Some(event.clone());
+        }
+        if let Some(subscriber) = &self.subscriber {
+            subscriber(event);
+        }
+    }
+}
+
+/// Every open session, by id.
+#[derive(Default)]
+pub struct Shells {
+    next: AtomicU32,
+    sessions: Mutex<HashMap<u32, Arc<Shell>>>,
+}
+
+impl Shells {
+    pub fn new() -> Shells {
+        Shells::default()
+    }
+
+    /// Start `spec` (with a TTY and stdin, whatever it says) in `container` on `engine`'s host;
+    /// `subscriber` receives its output from the first byte.
+    pub async fn open(&self, engine: &Engine, container: &str, mut spec: ExecSpec, subscriber: Subscriber) -> Result<u32> {
+        spec.tty = true;
+        spec.stdin = true;
+        let (exec, output, input) = exec::start(engine, container, &spec).await?;
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let state = ShellState { subscriber: Some(subscriber), ..Default::default() };
+        let shell = Arc::new(Shell {
+            exec,
+            host: engine.host.clone(),
+            input: tokio::sync::Mutex::new(input),
+            state: Mutex::new(state),
+        });
+        self.lock().insert(id, Arc::clone(&shell));
+        tokio::spawn(pump(shell, output));
+        Ok(id)
+    }
+
+    /// Keystrokes (or pasted text) for session `id`.
+    pub async fn input(&self, id: u32, bytes: &[u8]) -> Result<()> {
+        let shell = self.get(id)?;
+        let mut input = shell.input.lock().await;
+        let written = input.write_all(bytes).await.and(input.flush().await);
+        written.map_err(|source| Error::Io { context: format!("typing into shell session {id}"), source })
+    }
+
+    pub async fn resize(&self, id: u32, size: TermSize) -> Result<()> {
+        self.get(id)?.exec.resize(size).await
+    }
+
+    /// Hand session `id`'s output to `subscriber` from now on, after its recent output (and its
+    /// end, if it has ended). The previous subscriber hears nothing more.
+    pub fn attach(&self, id: u32, subscriber: Subscriber) -> Result<()> {
+        let shell = self.get(id)?;
+        let mut state = shell.state.lock().unwrap_or_else(|p| p.into_inner());
+        let recent: Vec<u8> = state.replay.iter().flat_map(|b| b.iter().copied()).collect();
+        if !recent.is_empty() {
+            subscriber(ShellEvent::Output(Bytes::from(recent)));
+        }
+        if let Some(last) = &state.last {
+            subscriber(last.clone());
+        }
+        state.subscriber = Some(subscriber);
+        Ok(())
+    }
+
+    /// Forget session `id`; its process gets a hang-up when the connection closes.
+    pub fn close(&self, id: u32) -> Result<()> {
+        let shell = self.lock().remove(&id).ok_or_else(|| unknown(id))?;
+        shell.state.lock().unwrap_or_else(|p| p.into_inner()).subscriber = None;
+        // Closing our side of the connection ends the pump, and the exec with it.
+        tokio::spawn(async move {
+            let _ = shell.input.lock().await.shutdown().await;
+        });
+        Ok(())
+    }
+
+    pub fn list(&self) -> Vec<ShellInfo> {
+        let mut sessions: Vec<ShellInfo> = self
+            .lock()
+            .iter()
+            .map(|(id, shell)| {
+                let last = shell.state.lock().unwrap_or_else(|p| p.into_inner()).last.clone();
+                ShellInfo {
+                    id: *id,
+                    host: shell.host.clone(),
+                    container: shell.exec.container.clone(),
+                    ended: match last {
+                        Some(ShellEvent::Ended(end)) => Some(end),
+                        Some(ShellEvent::Failed(_)) => Some(ExecEnd { exit_code: None, container_running: false }),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        sessions.sort_by_key(|s| s.id);
+        sessions
+    }
+
+    /// Bytes of recent output held across every session (for memory accounting).
+    pub fn replay_bytes(&self) -> usize {
+        self.lock().values().map(|s| s.state.lock().unwrap_or_else(|p| p.into_inner()).replay_len).sum()
+    }
+
+    fn get(&self, id: u32) -> Result<Arc<Shell>> {
+        self.lock().get(&id).cloned().ok_or_else(|| unknown(id))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<Shell>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn unknown(id: u32) -> Error {
+    Error::invalid("shell session", format!("{id} is not open (it was closed, or the app restarted); open a new one"))
+}
+
+/// Reads the session's output until it ends, in messages of what is ready at once.
+async fn pump(shell: Arc<Shell>, mut output: OutputStream) {
+    let deliver = |event| shell.state.lock().unwrap_or_else(|p| p.into_inner()).deliver(event);
+    loop {
+        let first = match output.next().await {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(error)) => return deliver(ShellEvent::Failed(error.to_string())),
+            None => break,
+        };
+        let mut message = BytesMut::from(first.bytes().as_ref());
+        let mut failed = None;
+        let mut over = false;
+        while message.len() < MAX_MESSAGE {
+            match output.next().now_or_never() {
+                Some(Some(Ok(chunk))) => message.extend_from_slice(chunk.bytes()),
+                Some(Some(Err(error))) => {
+                    failed = Some(error);
+                    break;
+                }
+                Some(None) => {
+                    over = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        let flood = message.len() >= MAX_MESSAGE / 4;
+        deliver(ShellEvent::Output(message.freeze()));
+        if let Some(error) = failed {
+            return deliver(ShellEvent::Failed(error.to_string()));
+        }
+        if over {
+            break;
+        }
+        if flood {
+            tokio::time::sleep(FLOOD_PAUSE).await;
+        }
+    }
+    let end = shell.exec.wait().await;
+    deliver(match end {
+        Ok(end) => ShellEvent::Ended(end),
+        Err(error) => ShellEvent::Failed(error.to_string()),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_keeps_the_newest_output_within_its_bound() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let mut state = ShellState {
+            subscriber: Some(Arc::new(move |e| sink.lock().unwrap().push(e))),
+            ..Default::default()
+        };
+        for i in 0..40u8 {
+            state.deliver(ShellEvent::Output(Bytes::from(vec![i; 64 * 1024])));
+        }
+        assert!(state.replay_len <= REPLAY_BYTES);
+        assert_eq!(state.replay.back().unwrap()[0], 39, "the newest is kept");
+        assert_eq!(state.replay.front().unwrap()[0], 40 - (REPLAY_BYTES / (64 * 1024)) as u8);
+        state.deliver(ShellEvent::Ended(ExecEnd { exit_code: Some(0), container_running: true }));
+        assert_eq!(seen.lock().unwrap().len(), 41);
+        assert!(matches!(state.last, Some(ShellEvent::Ended(_))));
+    }
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { FakeBackend, FakeTerminal, row } from "../../testing/fake-backend";
+import { IpcError } from "$lib/ipc";
+import { ShellTabs } from "./tabs.svelte";
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function setup() {
+  const backend = new FakeBackend();
+  const terminals: FakeTerminal[] = [];
+  const shells = new ShellTabs(backend, () => {
+    const terminal = new FakeTerminal();
+    terminals.push(terminal);
+    return terminal;
+  });
+  return { backend, shells, terminals };
+}
+
+describe("ShellTabs", () => {
+  it("opens a TTY shell in the container with the terminal's size and writes its output", async () => {
+    const { backend, shells, terminals } = setup();
+    const tab = await shells.open(row({ id: "c1", name: "web", host: "edge-1" }));
+    await settle();
+    expect(shells.activeKey).toBe(tab.key);
+    expect(tab.state).toBe("open");
+    const [session] = [...backend.shellSessions.values()];
+    expect(session).toMatchObject({ host: "edge-1", container: "c1", spec: { tty: true, stdin: true, cmd: [], size: { rows: 24, cols: 80 } } });
+    backend.emitShell(tab.session!, "/ # ");
+    backend.emitShell(tab.session!, "ls\r\n");
+    expect(terminals[0].written).toBe("/ # ls\r\n");
+  });
+
+  it("sends keystrokes in order, batching those typed while a send is in flight", async () => {
+    const { backend, shells, terminals } = setup();
+    const tab = await shells.open(row({ id: "c1" }));
+    await settle();
+    let release: () => void = () => undefined;
+    const input = backend.shellInput.bind(backend);
+    const sent: string[] = [];
+    backend.shellInput = async (session, data) => {
+      sent.push(data);
+      if (sent.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      return input(session, data);
+    };
+    terminals[0].typeKeys("e");
+    terminals[0].typeKeys("c");
+    terminals[0].typeKeys("ho\r");
+    release();
+    await settle();
+    await settle();
+    expect(sent).toEqual(["e", "cho\r"]);
+    expect(backend.shellSessions.get(tab.session!)!.typed).toBe("echo\r");
+  });
+
+  it("says how a session ended and reconnects into the same terminal", async () => {
+    const { backend, shells, terminals } = setup();
+    const tab = await shells.open(row({ id: "c1" }));
+    await settle();
+    const first = tab.session!;
+    backend.emitShell(first, { ended: { exit_code: 130, container_running: true } });
+    expect(tab.state).toBe("ended");
+    expect(tab.end?.exit_code).toBe(130);
+    terminals[0].typeKeys("ignored");
+    expect(backend.shellSessions.get(first)!.typed).toBe("");
+
+    shells.reconnect(tab);
+    await settle();
+    expect(tab.state).toBe("open");
+    expect(tab.session).not.toBe(first);
+    expect(terminals).toHaveLength(1);
+    // A late message of the old session changes nothing.
+    backend.emitShell(first, "stale");
+    expect(terminals[0].written).not.toContain("stale");
+  });
+
+  it("shows a failure to open and a failure while reading", async () => {
+    const { backend, shells } = setup();
+    backend.failures.set("shellOpen", new IpcError("docker", "Docker on host \"edge-1\" refused to start an exec: container is not running"));
+    const tab = await shells.open(row({ id: "c1" }));
+    await settle();
+    expect(tab.state).toBe("failed");
+    expect(tab.failure).toContain("not running");
+    shells.reconnect(tab);
+    await settle();
+    backend.emitShell(tab.session!, { failed: "the SSH link dropped" });
+    expect(tab.state).toBe("failed");
+    expect(tab.failure).toBe("the SSH link dropped");
+  });
+
+  it("tells the session each new size once, and closes sessions with their tabs", async () => {
+    const { backend, shells, terminals } = setup();
+    const one = await shells.open(row({ id: "c1" }));
+    const two = await shells.open(row({ id: "c2" }));
+    await settle();
+    const parent = document.createElement("div");
+    shells.show(one, parent);
+    expect(terminals[0].opened).toBe(one.element);
+    expect(parent.firstChild).toBe(one.element);
+    terminals[0].rows = 40;
+    terminals[0].cols = 120;
+    shells.fit(one);
+    shells.fit(one);
+    expect(backend.resizes.filter((r) => r.session === one.session)).toEqual([
+      { session: one.session, rows: 24, cols: 80 },
+      { session: one.session, rows: 40, cols: 120 },
+    ]);
+    shells.activeKey = one.key;
+    shells.close(one);
+    expect(backend.closedShells).toEqual([one.session]);
+    expect(terminals[0].disposed).toBe(true);
+    expect(shells.tabs).toEqual([two]);
+    expect(shells.activeKey).toBe(two.key);
+  });
+});
