@@ -222,3 +222,55 @@ fn exec_and_logs_refuse_bad_input_clearly() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_shell_session_replays_its_output_to_a_late_subscriber_and_reports_its_end() {
+    use berth_core::shell::{ShellEvent, Shells};
+    use std::sync::{Arc, Mutex};
+    let d = Daemon::shared();
+    let id = d.docker(&["run", "-d", "--name", "shell-replay", TEST_IMAGE, "sleep", "3600"]);
+    let host = berth_core::model::Host {
+        id: 0,
+        config: berth_core::model::HostConfig {
+            name: "local".into(),
+            endpoint: berth_core::endpoint::Endpoint::parse(&d.url(), None).unwrap(),
+            labels: Default::default(),
+        },
+    };
+    let text = |events: &Mutex<Vec<ShellEvent>>| -> String {
+        events.lock().unwrap().iter().filter_map(|e| if let ShellEvent::Output(b) = e { Some(String::from_utf8_lossy(b).into_owned()) } else { None }).collect()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = berth_core::connect::connect(&host).await.unwrap();
+        let shells = Shells::new();
+        let first: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
+        let sink = Arc::clone(&first);
+        let session = shells.open(&engine, &id, ExecSpec { cmd: vec!["sh".into()], ..Default::default() }, Arc::new(move |e| sink.lock().unwrap().push(e))).await.unwrap();
+        shells.input(session, b"echo replay-$((40+2))\n").await.unwrap();
+        wait_for("the first subscriber to see the output", Duration::from_secs(10), || if text(&first).contains("replay-42") { Ok(()) } else { Err(text(&first)) });
+
+        // A page that reloads attaches anew: it gets the recent output first, then what follows.
+        let second: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
+        let sink = Arc::clone(&second);
+        shells.attach(session, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+        assert!(text(&second).contains("replay-42"), "{}", text(&second));
+        let seen_by_first = first.lock().unwrap().len();
+        shells.input(session, b"exit 9\n").await.unwrap();
+        wait_for("the session to end", Duration::from_secs(10), || match second.lock().unwrap().last() {
+            Some(ShellEvent::Ended(end)) => Ok(*end),
+            other => Err(format!("{other:?}")),
+        });
+        assert_eq!(first.lock().unwrap().len(), seen_by_first, "the first subscriber hears nothing after the second attached");
+        let ended = shells.list();
+        assert_eq!(ended[0].ended.and_then(|e| e.exit_code), Some(9));
+        // A subscriber attaching after the end still learns how it ended.
+        let late: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
+        let sink = Arc::clone(&late);
+        shells.attach(session, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+        assert!(matches!(late.lock().unwrap().last(), Some(ShellEvent::Ended(_))));
+        shells.close(session).unwrap();
+        assert!(shells.list().is_empty());
+        assert!(shells.input(session, b"x").await.unwrap_err().to_string().contains("not open"));
+    });
+}

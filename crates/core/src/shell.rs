@@ -20,10 +20,12 @@ use crate::exec::{self, Exec, ExecEnd, ExecSpec, InputSink, OutputStream, TermSi
 /// How much recent output a session keeps for a subscriber that attaches later.
 pub const REPLAY_BYTES: usize = 1024 * 1024;
 /// The most one output message carries.
-pub const MAX_MESSAGE: usize = 64 * 1024;
-/// After a large message, output waits this long to gather more: a flood arrives as a few large
-/// messages per frame rather than thousands of small ones, while a keystroke's echo goes at once.
-pub const FLOOD_PAUSE: Duration = Duration::from_millis(4);
+pub const MAX_MESSAGE: usize = 256 * 1024;
+/// Output that is already this much when first read is a flood: it is gathered for up to a
+/// frame, so a flood arrives as a few large messages per frame rather than thousands of small
+/// ones, while a keystroke's echo goes at once.
+pub const FLOOD: usize = 2 * 1024;
+pub const FRAME: Duration = Duration::from_millis(8);
 
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,8 +206,18 @@ async fn pump(shell: Arc<Shell>, mut output: OutputStream) {
         let mut message = BytesMut::from(first.bytes().as_ref());
         let mut failed = None;
         let mut over = false;
+        let frame_ends = tokio::time::Instant::now() + FRAME;
         while message.len() < MAX_MESSAGE {
-            match output.next().now_or_never() {
+            // What is ready now, always; more until the frame ends, during a flood.
+            let next = if message.len() >= FLOOD {
+                match tokio::time::timeout_at(frame_ends, output.next()).await {
+                    Ok(next) => Some(next),
+                    Err(_) => None,
+                }
+            } else {
+                output.next().now_or_never()
+            };
+            match next {
                 Some(Some(Ok(chunk))) => message.extend_from_slice(chunk.bytes()),
                 Some(Some(Err(error))) => {
                     failed = Some(error);
@@ -218,16 +230,12 @@ async fn pump(shell: Arc<Shell>, mut output: OutputStream) {
                 None => break,
             }
         }
-        let flood = message.len() >= MAX_MESSAGE / 4;
         deliver(ShellEvent::Output(message.freeze()));
         if let Some(error) = failed {
             return deliver(ShellEvent::Failed(error.to_string()));
         }
         if over {
             break;
-        }
-        if flood {
-            tokio::time::sleep(FLOOD_PAUSE).await;
         }
     }
     let end = shell.exec.wait().await;
