@@ -21,6 +21,18 @@ fn setup(name: &str) -> (Berth, &'static Daemon) {
     (berth, d)
 }
 
+/// The engine as a core `Host`, for tests of the core's sessions.
+fn local_host(d: &Daemon) -> berth_core::model::Host {
+    berth_core::model::Host {
+        id: 0,
+        config: berth_core::model::HostConfig {
+            name: "local".into(),
+            endpoint: berth_core::endpoint::Endpoint::parse(&d.url(), None).unwrap(),
+            labels: Default::default(),
+        },
+    }
+}
+
 fn with_stdin(berth: &Berth, args: &[&str], input: &[u8]) -> Output {
     let mut child = berth.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
@@ -103,14 +115,7 @@ fn a_tty_has_the_size_asked_for() {
 fn a_session_resizes_while_it_runs() {
     let d = Daemon::shared();
     let id = d.docker(&["run", "-d", "--name", "exec-resize", TEST_IMAGE, "sleep", "3600"]);
-    let host = berth_core::model::Host {
-        id: 0,
-        config: berth_core::model::HostConfig {
-            name: "local".into(),
-            endpoint: berth_core::endpoint::Endpoint::parse(&d.url(), None).unwrap(),
-            labels: Default::default(),
-        },
-    };
+    let host = local_host(d);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let engine = berth_core::connect::connect(&host).await.unwrap();
@@ -229,14 +234,7 @@ fn a_shell_session_replays_its_output_to_a_late_subscriber_and_reports_its_end()
     use std::sync::{Arc, Mutex};
     let d = Daemon::shared();
     let id = d.docker(&["run", "-d", "--name", "shell-replay", TEST_IMAGE, "sleep", "3600"]);
-    let host = berth_core::model::Host {
-        id: 0,
-        config: berth_core::model::HostConfig {
-            name: "local".into(),
-            endpoint: berth_core::endpoint::Endpoint::parse(&d.url(), None).unwrap(),
-            labels: Default::default(),
-        },
-    };
+    let host = local_host(d);
     let text = |events: &Mutex<Vec<ShellEvent>>| -> String {
         events.lock().unwrap().iter().filter_map(|e| if let ShellEvent::Output(b) = e { Some(String::from_utf8_lossy(b).into_owned()) } else { None }).collect()
     };
