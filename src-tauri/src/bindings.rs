@@ -27,6 +27,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::shell::shell_resize,
             commands::shell::shell_close,
             commands::shell::shells,
+            commands::shell::logs_open,
+            commands::shell::logs_close,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()

@@ -24,6 +24,8 @@ pub struct AppState {
     pub actions: Actions,
     /// Web shell sessions; they outlive the page's views.
     pub shells: berth_core::shell::Shells,
+    /// Followed container logs.
+    pub logs: Arc<berth_core::shell::LogStreams>,
     /// When the process started, for the start-up figure logged by `ui_painted`.
     pub started: Instant,
     pub painted: AtomicBool,
@@ -71,6 +73,7 @@ fn run(started: Instant) -> anyhow::Result<()> {
             supervisor: Arc::clone(&supervisor),
             actions: Actions::new(Arc::clone(&store)),
             shells: berth_core::shell::Shells::new(),
+            logs: Arc::new(berth_core::shell::LogStreams::new()),
             started,
             painted: AtomicBool::new(false),
         })

@@ -2,7 +2,8 @@
 //! WebKitWebDriver, the real app under Xvfb, a real dockerd behind it.
 //!
 //! Add the engine as a host from the dialog, see its containers, stop one from the detail panel
-//! (Docker reports it stopped), type a command into a web shell and read its output, kill one
+//! (Docker reports it stopped), type a command into a web shell and read its output, read a
+//! container's log, kill one
 //! with the docker CLI (the row changes), stop the daemon (the offline banner shows while the
 //! rows stay). Screenshots of the main views go to
 //! `$BERTH_SCREENSHOTS` (default `target/screenshots`).
@@ -208,6 +209,7 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         daemon.docker(&["run", "-d", "--name", name, "--label", "berth.test=ui", "--label", "app=shop", TEST_IMAGE, "sleep", "3600"]);
     }
     daemon.docker(&["create", "--name", "ui-idle", "--label", "berth.test=ui", TEST_IMAGE, "true"]);
+    daemon.docker(&["run", "-d", "--name", "ui-talk", TEST_IMAGE, "sh", "-c", "echo hello-log; echo warn-log >&2; exec sleep 3600"]);
     let berth = Berth::new();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     // A WebDriver call that never answers must fail the test, not hang the suite.
@@ -265,6 +267,15 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         keys.send_keys(&format!("echo berth-$((6*7)){}", char::from(fantoccini::key::Key::Enter))).await.unwrap();
         ui.wait_text(".xterm-rows", "berth-42", Duration::from_secs(15)).await;
         ui.screenshot("shell").await;
+
+        // A container's log, stdout and stderr apart.
+        ui.click("[data-testid=nav-containers]").await;
+        ui.search("ui-talk").await;
+        ui.click("[data-testid=container-row][data-name=ui-talk]").await;
+        ui.click("[data-testid=action-logs]").await;
+        ui.wait_text("[data-testid=log-line][data-stream=stdout]", "hello-log", Duration::from_secs(15)).await;
+        ui.wait_text("[data-testid=log-line][data-stream=stderr]", "warn-log", Duration::from_secs(15)).await;
+        ui.screenshot("logs").await;
         ui.click("[data-testid=nav-containers]").await;
 
         // Kill one by hand: the row follows Docker's event.

@@ -105,6 +105,32 @@ describe("App", () => {
     expect($("shell-ended")!.dataset.exitCode).toBe("0");
   });
 
+  it("shows a container's log from its detail, stderr apart, search highlighted", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-1", status: "online" })];
+    backend.rows = [row({ id: "a", name: "web", host: "edge-1", state: "running" })];
+    start(backend);
+    await settle();
+    $("nav-containers")!.click();
+    flushSync();
+    target.querySelector<HTMLElement>("[data-testid='container-row'][data-name='web']")!.click();
+    await settle();
+    $("action-logs")!.click();
+    await settle();
+    flushSync();
+    const [stream] = [...backend.logStreams.keys()];
+    expect(backend.logStreams.get(stream)).toMatchObject({ host: "edge-1", container: "a" });
+    backend.emitLog(stream, { Lines: [[1, "GET /cart 200\n"], [2, "payment timeout\n"]] });
+    flushSync();
+    const lines = [...target.querySelectorAll<HTMLElement>("[data-testid='log-line']")];
+    expect(lines.map((l) => [l.dataset.stream, l.textContent])).toEqual([["stdout", "GET /cart 200"], ["stderr", "payment timeout"]]);
+    const search = $("logs-search") as HTMLInputElement;
+    search.value = "timeout";
+    search.dispatchEvent(new Event("input", { bubbles: true }));
+    flushSync();
+    expect(target.querySelector("mark")?.textContent).toBe("timeout");
+  });
+
   it("switches the language from the header", async () => {
     const backend = new FakeBackend();
     start(backend);

@@ -1,7 +1,7 @@
 //! The shell sessions a front end keeps open: an exec with a TTY in a container on any host, its
 //! recent output kept for re-attaching (bounded), and one subscriber at a time that receives the
 //! output coalesced into few large messages. A session lives until its process ends or it is
-//! closed, whatever the front end shows meanwhile.
+//! closed, whatever the front end shows meanwhile. [`LogStreams`] does the same for followed logs.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -266,5 +266,111 @@ mod tests {
         state.deliver(ShellEvent::Ended(ExecEnd { exit_code: Some(0), container_running: true }));
         assert_eq!(seen.lock().unwrap().len(), 41);
         assert!(matches!(state.last, Some(ShellEvent::Ended(_))));
+    }
+}
+
+/// A batch of log output as a front end receives it: whatever was ready together, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum LogEvent {
+    /// `(stream, text)` pieces: stream 1 is stdout, 2 is stderr. Text is decoded leniently
+    /// (invalid UTF-8 shows as U+FFFD): logs are read, not replayed.
+    Lines(Vec<(u8, String)>),
+    /// The log ended (not following, or the container was removed).
+    Ended,
+    Failed(String),
+}
+
+pub type LogSubscriber = Arc<dyn Fn(LogEvent) + Send + Sync>;
+
+/// The log streams a front end follows, by id; closing one stops reading it.
+#[derive(Default)]
+pub struct LogStreams {
+    next: AtomicU32,
+    running: Mutex<HashMap<u32, tokio::task::AbortHandle>>,
+}
+
+impl LogStreams {
+    pub fn new() -> LogStreams {
+        LogStreams::default()
+    }
+
+    /// Read `container`'s log as `spec` says; `subscriber` receives it in batches of at most a
+    /// frame's worth.
+    pub fn open(self: &Arc<Self>, engine: &Engine, container: &str, spec: &exec::LogSpec, subscriber: LogSubscriber) -> u32 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut log = exec::logs(engine, container, spec);
+        let streams = Arc::clone(self);
+        // Held until the task is registered: a log that ends at once is forgotten after that.
+        let mut running = self.lock();
+        let task = tokio::spawn(async move {
+            let mut over = false;
+            while !over {
+                let mut batch = Vec::new();
+                let mut size = 0;
+                let frame_ends = tokio::time::Instant::now() + FRAME;
+                loop {
+                    let next = if batch.is_empty() {
+                        log.next().await
+                    } else {
+                        match tokio::time::timeout_at(frame_ends, log.next()).await {
+                            Ok(next) => next,
+                            Err(_) => break,
+                        }
+                    };
+                    match next {
+                        Some(Ok(exec::Output::Stdout(b))) => {
+                            size += b.len();
+                            batch.push((1, String::from_utf8_lossy(&b).into_owned()));
+                        }
+                        Some(Ok(exec::Output::Stderr(b))) => {
+                            size += b.len();
+                            batch.push((2, String::from_utf8_lossy(&b).into_owned()));
+                        }
+                        Some(Err(error)) => {
+                            if !batch.is_empty() {
+                                subscriber(LogEvent::Lines(std::mem::take(&mut batch)));
+                            }
+                            subscriber(LogEvent::Failed(error.to_string()));
+                            streams.forget(id);
+                            return;
+                        }
+                        None => {
+                            over = true;
+                            break;
+                        }
+                    }
+                    if size >= MAX_MESSAGE {
+                        break;
+                    }
+                }
+                if !batch.is_empty() {
+                    subscriber(LogEvent::Lines(batch));
+                }
+            }
+            subscriber(LogEvent::Ended);
+            streams.forget(id);
+        });
+        running.insert(id, task.abort_handle());
+        id
+    }
+
+    /// Stop reading log stream `id` (a no-op once it has ended).
+    pub fn close(&self, id: u32) {
+        if let Some(task) = self.lock().remove(&id) {
+            task.abort();
+        }
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn forget(&self, id: u32) {
+        self.lock().remove(&id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, tokio::task::AbortHandle>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

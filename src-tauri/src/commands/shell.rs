@@ -1,11 +1,11 @@
 //! Shell sessions for the web shell: an exec with a TTY in any container, its output streamed to
 //! the page over a per-session channel as raw bytes (coalesced by the core), keystrokes and
-//! resizes back as commands.
+//! resizes back as commands. Container logs stream the same way, as batches of text.
 
 use std::sync::Arc;
 
-use berth_core::exec::{ExecSpec, TermSize};
-use berth_core::shell::{ShellEvent, ShellInfo, Subscriber};
+use berth_core::exec::{ExecSpec, LogSpec, TermSize};
+use berth_core::shell::{LogEvent, LogSubscriber, ShellEvent, ShellInfo, Subscriber};
 use serde::Deserialize;
 use tauri::ipc::{Channel, InvokeResponseBody, JavaScriptChannelId};
 use tauri::{State, Webview};
@@ -86,4 +86,31 @@ pub async fn shell_close(state: State<'_, AppState>, session: u32) -> Result<(),
 #[specta::specta]
 pub async fn shells(state: State<'_, AppState>) -> Result<Vec<ShellInfo>, IpcError> {
     Ok(state.shells.list())
+}
+
+/// Read a container's log (following it when `spec.follow`) into `output`, in batches.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip(state, spec, output), err(Debug))]
+pub async fn logs_open(
+    state: State<'_, AppState>,
+    host: String,
+    container: String,
+    spec: LogSpec,
+    output: Channel<LogEvent>,
+) -> Result<u32, IpcError> {
+    let engine = state.actions.engine(&host).await?;
+    let sink: LogSubscriber = Arc::new(move |event| {
+        if let Err(error) = output.send(event) {
+            tracing::debug!(%error, "a log's page is gone");
+        }
+    });
+    Ok(state.logs.open(&engine, &container, &spec, sink))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn logs_close(state: State<'_, AppState>, stream: u32) -> Result<(), IpcError> {
+    state.logs.close(stream);
+    Ok(())
 }

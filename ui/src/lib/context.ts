@@ -11,6 +11,8 @@ export interface AppContext {
   actions: ContainerActions;
   /** Opens a web shell into a container and shows it (absent where there is no shell view). */
   openShell?: (row: ContainerRow) => void;
+  /** Shows a container's log (absent where there is no logs view). */
+  openLogs?: (row: ContainerRow) => void;
 }
 
 const APP = Symbol("berth.app");

@@ -12,6 +12,8 @@ import {
   type HostSpec,
   type HostSummary,
   type ExecSpec,
+  type LogEvent,
+  type LogSpec,
   type ShellMessage,
   type TestResult,
   type UiStep,
@@ -256,6 +258,28 @@ export class FakeBackend implements Backend {
   async shellClose(session: number): Promise<void> {
     this.#fail("shellClose");
     this.closedShells.push(session);
+  }
+
+  /** Log streams opened, by id. */
+  logStreams = new Map<number, { host: string; container: string; spec: LogSpec; sink: (event: LogEvent) => void; closed: boolean }>();
+  #nextLog = 0;
+
+  async logsOpen(host: string, container: string, spec: LogSpec, sink: (event: LogEvent) => void): Promise<number> {
+    this.#fail("logsOpen");
+    const id = ++this.#nextLog;
+    this.logStreams.set(id, { host, container, spec, sink, closed: false });
+    return id;
+  }
+
+  async logsClose(stream: number): Promise<void> {
+    this.#fail("logsClose");
+    const log = this.logStreams.get(stream);
+    if (log) log.closed = true;
+  }
+
+  /** A batch of log output (or the end) on stream `id`. */
+  emitLog(id: number, event: LogEvent): void {
+    this.logStreams.get(id)!.sink(event);
   }
 
   /** Output (text, as UTF-8 bytes) or the end of session `id`, as the backend would send it. */

@@ -235,6 +235,21 @@ export const en = {
   "shell.reconnect": "Reconnect",
   "shell.searchLabel": "Search the terminal",
   "shell.searchPlaceholder": "Find in output…",
+  "nav.logs": "Logs",
+  "actions.logs": "Logs",
+  "logs.empty": "No log open. Open one from a container's detail (Containers → a row → Logs).",
+  "logs.label": "Container log",
+  "logs.tail": "Last",
+  "logs.all": "all",
+  "logs.since": "Since",
+  "logs.timestamps": "Timestamps",
+  "logs.follow": "Follow",
+  "logs.pause": "Pause",
+  "logs.resume": { one: "Resume (1 new line)", other: "Resume ({count} new lines)" },
+  "logs.search": "Search the log",
+  "logs.matches": { one: "1 match", other: "{count} matches" },
+  "logs.save": "Save to file",
+  "logs.dropped": { one: "1 older line dropped to bound memory", other: "{count} older lines dropped to bound memory" },
 } as const satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;

@@ -12,6 +12,8 @@ import type {
   HostSpec,
   ExecSpec,
   HostSummary,
+  LogEvent,
+  LogSpec,
   ShellMessage,
   TestResult,
   UiStep,
@@ -52,6 +54,9 @@ export interface Backend {
   shellInput(session: number, data: string): Promise<void>;
   shellResize(session: number, rows: number, cols: number): Promise<void>;
   shellClose(session: number): Promise<void>;
+  /** Reads a container's log (following it with `spec.follow`); `sink` hears batches, then the end. */
+  logsOpen(host: string, container: string, spec: LogSpec, sink: (event: LogEvent) => void): Promise<number>;
+  logsClose(stream: number): Promise<void>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -131,6 +136,14 @@ export const tauriBackend: Backend = {
   },
   shellClose: async (session) => {
     await call(commands.shellClose(session));
+  },
+  logsOpen: (host, container, spec, sink) => {
+    const output = new Channel<LogEvent>();
+    output.onmessage = sink;
+    return call(commands.logsOpen(host, container, spec, output));
+  },
+  logsClose: async (stream) => {
+    await call(commands.logsClose(stream));
   },
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),

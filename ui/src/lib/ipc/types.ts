@@ -17,6 +17,8 @@ export type {
   HostKind,
   HostSpec,
   HostSummary,
+  LogEvent,
+  LogSpec,
   ShellInfo,
   TestResult,
   TlsFiles,
