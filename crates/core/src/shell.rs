@@ -210,10 +210,7 @@ async fn pump(shell: Arc<Shell>, mut output: OutputStream) {
         while message.len() < MAX_MESSAGE {
             // What is ready now, always; more until the frame ends, during a flood.
             let next = if message.len() >= FLOOD {
-                match tokio::time::timeout_at(frame_ends, output.next()).await {
-                    Ok(next) => Some(next),
-                    Err(_) => None,
-                }
+                tokio::time::timeout_at(frame_ends, output.next()).await.ok()
             } else {
                 output.next().now_or_never()
             };
