@@ -14,6 +14,7 @@ import {
   type ExecSpec,
   type LogEvent,
   type LogSpec,
+  type ShellInfo,
   type ShellMessage,
   type TestResult,
   type UiStep,
@@ -280,6 +281,13 @@ export class FakeBackend implements Backend {
   /** A batch of log output (or the end) on stream `id`. */
   emitLog(id: number, event: LogEvent): void {
     this.logStreams.get(id)!.sink(event);
+  }
+
+  async shellList(): Promise<ShellInfo[]> {
+    this.#fail("shellList");
+    return [...this.shellSessions.entries()]
+      .filter(([id]) => !this.closedShells.includes(id))
+      .map(([id, shell]) => ({ id, host: shell.host, container: shell.container, ended: null }));
   }
 
   /** Output (text, as UTF-8 bytes) or the end of session `id`, as the backend would send it. */

@@ -14,6 +14,7 @@ import type {
   HostSummary,
   LogEvent,
   LogSpec,
+  ShellInfo,
   ShellMessage,
   TestResult,
   UiStep,
@@ -54,6 +55,8 @@ export interface Backend {
   shellInput(session: number, data: string): Promise<void>;
   shellResize(session: number, rows: number, cols: number): Promise<void>;
   shellClose(session: number): Promise<void>;
+  /** The shell sessions the backend holds (they outlive a reload of the page). */
+  shellList(): Promise<ShellInfo[]>;
   /** Reads a container's log (following it with `spec.follow`); `sink` hears batches, then the end. */
   logsOpen(host: string, container: string, spec: LogSpec, sink: (event: LogEvent) => void): Promise<number>;
   logsClose(stream: number): Promise<void>;
@@ -137,6 +140,7 @@ export const tauriBackend: Backend = {
   shellClose: async (session) => {
     await call(commands.shellClose(session));
   },
+  shellList: () => call(commands.shells()),
   logsOpen: (host, container, spec, sink) => {
     const output = new Channel<LogEvent>();
     output.onmessage = sink;

@@ -44,7 +44,7 @@ export class ShellTab {
   sending = false;
   size: { rows: number; cols: number } | null = null;
 
-  constructor(row: ContainerRow, terminal: Terminal) {
+  constructor(row: Pick<ContainerRow, "host" | "id" | "name">, terminal: Terminal) {
     this.host = row.host;
     this.containerId = row.id;
     this.name = row.name;
@@ -79,6 +79,31 @@ export class ShellTabs {
     this.activeKey = tab.key;
     void this.#connect(tab);
     return tab;
+  }
+
+  /**
+   * Tabs for the sessions the backend still holds (after the page reloaded), each attached anew:
+   * its recent output is replayed into a fresh terminal. `nameOf` names a container by its id.
+   */
+  async restore(nameOf: (host: string, id: string) => string | undefined = () => undefined): Promise<void> {
+    const sessions = await this.#backend.shellList();
+    for (const info of sessions) {
+      if (this.tabs.some((tab) => tab.session === info.id)) continue;
+      const name = nameOf(info.host, info.container) ?? info.container.slice(0, 12);
+      const tab = new ShellTab({ host: info.host, id: info.container, name }, await this.#makeTerminal());
+      tab.terminal.onData((data) => this.#type(tab, data));
+      tab.session = info.id;
+      tab.state = info.ended ? "ended" : "open";
+      tab.end = info.ended;
+      this.tabs = [...this.tabs, tab];
+      this.activeKey ??= tab.key;
+      try {
+        await this.#backend.shellAttach(info.id, (message) => this.#receive(tab, info.id, message));
+      } catch (rejection) {
+        tab.state = "failed";
+        tab.failure = toIpcError(rejection).message;
+      }
+    }
   }
 
   /** A new session in an ended tab, into the same terminal. */

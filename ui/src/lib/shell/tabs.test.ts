@@ -87,6 +87,29 @@ describe("ShellTabs", () => {
     expect(tab.failure).toBe("the SSH link dropped");
   });
 
+  it("restores the backend's sessions after a reload, replaying their output", async () => {
+    const first = setup();
+    const tab = await first.shells.open(row({ id: "c1", name: "web", host: "edge-1" }));
+    await settle();
+    // The page reloads: a new ShellTabs over the same backend.
+    const terminals: FakeTerminal[] = [];
+    const shells = new ShellTabs(first.backend, () => {
+      const terminal = new FakeTerminal();
+      terminals.push(terminal);
+      return terminal;
+    });
+    await shells.restore((host, id) => (host === "edge-1" && id === "c1" ? "web" : undefined));
+    expect(shells.tabs.map((t) => [t.title, t.session, t.state])).toEqual([["edge-1/web", tab.session, "open"]]);
+    expect(shells.activeKey).toBe(shells.tabs[0].key);
+    first.backend.emitShell(tab.session!, "after reload");
+    expect(terminals[0].written).toBe("after reload");
+    terminals[0].typeKeys("x");
+    await settle();
+    expect(first.backend.shellSessions.get(tab.session!)!.typed).toBe("x");
+    await shells.restore();
+    expect(shells.tabs).toHaveLength(1);
+  });
+
   it("tells the session each new size once, and closes sessions with their tabs", async () => {
     const { backend, shells, terminals } = setup();
     const one = await shells.open(row({ id: "c1" }));

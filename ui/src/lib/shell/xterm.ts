@@ -1,6 +1,6 @@
 // The app's terminal: xterm.js 6 with its DOM renderer (WebGL without preserveDrawingBuffer
 // showed half-second key echoes in other WebKitGTK apps), fitted to its element, with search,
-// clickable links and Unicode 11 widths.
+// clickable links, Unicode 11 widths and copy/paste on Ctrl+Shift+C/V.
 import { Terminal as XTerm } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { SearchAddon } from "@xterm/addon-search";
@@ -25,6 +25,21 @@ export function makeXterm(): Terminal {
   term.loadAddon(new WebLinksAddon());
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = "11";
+  // Copy and paste as desktop terminals do: Ctrl+Shift+C / Ctrl+Shift+V (Ctrl+C stays an
+  // interrupt for the shell). Pasting goes through xterm, which brackets it for shells that ask.
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.type !== "keydown" || !event.ctrlKey || !event.shiftKey) return true;
+    const key = event.key.toLowerCase();
+    if (key === "c" && term.hasSelection()) {
+      void navigator.clipboard?.writeText(term.getSelection()).catch(() => undefined);
+      return false;
+    }
+    if (key === "v") {
+      void navigator.clipboard?.readText().then((text) => term.paste(text), () => undefined);
+      return false;
+    }
+    return true;
+  });
   return {
     get rows() {
       return term.rows;
