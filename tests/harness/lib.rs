@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub use tempfile::TempDir;
 
 pub mod desktop;
+pub mod webdriver;
 pub mod netns;
 pub mod ssh;
 
