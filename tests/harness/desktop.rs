@@ -80,9 +80,14 @@ pub fn app_env(cmd: &mut Command, display: &str, db: &Path, home: &Path) {
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env("XDG_RUNTIME_DIR", home.join(".run"))
-        // Software rendering under Xvfb; no GPU here.
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        .env("XDG_RUNTIME_DIR", home.join(".run"));
+    // Software rendering under Xvfb, no GPU here: compositing off, unless the caller's
+    // environment says otherwise (`WEBKIT_DISABLE_COMPOSITING_MODE=0` to measure with it on).
+    match std::env::var("WEBKIT_DISABLE_COMPOSITING_MODE").as_deref() {
+        Ok("0") => cmd.env_remove("WEBKIT_DISABLE_COMPOSITING_MODE"),
+        Ok(_) => cmd,
+        Err(_) => cmd.env("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+    };
     std::fs::create_dir_all(home.join(".run")).unwrap();
 }
 

@@ -73,8 +73,8 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.screenshot("detail").await;
 
         // A web shell into a running container: type a command into the terminal, read its output.
-        ui.search("ui-cron").await;
-        ui.click("[data-testid=container-row][data-name=ui-cron]").await;
+        ui.search("ui-web").await;
+        ui.click("[data-testid=container-row][data-name=ui-web]").await;
         ui.wait_attr("[data-testid=container-detail]", "data-state", "running", Duration::from_secs(10)).await;
         ui.click("[data-testid=action-shell]").await;
         ui.wait_attr("[data-testid=shell-tab]", "data-state", "open", Duration::from_secs(20)).await;
@@ -93,11 +93,15 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.screenshot("logs").await;
         ui.click("[data-testid=nav-containers]").await;
 
-        // Kill one by hand: the row follows Docker's event.
+        // Kill one by hand: the row follows Docker's event (and the shell open in it ends).
         ui.search("ui-web").await;
         ui.wait_attr("[data-testid=container-row][data-name=ui-web]", "data-state", "running", Duration::from_secs(10)).await;
         daemon.docker(&["kill", "ui-web"]);
         ui.wait_attr("[data-testid=container-row][data-name=ui-web]", "data-state", "exited", Duration::from_secs(15)).await;
+        // Its shell tab says the shell ended, and offers to reconnect.
+        ui.click("[data-testid=nav-shell]").await;
+        ui.wait_attr("[data-testid=shell-tab]", "data-state", "ended", Duration::from_secs(15)).await;
+        ui.find("[data-testid=shell-reconnect]").await;
 
         // The timeline shows the kill's abnormal exit (137).
         ui.click("[data-testid=nav-events]").await;
