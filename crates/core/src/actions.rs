@@ -81,30 +81,28 @@ impl Actions {
 
     /// Ask `host` to apply `action` to container `id` (a full id or a name on that host).
     pub async fn container(&self, host: &str, id: &str, action: ContainerAction) -> Result<()> {
-        let host = self.store.host(host)?;
-        let cached = self.engines.lock().await.get(&host.id).cloned();
-        let engine = match cached {
-            Some(engine) => engine,
-            None => self.connect(&host).await?,
-        };
-        match apply(&engine, id, action).await {
-            // A kept connection may have died with the daemon or the link: dial once more.
-            Err(e) if e.is_connection() => {
-                self.engines.lock().await.remove(&host.id);
-                let engine = self.connect(&host).await?;
-                apply(&engine, id, action).await
-            }
-            other => other,
-        }
+        self.with_engine(host, |engine| async move { apply(&engine, id, action).await }).await
     }
 
-    /// A connection to `host`, kept for the next caller (shell sessions use it too).
-    pub async fn engine(&self, host: &str) -> Result<Engine> {
+    /// Run `f` over the connection kept for `host` (dialled on first use). A kept connection
+    /// may have died with the daemon or the link since: then it is dialled once more and `f`
+    /// runs again. Shell sessions and log streams go through here too.
+    pub async fn with_engine<T, F, Fut>(&self, host: &str, f: F) -> Result<T>
+    where
+        F: Fn(Engine) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let host = self.store.host(host)?;
         let cached = self.engines.lock().await.get(&host.id).cloned();
-        match cached {
-            Some(engine) => Ok(engine),
-            None => self.connect(&host).await,
+        let Some(engine) = cached else {
+            return f(self.connect(&host).await?).await;
+        };
+        match f(engine).await {
+            Err(e) if e.is_connection() => {
+                self.engines.lock().await.remove(&host.id);
+                f(self.connect(&host).await?).await
+            }
+            other => other,
         }
     }
 

@@ -51,8 +51,12 @@ fn subscriber(channel: Channel<InvokeResponseBody>) -> Subscriber {
 #[tracing::instrument(skip_all, fields(host = %request.host, container = %request.container), err(Debug))]
 pub async fn shell_open(state: State<'_, AppState>, webview: Webview, request: ShellOpen) -> Result<u32, IpcError> {
     let output = subscriber(request.output.channel_on(webview));
-    let engine = state.actions.engine(&request.host).await?;
-    Ok(state.shells.open(&engine, &request.container, request.spec, output).await?)
+    let (shells, container, spec) = (&state.shells, &request.container, &request.spec);
+    let open = |engine| {
+        let (spec, output) = (spec.clone(), Arc::clone(&output));
+        async move { shells.open(&engine, container, spec, output).await }
+    };
+    Ok(state.actions.with_engine(&request.host, open).await?)
 }
 
 /// Send a session's output (its recent output first) to a new channel, e.g. after a reload.
@@ -99,7 +103,14 @@ pub async fn logs_open(
     spec: LogSpec,
     output: Channel<LogEvent>,
 ) -> Result<u32, IpcError> {
-    let engine = state.actions.engine(&host).await?;
+    // A ping first, so a kept connection that has died is dialled again before the log is read.
+    let ping = |engine: berth_core::connect::Engine| async move {
+        match engine.docker.ping().await {
+            Ok(_) => Ok(engine),
+            Err(e) => Err(engine.error("answer a ping", e)),
+        }
+    };
+    let engine = state.actions.with_engine(&host, ping).await?;
     let sink: LogSubscriber = Arc::new(move |event| {
         if let Err(error) = output.send(event) {
             tracing::debug!(%error, "a log's page is gone");
