@@ -13,6 +13,19 @@ use std::time::Duration;
 use berth_e2e::webdriver::{step, Session};
 use berth_e2e::{wait_for, Berth, Daemon, TEST_IMAGE};
 
+/// From the containers view: open a shell into `name`, type `echo EXPR` and see `shown` on screen
+/// (the arithmetic proves the shell ran it, not merely echoed the keys).
+async fn shell_echo(ui: &Session, name: &str, expr: &str, shown: &str) {
+    ui.search(name).await;
+    ui.click(&format!("[data-testid=container-row][data-name={name}]")).await;
+    ui.wait_attr("[data-testid=container-detail]", "data-state", "running", Duration::from_secs(10)).await;
+    ui.click("[data-testid=action-shell]").await;
+    ui.wait_attr("[data-testid=shell-tab]:last-child", "data-state", "open", Duration::from_secs(30)).await;
+    let keys = ui.find(".shell-terminal .xterm-helper-textarea").await;
+    keys.send_keys(&format!("echo {expr}{}", char::from(fantoccini::key::Key::Enter))).await.unwrap();
+    ui.wait_text(".xterm-rows", shown, Duration::from_secs(20)).await;
+}
+
 fn docker_state(daemon: &Daemon, name: &str) -> String {
     daemon.docker(&["inspect", "-f", "{{.State.Status}}", name])
 }
@@ -73,14 +86,7 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.screenshot("detail").await;
 
         // A web shell into a running container: type a command into the terminal, read its output.
-        ui.search("ui-web").await;
-        ui.click("[data-testid=container-row][data-name=ui-web]").await;
-        ui.wait_attr("[data-testid=container-detail]", "data-state", "running", Duration::from_secs(10)).await;
-        ui.click("[data-testid=action-shell]").await;
-        ui.wait_attr("[data-testid=shell-tab]", "data-state", "open", Duration::from_secs(20)).await;
-        let keys = ui.find(".xterm-helper-textarea").await;
-        keys.send_keys(&format!("echo berth-$((6*7)){}", char::from(fantoccini::key::Key::Enter))).await.unwrap();
-        ui.wait_text(".xterm-rows", "berth-42", Duration::from_secs(15)).await;
+        shell_echo(&ui, "ui-web", "berth-$((6*7))", "berth-42").await;
         ui.screenshot("shell").await;
 
         // A container's log, stdout and stderr apart.
@@ -143,6 +149,34 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
                 "the walk through the app did not finish within 240 s (the last `ui` line on stderr is the step that hung)\napp log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
+        }
+    });
+}
+
+#[test]
+fn a_web_shell_reaches_a_container_over_ssh() {
+    use berth_e2e::ssh::Sshd;
+    let daemon = Daemon::shared();
+    daemon.docker(&["run", "-d", "--name", "ui-far-box", TEST_IMAGE, "sleep", "3600"]);
+    let sshd = Sshd::start();
+    let berth = Berth::new();
+    let url = format!("ssh://root@127.0.0.1:{}{}", sshd.port, daemon.socket().display());
+    let known_hosts = berth.dir.path().join("known_hosts");
+    berth.ok(&["host", "add", "far", &url, "--identity", &sshd.client_key.to_string_lossy(), "--known-hosts", &known_hosts.to_string_lossy()]);
+    berth.ok(&["host", "trust", "far", "--yes"]);
+    berth.ok(&["sync", "--once", "far"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let walk = async {
+        let ui = Session::start(&berth).await;
+        ui.wait_attr("[data-testid=host-row][data-host=far]", "data-status", "online", Duration::from_secs(30)).await;
+        ui.click("[data-testid=nav-containers]").await;
+        shell_echo(&ui, "ui-far-box", "over-ssh-$((40+2))", "over-ssh-42").await;
+        ui.client.close().await.unwrap();
+    };
+    let log = berth.dir.path().join("driver.log");
+    runtime.block_on(async {
+        if tokio::time::timeout(Duration::from_secs(180), walk).await.is_err() {
+            panic!("the SSH shell walk did not finish within 180 s\napp log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
         }
     });
 }
