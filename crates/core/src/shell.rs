@@ -195,45 +195,67 @@ fn unknown(id: u32) -> Error {
     Error::invalid("shell session", format!("{id} is not open (it was closed, or the app restarted); open a new one"))
 }
 
+/// What `gather` read, and how the stream goes on.
+struct Batch {
+    chunks: Vec<exec::Output>,
+    size: usize,
+    then: Then,
+}
+
+enum Then {
+    More,
+    Over,
+    Failed(Error),
+}
+
+/// Waits for the next chunk, then takes what else is ready at once; once the batch holds
+/// `flood` bytes or more, keeps reading until `FRAME` has passed since the first chunk or it
+/// holds `MAX_MESSAGE`.
+async fn gather(output: &mut OutputStream, flood: usize) -> Batch {
+    let mut batch = Batch { chunks: Vec::new(), size: 0, then: Then::More };
+    let mut frame_ends = None;
+    while batch.size < MAX_MESSAGE {
+        let next = match frame_ends {
+            None => Some(output.next().await),
+            Some(_) if batch.size < flood => output.next().now_or_never(),
+            Some(ends) => tokio::time::timeout_at(ends, output.next()).await.ok(),
+        };
+        match next {
+            Some(Some(Ok(chunk))) => {
+                frame_ends.get_or_insert_with(|| tokio::time::Instant::now() + FRAME);
+                batch.size += chunk.bytes().len();
+                batch.chunks.push(chunk);
+            }
+            Some(Some(Err(error))) => {
+                batch.then = Then::Failed(error);
+                break;
+            }
+            Some(None) => {
+                batch.then = Then::Over;
+                break;
+            }
+            None => break,
+        }
+    }
+    batch
+}
+
 /// Reads the session's output until it ends, in messages of what is ready at once.
 async fn pump(shell: Arc<Shell>, mut output: OutputStream) {
     let deliver = |event| shell.state.lock().unwrap_or_else(|p| p.into_inner()).deliver(event);
     loop {
-        let first = match output.next().await {
-            Some(Ok(chunk)) => chunk,
-            Some(Err(error)) => return deliver(ShellEvent::Failed(error.to_string())),
-            None => break,
-        };
-        let mut message = BytesMut::from(first.bytes().as_ref());
-        let mut failed = None;
-        let mut over = false;
-        let frame_ends = tokio::time::Instant::now() + FRAME;
-        while message.len() < MAX_MESSAGE {
-            // What is ready now, always; more until the frame ends, during a flood.
-            let next = if message.len() >= FLOOD {
-                tokio::time::timeout_at(frame_ends, output.next()).await.ok()
-            } else {
-                output.next().now_or_never()
-            };
-            match next {
-                Some(Some(Ok(chunk))) => message.extend_from_slice(chunk.bytes()),
-                Some(Some(Err(error))) => {
-                    failed = Some(error);
-                    break;
-                }
-                Some(None) => {
-                    over = true;
-                    break;
-                }
-                None => break,
+        let Batch { chunks, size, then } = gather(&mut output, FLOOD).await;
+        if !chunks.is_empty() {
+            let mut message = BytesMut::with_capacity(size);
+            for chunk in &chunks {
+                message.extend_from_slice(chunk.bytes());
             }
+            deliver(ShellEvent::Output(message.freeze()));
         }
-        deliver(ShellEvent::Output(message.freeze()));
-        if let Some(error) = failed {
-            return deliver(ShellEvent::Failed(error.to_string()));
-        }
-        if over {
-            break;
+        match then {
+            Then::More => {}
+            Then::Over => break,
+            Then::Failed(error) => return deliver(ShellEvent::Failed(error.to_string())),
         }
     }
     let end = shell.exec.wait().await;
@@ -302,48 +324,27 @@ impl LogStreams {
         // Held until the task is registered: a log that ends at once is forgotten after that.
         let mut running = self.lock();
         let task = tokio::spawn(async move {
-            let mut over = false;
-            while !over {
-                let mut batch = Vec::new();
-                let mut size = 0;
-                let frame_ends = tokio::time::Instant::now() + FRAME;
-                loop {
-                    let next = if batch.is_empty() {
-                        log.next().await
-                    } else {
-                        match tokio::time::timeout_at(frame_ends, log.next()).await {
-                            Ok(next) => next,
-                            Err(_) => break,
-                        }
-                    };
-                    match next {
-                        Some(Ok(exec::Output::Stdout(b))) => {
-                            size += b.len();
-                            batch.push((1, String::from_utf8_lossy(&b).into_owned()));
-                        }
-                        Some(Ok(exec::Output::Stderr(b))) => {
-                            size += b.len();
-                            batch.push((2, String::from_utf8_lossy(&b).into_owned()));
-                        }
-                        Some(Err(error)) => {
-                            if !batch.is_empty() {
-                                subscriber(LogEvent::Lines(std::mem::take(&mut batch)));
-                            }
-                            subscriber(LogEvent::Failed(error.to_string()));
-                            streams.forget(id);
-                            return;
-                        }
-                        None => {
-                            over = true;
-                            break;
-                        }
-                    }
-                    if size >= MAX_MESSAGE {
-                        break;
-                    }
+            loop {
+                // Every batch gathers for up to a frame: a log is read, not typed into.
+                let Batch { chunks, then, .. } = gather(&mut log, 0).await;
+                if !chunks.is_empty() {
+                    let lines = chunks
+                        .into_iter()
+                        .map(|chunk| match chunk {
+                            exec::Output::Stdout(b) => (1, String::from_utf8_lossy(&b).into_owned()),
+                            exec::Output::Stderr(b) => (2, String::from_utf8_lossy(&b).into_owned()),
+                        })
+                        .collect();
+                    subscriber(LogEvent::Lines(lines));
                 }
-                if !batch.is_empty() {
-                    subscriber(LogEvent::Lines(batch));
+                match then {
+                    Then::More => {}
+                    Then::Over => break,
+                    Then::Failed(error) => {
+                        subscriber(LogEvent::Failed(error.to_string()));
+                        streams.forget(id);
+                        return;
+                    }
                 }
             }
             subscriber(LogEvent::Ended);

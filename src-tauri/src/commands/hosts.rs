@@ -13,9 +13,7 @@ use crate::{events, AppState};
 pub async fn fleet(state: State<'_, AppState>) -> Result<Vec<HostSummary>, IpcError> {
     state.startup_step("fleet() asked");
     let supervisor = std::sync::Arc::clone(&state.supervisor);
-    let hosts = tauri::async_runtime::spawn_blocking(move || supervisor.summaries())
-        .await
-        .map_err(|e| IpcError { code: "internal".into(), message: format!("a store task failed: {e}") })??;
+    let hosts = super::off_thread(move || supervisor.summaries()).await?;
     state.startup_step("fleet() read");
     Ok(hosts)
 }

@@ -16,7 +16,12 @@ pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&berth_core::store::Store) -> berth_core::Result<T> + Send + 'static,
 ) -> Result<T, IpcError> {
     let store = std::sync::Arc::clone(state.supervisor.store());
-    tauri::async_runtime::spawn_blocking(move || f(&store))
+    off_thread(move || f(&store)).await
+}
+
+/// Run a blocking core call (one that reads the store) off the async threads.
+pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> berth_core::Result<T> + Send + 'static) -> Result<T, IpcError> {
+    tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| IpcError { code: "internal".into(), message: format!("a store task failed: {e}") })?
         .map_err(IpcError::from)

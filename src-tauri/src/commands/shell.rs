@@ -104,12 +104,7 @@ pub async fn logs_open(
     output: Channel<LogEvent>,
 ) -> Result<u32, IpcError> {
     // A ping first, so a kept connection that has died is dialled again before the log is read.
-    let ping = |engine: berth_core::connect::Engine| async move {
-        match engine.docker.ping().await {
-            Ok(_) => Ok(engine),
-            Err(e) => Err(engine.error("answer a ping", e)),
-        }
-    };
+    let ping = |engine: berth_core::connect::Engine| async move { engine.ping_rtt().await.map(|_| engine) };
     let engine = state.actions.with_engine(&host, ping).await?;
     let sink: LogSubscriber = Arc::new(move |event| {
         if let Err(error) = output.send(event) {

@@ -17,6 +17,8 @@ use crate::model::Host;
 
 /// How long one request may wait for the daemon's answer headers.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a ping may take before the host counts as unreachable.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A live, version-negotiated client for one host.
 #[derive(Debug, Clone)]
@@ -209,6 +211,21 @@ impl Engine {
     /// Turn a bollard error from talking to this host into a [`crate::Error`] that says what to do.
     pub fn error(&self, action: &str, err: bollard::errors::Error) -> Error {
         classify(&self.host, &self.endpoint, action, err)
+    }
+
+    /// Ping the daemon: the round trip in milliseconds, or why it did not answer (within
+    /// `PING_TIMEOUT`).
+    pub async fn ping_rtt(&self) -> Result<f64> {
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(PING_TIMEOUT, self.docker.ping()).await {
+            Ok(Ok(_)) => Ok(started.elapsed().as_secs_f64() * 1000.0),
+            Ok(Err(e)) => Err(self.error("answer a ping", e)),
+            Err(_) => Err(Error::Unreachable {
+                host: self.host.clone(),
+                url: self.endpoint.to_string(),
+                reason: format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs()),
+            }),
+        }
     }
 
     /// POST `path` (without the API version) with a JSON `body` and take the connection over, as

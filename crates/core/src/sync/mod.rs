@@ -32,7 +32,7 @@ use crate::store::Store;
 pub const SNAPSHOT_CONCURRENCY: usize = 8;
 /// How often a follower checks a quiet daemon is still there, and how long it waits for the answer.
 pub const PING_EVERY: Duration = Duration::from_secs(5);
-pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
+pub use crate::connect::PING_TIMEOUT;
 /// Reconnect back-off: doubles from the first to the cap.
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
@@ -305,19 +305,6 @@ impl Drop for AbortOnDrop {
 }
 
 /// Ping the daemon; its round trip in milliseconds.
-async fn ping_rtt(engine: &Engine, host: &Host) -> Result<f64> {
-    let started = std::time::Instant::now();
-    match tokio::time::timeout(PING_TIMEOUT, engine.docker.ping()).await {
-        Ok(Ok(_)) => Ok(started.elapsed().as_secs_f64() * 1000.0),
-        Ok(Err(e)) => Err(engine.error("answer a ping", e)),
-        Err(_) => Err(Error::Unreachable {
-            host: host.name().to_owned(),
-            url: host.config.endpoint.to_string(),
-            reason: format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs()),
-        }),
-    }
-}
-
 impl Follower {
     fn status(&self, state: Reachability, rtt_ms: Option<f64>) {
         let _ = self.updates.send(MirrorUpdate::Status {
@@ -342,7 +329,7 @@ impl Follower {
         let host_id = self.host.id;
         self.status(Reachability::Connecting, None);
         let engine = connect(&self.host).await?;
-        let rtt_ms = ping_rtt(&engine, &self.host).await?;
+        let rtt_ms = engine.ping_rtt().await?;
         let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
         // Subscribe before listing, replaying from a second before now: an event that lands
         // while we list is then both in the listing or after it, never lost between the two.
@@ -418,7 +405,7 @@ impl Follower {
                     }
                 }
                 _ = ping.tick() => {
-                    let rtt_ms = ping_rtt(&engine, &self.host).await?;
+                    let rtt_ms = engine.ping_rtt().await?;
                     blocking(&self.store, move |s| s.touch_seen(host_id, rtt_ms)).await?;
                     self.status(Reachability::Online, Some(rtt_ms));
                 }

@@ -63,7 +63,7 @@ describe("ContainerLog", () => {
   });
 
   it("says what is wrong with a bad duration or a failed read", async () => {
-    const { backend, log, stream } = await opened();
+    const { backend, log } = await opened();
     log.options.since = "yesterday";
     await log.reload();
     expect(log.state).toBe("failed");
@@ -76,7 +76,6 @@ describe("ContainerLog", () => {
     backend.emitLog([...backend.logStreams.keys()].at(-1)!, { Failed: "the link dropped" });
     expect(log.state).toBe("failed");
     expect(log.error).toBe("the link dropped");
-    expect(stream).toBeGreaterThan(0);
   });
 
   it("parses since durations", () => {
