@@ -29,6 +29,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::shell::shells,
             commands::shell::logs_open,
             commands::shell::logs_close,
+            commands::shell::shell_ack,
+            commands::shell::logs_save,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()

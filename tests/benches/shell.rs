@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use berth_core::endpoint::{Endpoint, SshOptions};
 use berth_core::exec::{ExecSpec, TermSize};
 use berth_core::model::{Host, HostConfig};
-use berth_core::shell::{ShellEvent, Shells};
+use berth_core::shell::{Flow, ShellEvent, Shells};
 use berth_e2e::ssh::{free_port, DelayRelay, Sshd};
 use berth_e2e::{Daemon, TEST_IMAGE};
 use tokio::sync::mpsc;
@@ -39,19 +39,36 @@ fn ms(d: Duration) -> String {
     format!("{:>7.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// A session whose events arrive on a channel.
+/// A session whose events arrive on a channel; it acknowledges output as the app's page does
+/// (`Flow::Acked`), so the bench pays for the flow control too.
 async fn open(shells: &Shells, engine: &berth_core::connect::Engine, container: &str, cmd: &[&str]) -> (u32, mpsc::UnboundedReceiver<ShellEvent>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let spec = ExecSpec { cmd: cmd.iter().map(|s| (*s).to_owned()).collect(), size: Some(TermSize::new(40, 120).unwrap()), ..Default::default() };
-    let id = shells.open(engine, container, spec, Arc::new(move |e| drop(tx.send(e)))).await.unwrap();
+    let id = shells.open(engine, container, spec, Arc::new(move |e| drop(tx.send(e))), Flow::Acked).await.unwrap();
     (id, rx)
+}
+
+/// Reads output into `seen` until it holds `what`.
+async fn read_until(events: &mut mpsc::UnboundedReceiver<ShellEvent>, seen: &mut Vec<u8>, what: &[u8]) {
+    while !seen.windows(what.len()).any(|w| w == what) {
+        match events.recv().await.unwrap() {
+            ShellEvent::Output(bytes) => seen.extend_from_slice(&bytes),
+            other => panic!("the shell ended before its prompt: {other:?}"),
+        }
+    }
 }
 
 /// Type one key at a time into a shell and time until its echo comes back.
 async fn echo_latency(shells: &Shells, engine: &berth_core::connect::Engine, container: &str, keys: usize) -> (Duration, Duration) {
     let (id, mut events) = open(shells, engine, container, &["sh"]).await;
-    // Let the prompt arrive.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait for the prompt; busybox ash ends it with a cursor-position query (ESC[6n), which a
+    // terminal answers: answer it, or ash waits for the reply before echoing.
+    // (A build of ash without that query is waited for a second at most.)
+    let mut prompt = Vec::new();
+    read_until(&mut events, &mut prompt, b"# ").await;
+    if tokio::time::timeout(Duration::from_secs(1), read_until(&mut events, &mut prompt, b"\x1b[6n")).await.is_ok() {
+        shells.input(id, b"\x1b[1;5R").await.unwrap();
+    }
     while events.try_recv().is_ok() {}
     let mut samples = Vec::new();
     for i in 0..keys {
@@ -91,11 +108,12 @@ async fn ping(engine: &berth_core::connect::Engine, rounds: usize) -> Duration {
 async fn throughput(shells: &Shells, engine: &berth_core::connect::Engine, container: &str) -> (f64, usize) {
     let count = format!("head -c {BYTES} /dev/zero; exit 0");
     let t = Instant::now();
-    let (_, mut events) = open(shells, engine, container, &["sh", "-c", &format!("stty raw -echo; {count}")]).await;
+    let (id, mut events) = open(shells, engine, container, &["sh", "-c", &format!("stty raw -echo; {count}")]).await;
     let (mut got, mut messages) = (0u64, 0usize);
     loop {
         match events.recv().await.unwrap() {
             ShellEvent::Output(bytes) => {
+                shells.ack(id, bytes.len()).unwrap();
                 got += bytes.len() as u64;
                 messages += 1;
             }

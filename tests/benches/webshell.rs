@@ -21,6 +21,33 @@ fn pss_mb(session: &Session) -> (f64, Vec<(String, f64)>) {
     (total, tree.iter().map(|p| (p.name.clone(), p.pss as f64 / 1024.0 / 1024.0)).collect())
 }
 
+/// xterm.js alone in the same webview: the app's own terminal (its lazily loaded chunk), fed
+/// `MB` of 1 MiB writes with no IPC at all, timed to the write callback of the last one. The
+/// ceiling any transport could reach here.
+const XTERM_ALONE: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const url = performance.getEntriesByType("resource").map((e) => e.name).find((n) => /\/xterm-[^/]*\.js$/.test(n));
+  const module = await import(url);
+  const make = Object.values(module).find((f) => typeof f === "function" && f.length === 0);
+  const element = document.createElement("div");
+  element.style.cssText = "position:fixed;left:0;top:0;width:900px;height:600px;z-index:9999";
+  document.body.append(element);
+  const term = make();
+  term.open(element);
+  term.fit();
+  const chunk = new Uint8Array(1 << 20).fill(120);
+  const mb = arguments[0];
+  const writes = Math.round((mb * 1e6) / chunk.length);
+  const start = performance.now();
+  await new Promise((resolve) => { for (let i = 0; i < writes; i++) term.write(chunk, i === writes - 1 ? resolve : undefined); });
+  const seconds = (performance.now() - start) / 1000;
+  term.dispose();
+  element.remove();
+  done((writes * chunk.length) / 1e6 / seconds);
+})().catch((e) => done("error: " + e));
+"#;
+
 fn main() {
     let daemon = Daemon::start();
     daemon.docker(&["run", "-d", "--name", "bench-web", TEST_IMAGE, "sleep", "36000"]);
@@ -54,6 +81,12 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         rates.sort_by(f64::total_cmp);
+        let mut alone = Vec::new();
+        for _ in 0..3 {
+            let rate = ui.client.execute_async(XTERM_ALONE, vec![serde_json::json!(MB)]).await.unwrap();
+            alone.push(rate.as_f64().unwrap_or_else(|| panic!("xterm alone: {rate}")));
+        }
+        alone.sort_by(f64::total_cmp);
         let t = Instant::now();
         let out = std::process::Command::new("docker")
             .args(["-H", &daemon.url(), "exec", "-t", "bench-web", "sh", "-c", &format!("head -c {} /dev/zero | tr '\\0' x", MB * 1_000_000)])
@@ -64,6 +97,7 @@ fn main() {
         let docker = MB as f64 / t.elapsed().as_secs_f64();
         println!("output throughput, {MB} MB through a TTY (median of 3; goal ≥ 20 MB/s):");
         println!("  exec → xterm.js on screen     {:>6.1} MB/s   (runs: {})", rates[1], rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", "));
+        println!("  xterm.js alone, no IPC        {:>6.1} MB/s   (1 MiB writes to the write callback; runs: {})", alone[1], alone.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", "));
         println!("  docker exec -t > /dev/null    {docker:>6.1} MB/s");
 
         for n in 2..=10 {

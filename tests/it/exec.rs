@@ -230,7 +230,7 @@ fn exec_and_logs_refuse_bad_input_clearly() {
 
 #[test]
 fn a_shell_session_replays_its_output_to_a_late_subscriber_and_reports_its_end() {
-    use berth_core::shell::{ShellEvent, Shells};
+    use berth_core::shell::{Flow, ShellEvent, Shells};
     use std::sync::{Arc, Mutex};
     let d = Daemon::shared();
     let id = d.docker(&["run", "-d", "--name", "shell-replay", TEST_IMAGE, "sleep", "3600"]);
@@ -244,14 +244,14 @@ fn a_shell_session_replays_its_output_to_a_late_subscriber_and_reports_its_end()
         let shells = Shells::new();
         let first: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
         let sink = Arc::clone(&first);
-        let session = shells.open(&engine, &id, ExecSpec { cmd: vec!["sh".into()], ..Default::default() }, Arc::new(move |e| sink.lock().unwrap().push(e))).await.unwrap();
+        let session = shells.open(&engine, &id, ExecSpec { cmd: vec!["sh".into()], ..Default::default() }, Arc::new(move |e| sink.lock().unwrap().push(e)), Flow::Unbounded).await.unwrap();
         shells.input(session, b"echo replay-$((40+2))\n").await.unwrap();
         wait_for("the first subscriber to see the output", Duration::from_secs(10), || if text(&first).contains("replay-42") { Ok(()) } else { Err(text(&first)) });
 
         // A page that reloads attaches anew: it gets the recent output first, then what follows.
         let second: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
         let sink = Arc::clone(&second);
-        shells.attach(session, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+        shells.attach(session, Arc::new(move |e| sink.lock().unwrap().push(e)), Flow::Unbounded).unwrap();
         assert!(text(&second).contains("replay-42"), "{}", text(&second));
         let seen_by_first = first.lock().unwrap().len();
         shells.input(session, b"exit 9\n").await.unwrap();
@@ -265,10 +265,100 @@ fn a_shell_session_replays_its_output_to_a_late_subscriber_and_reports_its_end()
         // A subscriber attaching after the end still learns how it ended.
         let late: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
         let sink = Arc::clone(&late);
-        shells.attach(session, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+        shells.attach(session, Arc::new(move |e| sink.lock().unwrap().push(e)), Flow::Unbounded).unwrap();
         assert!(matches!(late.lock().unwrap().last(), Some(ShellEvent::Ended(_))));
         shells.close(session).unwrap();
         assert!(shells.list().is_empty());
         assert!(shells.input(session, b"x").await.unwrap_err().to_string().contains("not open"));
     });
+}
+
+#[test]
+fn a_saved_log_is_whole_named_after_its_container_and_never_overwrites() {
+    let d = Daemon::shared();
+    let script = "echo oops >&2; i=0; while [ $i -lt 30000 ]; do echo line-$i; i=$((i+1)); done; echo log-complete; exec sleep 3600";
+    let id = d.docker(&["run", "-d", "--name", "log-save", TEST_IMAGE, "sh", "-c", script]);
+    wait_for("the container to write its log", Duration::from_secs(20), || {
+        let log = d.docker(&["logs", "log-save"]);
+        if log.ends_with("log-complete") { Ok(()) } else { Err(log.len()) }
+    });
+    let host = local_host(d);
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = berth_core::connect::connect(&host).await.unwrap();
+        // More lines than the app's view keeps (20,000): the file has them all, stderr too.
+        let spec = exec::LogSpec { follow: true, ..Default::default() };
+        let saved = exec::save_logs(&engine, "local", "log-save", &spec, dir.path()).await.unwrap();
+        let text = std::fs::read_to_string(&saved.path).unwrap();
+        assert_eq!(text.lines().filter(|l| l.starts_with("line-")).count(), 30_000);
+        assert!(text.contains("line-0\n") && text.contains("line-29999\n") && text.contains("oops\n"));
+        assert_eq!(saved.bytes, text.len() as u64);
+        let name = std::path::Path::new(&saved.path).file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("local-log-save-") && name.ends_with(".log"), "{name}");
+
+        // The same options twice in one second: a second file, the first untouched.
+        let tail = exec::LogSpec { tail: Some(2), ..Default::default() };
+        let again = exec::save_logs(&engine, "local", "log-save", &tail, dir.path()).await.unwrap();
+        assert_ne!(again.path, saved.path);
+        assert_eq!(std::fs::read_to_string(&saved.path).unwrap(), text);
+        assert_eq!(std::fs::read_to_string(&again.path).unwrap().lines().count(), 2);
+
+        // A container that is not there: an error naming it, and no file (whole or partial) left.
+        let error = exec::save_logs(&engine, "local", "no-such-container", &tail, dir.path()).await.unwrap_err().to_string();
+        assert!(error.contains("no-such-container"), "{error}");
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+    });
+    d.docker(&["rm", "-f", &id]);
+}
+
+#[test]
+fn a_flood_waits_for_a_subscriber_that_acknowledges_and_arrives_whole() {
+    use berth_core::shell::{Flow, ShellEvent, Shells, ACK_WINDOW, MAX_MESSAGE};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    const FLOOD: usize = 24_000_000;
+    let d = Daemon::shared();
+    let id = d.docker(&["run", "-d", "--name", "shell-flow", TEST_IMAGE, "sleep", "3600"]);
+    let host = local_host(d);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = berth_core::connect::connect(&host).await.unwrap();
+        let shells = Shells::new();
+        let received = Arc::new(AtomicUsize::new(0));
+        let ended: Arc<Mutex<Option<ShellEvent>>> = Arc::default();
+        let (count, end) = (Arc::clone(&received), Arc::clone(&ended));
+        let sink = Arc::new(move |e| match e {
+            ShellEvent::Output(bytes) => drop(count.fetch_add(bytes.len(), Ordering::SeqCst)),
+            other => *end.lock().unwrap() = Some(other),
+        });
+        let spec = ExecSpec { cmd: vec!["sh".into(), "-c".into(), format!("stty raw -echo; head -c {FLOOD} /dev/zero")], ..Default::default() };
+        let session = shells.open(&engine, &id, spec, sink, Flow::Acked).await.unwrap();
+
+        // Nothing acknowledged: the session stops reading at the window (plus one message).
+        let stalled = || received.load(Ordering::SeqCst);
+        wait_for("output up to the window", Duration::from_secs(20), || if stalled() >= ACK_WINDOW { Ok(()) } else { Err(stalled()) });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let held = stalled();
+        assert!(held < ACK_WINDOW + MAX_MESSAGE, "{held} bytes went out unacknowledged");
+        assert!(ended.lock().unwrap().is_none(), "the flood cannot have ended while held back");
+
+        // Acknowledging what arrives lets the rest through, whole.
+        let mut acked = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ended.lock().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the flood did not finish: {} of {FLOOD} bytes", stalled());
+            let now = stalled();
+            shells.ack(session, now - acked).unwrap();
+            acked = now;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(stalled(), FLOOD);
+        assert!(matches!(*ended.lock().unwrap(), Some(ShellEvent::Ended(_))));
+
+        // An unknown session's ack is refused clearly.
+        assert!(shells.ack(9999, 1).unwrap_err().to_string().contains("not open"));
+    });
+    d.docker(&["rm", "-f", &id]);
 }

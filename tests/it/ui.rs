@@ -97,6 +97,13 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.wait_text("[data-testid=log-line][data-stream=stdout]", "hello-log", Duration::from_secs(15)).await;
         ui.wait_text("[data-testid=log-line][data-stream=stderr]", "warn-log", Duration::from_secs(15)).await;
         ui.screenshot("logs").await;
+        // Saved to a file: the whole log, read afresh from the host, in the app's Downloads folder.
+        ui.click("[data-testid=logs-save]").await;
+        let saved = ui.find("[data-testid=logs-saved][data-path]").await;
+        let path = std::path::PathBuf::from(saved.attr("data-path").await.unwrap().expect("the saved file's path"));
+        assert!(path.starts_with(berth.dir.path().join("home")), "saved outside the app's home: {}", path.display());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        assert!(text.contains("hello-log") && text.contains("warn-log"), "saved log: {text:?}");
         ui.click("[data-testid=nav-containers]").await;
 
         // Kill one by hand: the row follows Docker's event (and the shell open in it ends).

@@ -340,6 +340,50 @@ pub fn logs(engine: &Engine, container: &str, spec: &LogSpec) -> OutputStream {
     }))
 }
 
+/// A log written to a file by [`save_logs`].
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SavedLog {
+    pub path: String,
+    pub bytes: u64,
+}
+
+/// Write the part of a container's log that `spec` names (never following) to a new file in
+/// `dir`, named after the host, the container and the time. The log streams straight to disk, so
+/// a long log costs no memory; the file appears only once it is whole (it is written under a
+/// temporary name, then renamed), and nothing is left behind on failure.
+pub async fn save_logs(engine: &Engine, host: &str, container: &str, spec: &LogSpec, dir: &std::path::Path) -> Result<SavedLog> {
+    use tokio::io::AsyncWriteExt;
+    let io = |context: String| move |source| Error::Io { context, source };
+    tokio::fs::create_dir_all(dir).await.map_err(io(format!("creating the folder {}", dir.display())))?;
+    let stem = format!("{host}-{container}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
+    let path = crate::paths::unused_file_name(dir, &stem, "log");
+    let part = path.with_extension("log.part");
+    let spec = LogSpec { follow: false, ..spec.clone() };
+    let written = async {
+        let mut file = tokio::fs::File::create(&part).await.map_err(io(format!("creating {}", part.display())))?;
+        let mut stream = logs(engine, container, &spec);
+        let mut bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            bytes += chunk.bytes().len() as u64;
+            file.write_all(chunk.bytes()).await.map_err(io(format!("writing {}", part.display())))?;
+        }
+        file.flush().await.map_err(io(format!("writing {}", part.display())))?;
+        file.sync_all().await.map_err(io(format!("writing {}", part.display())))?;
+        tokio::fs::rename(&part, &path).await.map_err(io(format!("renaming {} to {}", part.display(), path.display())))?;
+        Ok(bytes)
+    }
+    .await;
+    match written {
+        Ok(bytes) => Ok(SavedLog { path: path.display().to_string(), bytes }),
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            Err(error)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,20 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// 1 MiB ones 10.7 MB/s), while a keystroke's echo goes at once.
 pub const FLOOD: usize = 2 * 1024;
 pub const FRAME: Duration = Duration::from_millis(32);
+/// With [`Flow::Acked`], output delivered but not yet acknowledged by the subscriber stops the
+/// session's reading at this much. The exec's process then blocks on its terminal, as it would
+/// in a slow terminal: a flood can neither pile up in the front end (xterm.js drops data past
+/// 50 MB queued) nor keep scrolling for seconds after Ctrl+C.
+pub const ACK_WINDOW: usize = 4 * 1024 * 1024;
+
+/// Whether a subscriber acknowledges the output it has shown ([`Shells::ack`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Output goes as fast as it is read (a subscriber that never falls behind, e.g. a file).
+    Unbounded,
+    /// At most [`ACK_WINDOW`] bytes go unacknowledged; reading waits for acks beyond that.
+    Acked,
+}
 
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +69,27 @@ struct Shell {
     host: String,
     input: tokio::sync::Mutex<InputSink>,
     state: Mutex<ShellState>,
+    /// Woken by acks (and by a new subscriber), for a pump waiting on the window.
+    room: tokio::sync::Notify,
+}
+
+impl Shell {
+    fn state(&self) -> std::sync::MutexGuard<'_, ShellState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the subscriber has acknowledged enough output to take more.
+    async fn wait_for_room(&self) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.state().has_room() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -62,14 +97,30 @@ struct ShellState {
     replay: VecDeque<Bytes>,
     replay_len: usize,
     subscriber: Option<Subscriber>,
+    flow: Option<Flow>,
+    /// Bytes delivered to the subscriber and not yet acknowledged (with `Flow::Acked`).
+    unacked: usize,
     /// Set once the session is over: `Ended` or `Failed`, replayed to a late subscriber.
     last: Option<ShellEvent>,
 }
 
 impl ShellState {
+    fn subscribe(&mut self, subscriber: Subscriber, flow: Flow) {
+        self.subscriber = Some(subscriber);
+        self.flow = Some(flow);
+        self.unacked = 0;
+    }
+
+    fn has_room(&self) -> bool {
+        self.flow != Some(Flow::Acked) || self.unacked < ACK_WINDOW
+    }
+
     /// Delivers under the state's lock, so a subscriber attaching meanwhile sees every byte once.
     fn deliver(&mut self, event: ShellEvent) {
         if let ShellEvent::Output(bytes) = &event {
+            if self.flow == Some(Flow::Acked) {
+                self.unacked += bytes.len();
+            }
             self.replay_len += bytes.len();
             self.replay.push_back(bytes.clone());
             while self.replay_len > REPLAY_BYTES {
@@ -99,17 +150,19 @@ impl Shells {
 
     /// Start `spec` (with a TTY and stdin, whatever it says) in `container` on `engine`'s host;
     /// `subscriber` receives its output from the first byte.
-    pub async fn open(&self, engine: &Engine, container: &str, mut spec: ExecSpec, subscriber: Subscriber) -> Result<u32> {
+    pub async fn open(&self, engine: &Engine, container: &str, mut spec: ExecSpec, subscriber: Subscriber, flow: Flow) -> Result<u32> {
         spec.tty = true;
         spec.stdin = true;
         let (exec, output, input) = exec::start(engine, container, &spec).await?;
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let state = ShellState { subscriber: Some(subscriber), ..Default::default() };
+        let mut state = ShellState::default();
+        state.subscribe(subscriber, flow);
         let shell = Arc::new(Shell {
             exec,
             host: engine.host.clone(),
             input: tokio::sync::Mutex::new(input),
             state: Mutex::new(state),
+            room: tokio::sync::Notify::new(),
         });
         self.lock().insert(id, Arc::clone(&shell));
         tokio::spawn(pump(shell, output));
@@ -128,11 +181,23 @@ impl Shells {
         self.get(id)?.exec.resize(size).await
     }
 
-    /// Hand session `id`'s output to `subscriber` from now on, after its recent output (and its
-    /// end, if it has ended). The previous subscriber hears nothing more.
-    pub fn attach(&self, id: u32, subscriber: Subscriber) -> Result<()> {
+    /// The subscriber of session `id` has shown `bytes` more of its output (with `Flow::Acked`).
+    pub fn ack(&self, id: u32, bytes: usize) -> Result<()> {
         let shell = self.get(id)?;
-        let mut state = shell.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = shell.state();
+        state.unacked = state.unacked.saturating_sub(bytes);
+        if state.has_room() {
+            shell.room.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// Hand session `id`'s output to `subscriber` from now on, after its recent output (and its
+    /// end, if it has ended). The previous subscriber hears nothing more, and its unacknowledged
+    /// output no longer holds the session back.
+    pub fn attach(&self, id: u32, subscriber: Subscriber, flow: Flow) -> Result<()> {
+        let shell = self.get(id)?;
+        let mut state = shell.state();
         let recent: Vec<u8> = state.replay.iter().flat_map(|b| b.iter().copied()).collect();
         if !recent.is_empty() {
             subscriber(ShellEvent::Output(Bytes::from(recent)));
@@ -140,14 +205,20 @@ impl Shells {
         if let Some(last) = &state.last {
             subscriber(last.clone());
         }
-        state.subscriber = Some(subscriber);
+        state.subscribe(subscriber, flow);
+        drop(state);
+        shell.room.notify_waiters();
         Ok(())
     }
 
     /// Forget session `id`; its process gets a hang-up when the connection closes.
     pub fn close(&self, id: u32) -> Result<()> {
         let shell = self.lock().remove(&id).ok_or_else(|| unknown(id))?;
-        shell.state.lock().unwrap_or_else(|p| p.into_inner()).subscriber = None;
+        let mut state = shell.state();
+        state.subscriber = None;
+        state.flow = None;
+        drop(state);
+        shell.room.notify_waiters();
         // Closing our side of the connection ends the pump, and the exec with it.
         tokio::spawn(async move {
             let _ = shell.input.lock().await.shutdown().await;
@@ -160,7 +231,7 @@ impl Shells {
             .lock()
             .iter()
             .map(|(id, shell)| {
-                let last = shell.state.lock().unwrap_or_else(|p| p.into_inner()).last.clone();
+                let last = shell.state().last.clone();
                 ShellInfo {
                     id: *id,
                     host: shell.host.clone(),
@@ -179,7 +250,7 @@ impl Shells {
 
     /// Bytes of recent output held across every session (for memory accounting).
     pub fn replay_bytes(&self) -> usize {
-        self.lock().values().map(|s| s.state.lock().unwrap_or_else(|p| p.into_inner()).replay_len).sum()
+        self.lock().values().map(|s| s.state().replay_len).sum()
     }
 
     fn get(&self, id: u32) -> Result<Arc<Shell>> {
@@ -242,8 +313,9 @@ async fn gather(output: &mut OutputStream, flood: usize) -> Batch {
 
 /// Reads the session's output until it ends, in messages of what is ready at once.
 async fn pump(shell: Arc<Shell>, mut output: OutputStream) {
-    let deliver = |event| shell.state.lock().unwrap_or_else(|p| p.into_inner()).deliver(event);
+    let deliver = |event| shell.state().deliver(event);
     loop {
+        shell.wait_for_room().await;
         let Batch { chunks, size, then } = gather(&mut output, FLOOD).await;
         if !chunks.is_empty() {
             let mut message = BytesMut::with_capacity(size);

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use berth_core::exec::{ExecSpec, LogSpec, TermSize};
-use berth_core::shell::{LogEvent, LogSubscriber, ShellEvent, ShellInfo, Subscriber};
+use berth_core::exec::{ExecSpec, LogSpec, SavedLog, TermSize};
+use berth_core::shell::{Flow, LogEvent, LogSubscriber, ShellEvent, ShellInfo, Subscriber};
 use serde::Deserialize;
 use tauri::ipc::{Channel, InvokeResponseBody, JavaScriptChannelId};
 use tauri::{State, Webview};
@@ -54,7 +54,7 @@ pub async fn shell_open(state: State<'_, AppState>, webview: Webview, request: S
     let (shells, container, spec) = (&state.shells, &request.container, &request.spec);
     let open = |engine| {
         let (spec, output) = (spec.clone(), Arc::clone(&output));
-        async move { shells.open(&engine, container, spec, output).await }
+        async move { shells.open(&engine, container, spec, output, Flow::Acked).await }
     };
     Ok(state.actions.with_engine(&request.host, open).await?)
 }
@@ -63,7 +63,7 @@ pub async fn shell_open(state: State<'_, AppState>, webview: Webview, request: S
 #[tauri::command]
 #[specta::specta]
 pub async fn shell_attach(state: State<'_, AppState>, webview: Webview, request: ShellAttach) -> Result<(), IpcError> {
-    Ok(state.shells.attach(request.session, subscriber(request.output.channel_on(webview)))?)
+    Ok(state.shells.attach(request.session, subscriber(request.output.channel_on(webview)), Flow::Acked)?)
 }
 
 /// Keystrokes or pasted text.
@@ -71,6 +71,14 @@ pub async fn shell_attach(state: State<'_, AppState>, webview: Webview, request:
 #[specta::specta]
 pub async fn shell_input(state: State<'_, AppState>, session: u32, data: String) -> Result<(), IpcError> {
     Ok(state.shells.input(session, data.as_bytes()).await?)
+}
+
+/// The page has shown `bytes` more of a session's output (its terminal wrote them): the
+/// session reads on while less than `ACK_WINDOW` is unacknowledged.
+#[tauri::command]
+#[specta::specta]
+pub async fn shell_ack(state: State<'_, AppState>, session: u32, bytes: u32) -> Result<(), IpcError> {
+    Ok(state.shells.ack(session, bytes as usize)?)
 }
 
 #[tauri::command]
@@ -119,4 +127,18 @@ pub async fn logs_open(
 pub async fn logs_close(state: State<'_, AppState>, stream: u32) -> Result<(), IpcError> {
     state.logs.close(stream);
     Ok(())
+}
+
+/// Save the part of a container's log that `spec` names to a new file in the Downloads folder,
+/// read afresh from the host (so all of it, not only the lines the page keeps).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip(state, spec), err(Debug))]
+pub async fn logs_save(state: State<'_, AppState>, host: String, container: String, spec: LogSpec) -> Result<SavedLog, IpcError> {
+    let dir = berth_core::paths::downloads_dir()?;
+    let save = |engine| {
+        let (host, container, spec, dir) = (&host, &container, &spec, &dir);
+        async move { berth_core::exec::save_logs(&engine, host, container, spec, dir).await }
+    };
+    Ok(state.actions.with_engine(&host, save).await?)
 }

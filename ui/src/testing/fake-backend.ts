@@ -14,6 +14,7 @@ import {
   type ExecSpec,
   type LogEvent,
   type LogSpec,
+  type SavedLog,
   type ShellInfo,
   type ShellMessage,
   type TestResult,
@@ -256,6 +257,14 @@ export class FakeBackend implements Backend {
     this.resizes.push({ session, rows, cols });
   }
 
+  /** Output acknowledged, per session. */
+  acks = new Map<number, number>();
+
+  async shellAck(session: number, bytes: number): Promise<void> {
+    this.#fail("shellAck");
+    this.acks.set(session, (this.acks.get(session) ?? 0) + bytes);
+  }
+
   async shellClose(session: number): Promise<void> {
     this.#fail("shellClose");
     this.closedShells.push(session);
@@ -276,6 +285,16 @@ export class FakeBackend implements Backend {
     this.#fail("logsClose");
     const log = this.logStreams.get(stream);
     if (log) log.closed = true;
+  }
+
+  /** Logs saved: what was asked, and the file each went to. */
+  savedLogs: { host: string; container: string; spec: LogSpec; path: string }[] = [];
+
+  async logsSave(host: string, container: string, spec: LogSpec): Promise<SavedLog> {
+    this.#fail("logsSave");
+    const path = `/home/user/Downloads/${host}-${container}.log`;
+    this.savedLogs.push({ host, container, spec, path });
+    return { path, bytes: 42 };
   }
 
   /** A batch of log output (or the end) on stream `id`. */
@@ -324,8 +343,16 @@ export class FakeTerminal {
     this.opened = parent;
   }
 
-  write(data: Uint8Array | string): void {
+  /** Write callbacks not yet run: `process()` runs them, as xterm.js does once it has parsed. */
+  pendingWrites: (() => void)[] = [];
+
+  write(data: Uint8Array | string, written?: () => void): void {
     this.written += typeof data === "string" ? data : new TextDecoder().decode(data);
+    if (written) this.pendingWrites.push(written);
+  }
+
+  process(): void {
+    for (const written of this.pendingWrites.splice(0)) written();
   }
 
   onData(handler: (data: string) => void): void {

@@ -249,6 +249,9 @@ export const en = {
   "logs.search": "Search the log",
   "logs.matches": { one: "1 match", other: "{count} matches" },
   "logs.save": "Save to file",
+  "logs.saving": "Saving…",
+  "logs.saved": "Saved to {path} ({size}), read afresh from the host with these options",
+  "logs.saveFailed": "Could not save the log: {error}",
   "logs.dropped": { one: "1 older line dropped to bound memory", other: "{count} older lines dropped to bound memory" },
 } as const satisfies Record<string, Message>;
 

@@ -245,5 +245,8 @@ export const zhCN: Dictionary = {
   "logs.search": "搜索日志",
   "logs.matches": { one: "{count} 处匹配", other: "{count} 处匹配" },
   "logs.save": "保存到文件",
+  "logs.saving": "正在保存…",
+  "logs.saved": "已按当前选项从主机重新读取并保存到 {path}（{size}）",
+  "logs.saveFailed": "无法保存日志：{error}",
   "logs.dropped": { one: "为控制内存已丢弃 {count} 行较早的日志", other: "为控制内存已丢弃 {count} 行较早的日志" },
 };

@@ -43,6 +43,16 @@ export const commands = {
 	/**  Read a container's log (following it when `spec.follow`) into `output`, in batches. */
 	logsOpen: (host: string, container: string, spec: LogSpec, output: Channel<LogEvent>) => __TAURI_INVOKE<number>("logs_open", { host, container, spec, output }),
 	logsClose: (stream: number) => __TAURI_INVOKE<null>("logs_close", { stream }),
+	/**
+	 *  The page has shown `bytes` more of a session's output (its terminal wrote them): the
+	 *  session reads on while less than `ACK_WINDOW` is unacknowledged.
+	 */
+	shellAck: (session: number, bytes: number) => __TAURI_INVOKE<null>("shell_ack", { session, bytes }),
+	/**
+	 *  Save the part of a container's log that `spec` names to a new file in the Downloads folder,
+	 *  read afresh from the host (so all of it, not only the lines the page keeps).
+	 */
+	logsSave: (host: string, container: string, spec: LogSpec) => __TAURI_INVOKE<SavedLog>("logs_save", { host, container, spec }),
 };
 
 /* Types */
@@ -222,6 +232,12 @@ export type Reachability = "online" | "offline" |
 "connecting" | 
 /**  Added but never reached. */
 "never";
+
+/**  A log written to a file by [`save_logs`]. */
+export type SavedLog = {
+	path: string,
+	bytes: number,
+};
 
 export type ShellAttach = {
 	session: number,

@@ -14,6 +14,7 @@ import type {
   HostSummary,
   LogEvent,
   LogSpec,
+  SavedLog,
   ShellInfo,
   ShellMessage,
   TestResult,
@@ -54,12 +55,16 @@ export interface Backend {
   shellAttach(session: number, sink: (message: ShellMessage) => void): Promise<void>;
   shellInput(session: number, data: string): Promise<void>;
   shellResize(session: number, rows: number, cols: number): Promise<void>;
+  /** The terminal has processed `bytes` more of the session's output (flow control). */
+  shellAck(session: number, bytes: number): Promise<void>;
   shellClose(session: number): Promise<void>;
   /** The shell sessions the backend holds (they outlive a reload of the page). */
   shellList(): Promise<ShellInfo[]>;
   /** Reads a container's log (following it with `spec.follow`); `sink` hears batches, then the end. */
   logsOpen(host: string, container: string, spec: LogSpec, sink: (event: LogEvent) => void): Promise<number>;
   logsClose(stream: number): Promise<void>;
+  /** Saves that part of a container's log, read afresh from its host, to a new file in Downloads. */
+  logsSave(host: string, container: string, spec: LogSpec): Promise<SavedLog>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -134,6 +139,9 @@ export const tauriBackend: Backend = {
   shellInput: async (session, data) => {
     await call(commands.shellInput(session, data));
   },
+  shellAck: async (session, bytes) => {
+    await call(commands.shellAck(session, bytes));
+  },
   shellResize: async (session, rows, cols) => {
     await call(commands.shellResize(session, rows, cols));
   },
@@ -149,6 +157,7 @@ export const tauriBackend: Backend = {
   logsClose: async (stream) => {
     await call(commands.logsClose(stream));
   },
+  logsSave: (host, container, spec) => call(commands.logsSave(host, container, spec)),
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
   onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),

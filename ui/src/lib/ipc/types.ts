@@ -19,6 +19,7 @@ export type {
   HostSummary,
   LogEvent,
   LogSpec,
+  SavedLog,
   ShellInfo,
   TestResult,
   TlsFiles,

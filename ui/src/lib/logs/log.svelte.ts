@@ -47,6 +47,9 @@ export class ContainerLog {
   state = $state<"idle" | "reading" | "following" | "ended" | "failed">("idle");
   error = $state<string | null>(null);
   search = $state("");
+  saving = $state(false);
+  /** The outcome of the last save: the file written, or why it failed. */
+  saved = $state.raw<{ path: string; bytes: number } | { error: string } | null>(null);
 
   readonly list = new VirtualList({ rowHeight: LOG_ROW_HEIGHT, count: () => this.lines.length });
   /** Indexes of the lines matching the search. */
@@ -76,6 +79,7 @@ export class ContainerLog {
   /** Shows `row`'s log from now on (closing the previous one). */
   show(row: Pick<ContainerRow, "host" | "id" | "name">): Promise<void> {
     this.target = { host: row.host, id: row.id, name: row.name };
+    this.saved = null;
     return this.reload();
   }
 
@@ -128,9 +132,30 @@ export class ContainerLog {
     }
   }
 
-  /** The lines as text, stderr lines marked, for saving to a file. */
-  text(): string {
-    return this.lines.map((line) => (line.stream === 2 ? `[stderr] ${line.text}` : line.text)).join("\n") + "\n";
+  /**
+   * Saves the log with the current options (tail, since, timestamps) to a new file in the
+   * Downloads folder. The backend reads it afresh from the host, so the file holds every line
+   * asked for, not only the ones this view keeps.
+   */
+  async save(): Promise<void> {
+    const target = this.target;
+    if (!target || this.saving) return;
+    const since = sinceSeconds(this.options.since, this.#now());
+    if (since === undefined) {
+      this.saved = { error: `"${this.options.since}" is not a duration; write e.g. 30s, 10m, 2h or 1d` };
+      return;
+    }
+    this.saving = true;
+    this.saved = null;
+    try {
+      const spec: LogSpec = { follow: false, tail: this.options.tail, since, timestamps: this.options.timestamps };
+      const file = await this.#backend.logsSave(target.host, target.id, spec);
+      this.saved = { path: file.path, bytes: file.bytes };
+    } catch (rejection) {
+      this.saved = { error: toIpcError(rejection).message };
+    } finally {
+      this.saving = false;
+    }
   }
 
   #receive(event: LogEvent): void {

@@ -21,7 +21,30 @@ describe("ContainerLog", () => {
     backend.emitLog(stream, "Ended");
     expect(log.lines.map((l) => l.text)).toEqual(["one", "oops", "two", "three"]);
     expect(log.state).toBe("ended");
-    expect(log.text()).toBe("one\n[stderr] oops\ntwo\nthree\n");
+  });
+
+  it("saves through the backend with the view's options, never following, and says where", async () => {
+    const { backend, log } = await opened();
+    log.options.tail = null;
+    log.options.since = "10m";
+    log.options.timestamps = true;
+    await log.save();
+    expect(backend.savedLogs).toEqual([
+      { host: "edge-1", container: "c1", spec: { follow: false, tail: null, since: NOW / 1000 - 600, timestamps: true }, path: "/home/user/Downloads/edge-1-c1.log" },
+    ]);
+    expect(log.saved).toEqual({ path: "/home/user/Downloads/edge-1-c1.log", bytes: 42 });
+    expect(log.saving).toBe(false);
+  });
+
+  it("reports a failed save and refuses a bad since without asking the backend", async () => {
+    const { backend, log } = await opened();
+    backend.failures.set("logsSave", new IpcError("unreachable", "host edge-1 is unreachable"));
+    await log.save();
+    expect(log.saved).toEqual({ error: "host edge-1 is unreachable" });
+    log.options.since = "yesterday";
+    await log.save();
+    expect(log.saved).toMatchObject({ error: expect.stringContaining("not a duration") });
+    expect(backend.savedLogs).toHaveLength(0);
   });
 
   it("keeps at most MAX_LINES, dropping the oldest", async () => {

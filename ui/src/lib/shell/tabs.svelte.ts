@@ -9,7 +9,8 @@ export interface Terminal {
   readonly cols: number;
   /** Attaches the terminal to its element (once, when the element is in the document). */
   open(parent: HTMLElement): void;
-  write(data: Uint8Array | string): void;
+  /** Writes output; `written` runs once the terminal has processed it. */
+  write(data: Uint8Array | string, written?: () => void): void;
   /** Keystrokes and pastes, as the terminal encodes them. */
   onData(handler: (data: string) => void): void;
   /** Refits rows and columns to the element's size. */
@@ -24,6 +25,13 @@ export interface Terminal {
 export type TerminalFactory = () => Terminal | Promise<Terminal>;
 
 export type TabState = "opening" | "open" | "ended" | "failed";
+
+/**
+ * Output bytes the terminal has processed are acknowledged to the backend in steps of this
+ * much; the backend holds a session back once 4 MiB go unacknowledged (ACK_WINDOW in
+ * crates/core/src/shell.rs), so this must stay well below that.
+ */
+export const ACK_STEP = 256 * 1024;
 
 let nextKey = 0;
 
@@ -43,6 +51,8 @@ export class ShellTab {
   pendingInput = "";
   sending = false;
   size: { rows: number; cols: number } | null = null;
+  /** Output bytes processed by the terminal and not yet acknowledged to the session. */
+  unacked = 0;
 
   constructor(row: Pick<ContainerRow, "host" | "id" | "name">, terminal: Terminal) {
     this.host = row.host;
@@ -93,6 +103,7 @@ export class ShellTabs {
       const tab = new ShellTab({ host: info.host, id: info.container, name }, await this.#makeTerminal());
       tab.terminal.onData((data) => this.#type(tab, data));
       tab.session = info.id;
+      tab.unacked = 0;
       tab.state = info.ended ? "ended" : "open";
       tab.end = info.ended;
       this.tabs = [...this.tabs, tab];
@@ -146,6 +157,7 @@ export class ShellTabs {
     tab.end = null;
     tab.failure = null;
     tab.size = null;
+    tab.unacked = 0;
     let session: number | null = null;
     const early: ShellMessage[] = [];
     const sink = (message: ShellMessage): void => {
@@ -168,7 +180,8 @@ export class ShellTabs {
   #receive(tab: ShellTab, session: number, message: ShellMessage): void {
     if (tab.session !== session) return; // an older session of a reconnected tab
     if (message instanceof ArrayBuffer) {
-      tab.terminal.write(new Uint8Array(message));
+      const bytes = message.byteLength;
+      tab.terminal.write(new Uint8Array(message), () => this.#processed(tab, session, bytes));
     } else if ("ended" in message) {
       tab.state = "ended";
       tab.end = message.ended;
@@ -176,6 +189,16 @@ export class ShellTabs {
       tab.state = "failed";
       tab.failure = message.failed;
     }
+  }
+
+  /** The terminal has processed `bytes` of `session`'s output: acknowledge them, in steps. */
+  #processed(tab: ShellTab, session: number, bytes: number): void {
+    if (tab.session !== session) return;
+    tab.unacked += bytes;
+    if (tab.unacked < ACK_STEP) return;
+    const acked = tab.unacked;
+    tab.unacked = 0;
+    this.#backend.shellAck(session, acked).catch(() => undefined);
   }
 
   #type(tab: ShellTab, data: string): void {

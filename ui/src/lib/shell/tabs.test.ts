@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeBackend, FakeTerminal, row } from "../../testing/fake-backend";
 import { IpcError } from "$lib/ipc";
-import { ShellTabs } from "./tabs.svelte";
+import { ACK_STEP, ShellTabs } from "./tabs.svelte";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -28,6 +28,29 @@ describe("ShellTabs", () => {
     backend.emitShell(tab.session!, "/ # ");
     backend.emitShell(tab.session!, "ls\r\n");
     expect(terminals[0].written).toBe("/ # ls\r\n");
+  });
+
+  it("acknowledges output once the terminal has processed it, in steps, and only for its session", async () => {
+    const { backend, shells, terminals } = setup();
+    const tab = await shells.open(row({ id: "c1" }));
+    await settle();
+    const session = tab.session!;
+    const chunk = new Uint8Array(ACK_STEP / 2).fill(120).buffer;
+    backend.emitShell(session, chunk);
+    backend.emitShell(session, chunk);
+    expect(backend.acks.get(session)).toBeUndefined(); // written, not yet processed
+    terminals[0].process();
+    expect(backend.acks.get(session)).toBe(ACK_STEP);
+    backend.emitShell(session, "small");
+    terminals[0].process();
+    expect(backend.acks.get(session)).toBe(ACK_STEP); // below a step: held until more comes
+    // A reconnected tab's old session's writes are not acknowledged to the new one.
+    backend.emitShell(session, chunk.slice(0));
+    backend.emitShell(session, { ended: { exit_code: 0, container_running: true } });
+    shells.reconnect(tab);
+    await settle();
+    terminals[0].process();
+    expect(backend.acks.get(tab.session!)).toBeUndefined();
   });
 
   it("sends keystrokes in order, batching those typed while a send is in flight", async () => {

@@ -48,7 +48,7 @@ export function makeXterm(): Terminal {
       return term.cols;
     },
     open: (parent) => term.open(parent),
-    write: (data) => term.write(data),
+    write: (data, written) => term.write(data, written),
     onData: (handler) => {
       term.onData(handler);
     },
