@@ -61,13 +61,17 @@ async fn read_until(events: &mut mpsc::UnboundedReceiver<ShellEvent>, seen: &mut
 /// Type one key at a time into a shell and time until its echo comes back.
 async fn echo_latency(shells: &Shells, engine: &berth_core::connect::Engine, container: &str, keys: usize) -> (Duration, Duration) {
     let (id, mut events) = open(shells, engine, container, &["sh"]).await;
-    // Wait for the prompt; busybox ash ends it with a cursor-position query (ESC[6n), which a
-    // terminal answers: answer it, or ash waits for the reply before echoing.
-    // (A build of ash without that query is waited for a second at most.)
+    // Wait for the prompt. Busybox ash follows it with a cursor-position query (ESC[6n), gives
+    // up on the answer after a moment and draws the prompt again: wait for that second prompt
+    // (a build of ash without the query is waited for a second at most).
     let mut prompt = Vec::new();
-    read_until(&mut events, &mut prompt, b"# ").await;
+    if tokio::time::timeout(Duration::from_secs(10), read_until(&mut events, &mut prompt, b"# ")).await.is_err() {
+        panic!("no prompt within 10 s; the shell wrote {:?}", String::from_utf8_lossy(&prompt));
+    }
     if tokio::time::timeout(Duration::from_secs(1), read_until(&mut events, &mut prompt, b"\x1b[6n")).await.is_ok() {
-        shells.input(id, b"\x1b[1;5R").await.unwrap();
+        let query = prompt.windows(4).position(|w| w == b"\x1b[6n").expect("just read");
+        let mut after = prompt.split_off(query + 4);
+        read_until(&mut events, &mut after, b"# ").await;
     }
     while events.try_recv().is_ok() {}
     let mut samples = Vec::new();
@@ -76,7 +80,9 @@ async fn echo_latency(shells: &Shells, engine: &berth_core::connect::Engine, con
         let t = Instant::now();
         shells.input(id, &key).await.unwrap();
         loop {
-            match events.recv().await.unwrap() {
+            let next = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+            let Ok(next) = next else { panic!("no echo of {:?} within 5 s (key {i})", key[0] as char) };
+            match next.unwrap() {
                 ShellEvent::Output(bytes) if bytes.contains(&key[0]) => break,
                 ShellEvent::Output(_) => {}
                 other => panic!("the shell ended: {other:?}"),
