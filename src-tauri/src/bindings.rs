@@ -31,6 +31,10 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::shell::logs_close,
             commands::shell::shell_ack,
             commands::shell::logs_save,
+            commands::ipam::ipam_pools,
+            commands::ipam::ipam_addresses,
+            commands::ipam::ipam_check,
+            commands::ipam::ipam_repair,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()

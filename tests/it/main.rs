@@ -6,6 +6,7 @@ mod exec;
 mod fleet;
 mod follow;
 mod import;
+mod ipam;
 mod outage;
 mod snapshot;
 mod ssh;

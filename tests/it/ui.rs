@@ -106,6 +106,18 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         assert!(text.contains("hello-log") && text.contains("warn-log"), "saved log: {text:?}");
         ui.click("[data-testid=nav-containers]").await;
 
+        // IP pools: a pool made with the CLI shows with its use and its address map.
+        berth.ok(&["ipam", "pool", "add", "ui-pool", "--subnet", "10.66.0.0/24", "--gateway", "10.66.0.1", "--host", "ui-e2e"]);
+        berth.ok(&["ipam", "lease", "ui-pool", "--ip", "10.66.0.7", "--host", "ui-e2e", "--container", "ui-web"]);
+        berth.ok(&["ipam", "reserve", "ui-pool", "10.66.0.9", "--reason", "printer"]);
+        ui.click("[data-testid=nav-ipam]").await;
+        ui.wait_attr("[data-testid=ipam-pool][data-name=ui-pool]", "data-leased", "1", Duration::from_secs(15)).await;
+        ui.wait_attr("[data-testid=ipam-cell][data-ip='10.66.0.7']", "data-state", "leased", Duration::from_secs(15)).await;
+        ui.wait_attr("[data-testid=ipam-cell][data-ip='10.66.0.9']", "data-state", "reserved", Duration::from_secs(15)).await;
+        ui.wait_attr("[data-testid=ipam-cell][data-ip='10.66.0.1']", "data-state", "reserved", Duration::from_secs(15)).await;
+        ui.screenshot("ipam").await;
+        ui.click("[data-testid=nav-containers]").await;
+
         // Kill one by hand: the row follows Docker's event (and the shell open in it ends).
         ui.search("ui-web").await;
         ui.wait_attr("[data-testid=container-row][data-name=ui-web]", "data-state", "running", Duration::from_secs(10)).await;

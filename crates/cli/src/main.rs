@@ -2,6 +2,7 @@
 //! come from the mirror only and never touch the network.
 
 mod exec;
+mod ipam;
 mod output;
 
 use std::path::PathBuf;
@@ -54,6 +55,22 @@ enum Command {
     Exec(ExecCli),
     /// Print a container's log from its host, stdout and stderr apart
     Logs(LogsCli),
+    /// IP pools, leases and reservations; conflicts against the mirror
+    #[command(subcommand)]
+    Ipam(ipam::IpamCommand),
+    /// The pools' Docker networks on their hosts
+    #[command(subcommand)]
+    Net(NetCommand),
+    /// Create and start a container on a host with a fixed address leased from a pool
+    Run(ipam::RunArgs),
+    /// Remove a container from its host; its leased addresses go into quarantine
+    Rm {
+        /// Remove it even while it runs
+        #[arg(short, long)]
+        force: bool,
+        /// Id, id prefix, name, or HOST/NAME
+        container: String,
+    },
     /// Show stored Docker events, oldest first
     Events {
         #[arg(long, value_name = "NAME")]
@@ -65,6 +82,12 @@ enum Command {
         #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum NetCommand {
+    /// Create the pool's network on each of its hosts, or report how the one there differs
+    Apply { pool: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -358,6 +381,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let spec = berth_core::exec::LogSpec { follow: args.follow, tail, since, timestamps: args.timestamps };
             return exec::logs_command(&store, &args.container, spec);
         }
+        Command::Ipam(command) => return ipam::ipam_command(&store, command, json),
+        Command::Net(NetCommand::Apply { pool }) => return ipam::net_apply(&store, &pool, json),
+        Command::Run(args) => return ipam::run_command(&store, args, json),
+        Command::Rm { force, container } => return ipam::rm_command(&store, &container, force, json),
         Command::Events { host, since, limit } => {
             let since_ns = since.map(|s| berth_core::time::parse_since(&s, chrono::Utc::now())).transpose()?;
             let rows = store.events(&EventQuery { host, since_ns, limit })?;

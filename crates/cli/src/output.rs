@@ -14,7 +14,7 @@ pub fn json<T: Serialize + ?Sized>(value: &T) {
 }
 
 /// Left-aligned columns, two spaces apart, no trailing blanks.
-fn table(header: &[&str], rows: &[Vec<String>]) {
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -27,6 +27,15 @@ pub enum Error {
     #[error("{query:?} matches more than one container ({}); use a longer id prefix or HOST/NAME", candidates.join(", "))]
     AmbiguousContainer { query: String, candidates: Vec<String> },
 
+    #[error("no IP pool named {name:?}; `berth ipam pool ls` lists the pools (after losing the store, `berth ipam rebuild` reads them back from the hosts)")]
+    PoolNotFound { name: String },
+
+    #[error("pool {pool:?} has no free address left{}; release some (`berth ipam leases {pool}` lists them), wait for the quarantine to pass, or widen its ranges", if quarantined > &0 { format!(" ({quarantined} are in quarantine)") } else { String::new() })]
+    PoolExhausted { pool: String, quarantined: u64 },
+
+    #[error("{ip} in pool {pool:?} is {reason}")]
+    AddressUnavailable { pool: String, ip: String, reason: String },
+
     #[error("{} is not a Berth database ({reason}); the file was left untouched. Point --db (or BERTH_DB) at another path", path.display())]
     NotABerthDatabase { path: PathBuf, reason: String },
 
@@ -79,6 +88,9 @@ impl Error {
             Error::HostNotFound { .. } => "host_not_found",
             Error::ContainerNotFound { .. } => "container_not_found",
             Error::AmbiguousContainer { .. } => "ambiguous_container",
+            Error::PoolNotFound { .. } => "pool_not_found",
+            Error::PoolExhausted { .. } => "pool_exhausted",
+            Error::AddressUnavailable { .. } => "address_unavailable",
             Error::NotABerthDatabase { .. } => "not_a_berth_database",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Store { .. } => "store",

@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod error;
 pub mod exec;
 pub mod fleet;
+pub mod ipam;
 pub mod model;
 pub mod paths;
 pub mod shell;

@@ -88,7 +88,9 @@ mod tests {
     #[test]
     fn status_reads_like_docker_ps() {
         let now = 10_000_000;
-        let cases: &[(&str, Option<i64>, Option<i64>, Option<i64>, Option<&str>, &str)] = &[
+        // (state, exit code, started, finished, health, expected)
+        type Case<'a> = (&'a str, Option<i64>, Option<i64>, Option<i64>, Option<&'a str>, &'a str);
+        let cases: &[Case] = &[
             ("running", Some(0), Some(now - 5 * 60_000), None, None, "Up 5 minutes"),
             ("running", Some(0), Some(now - 3_000), None, Some("healthy"), "Up 3 seconds (healthy)"),
             ("paused", Some(0), Some(now - 90 * 60_000), None, None, "Up About an hour (Paused)"),

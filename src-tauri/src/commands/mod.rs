@@ -5,6 +5,7 @@ pub mod app;
 pub mod containers;
 pub mod events;
 pub mod hosts;
+pub mod ipam;
 pub mod shell;
 
 use crate::error::IpcError;

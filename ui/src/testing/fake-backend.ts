@@ -3,6 +3,10 @@
 import type { UnlistenFn } from "@tauri-apps/api/event";
 import {
   IpcError,
+  type AddressRow,
+  type CheckReport,
+  type Finding,
+  type PoolSummary,
   type Backend,
   type ContainerAction,
   type ContainerDetail,
@@ -295,6 +299,36 @@ export class FakeBackend implements Backend {
     const path = `/home/user/Downloads/${host}-${container}.log`;
     this.savedLogs.push({ host, container, spec, path });
     return { path, bytes: 42 };
+  }
+
+  /** IP pools, their address rows by pool, the check's report, and the repairs asked for. */
+  pools: PoolSummary[] = [];
+  poolAddresses = new Map<string, AddressRow[]>();
+  report: CheckReport = { conflicts: [], orphans: [] };
+  repairs: Finding[] = [];
+
+  async ipamPools(): Promise<PoolSummary[]> {
+    this.#fail("ipamPools");
+    return this.pools;
+  }
+
+  async ipamAddresses(pool: string): Promise<AddressRow[]> {
+    this.#fail(`ipamAddresses:${pool}`);
+    return this.poolAddresses.get(pool) ?? [];
+  }
+
+  async ipamCheck(): Promise<CheckReport> {
+    this.#fail("ipamCheck");
+    return this.report;
+  }
+
+  async ipamRepair(finding: Finding): Promise<void> {
+    this.#fail("ipamRepair");
+    this.repairs.push(finding);
+    this.report = {
+      conflicts: this.report.conflicts.filter((f) => f !== finding),
+      orphans: this.report.orphans.filter((f) => f !== finding),
+    };
   }
 
   /** A batch of log output (or the end) on stream `id`. */

@@ -256,16 +256,19 @@ fn ssh_options(endpoint: &Endpoint) -> Option<String> {
 }
 
 pub fn validate_host_name(name: &str) -> Result<()> {
+    validate_name("host name", name, 64, "")
+}
+
+/// Names people type and Berth keeps: 1-`max` letters, digits, '-', '_' or '.', starting with a
+/// letter or digit. `note` ends the error (why the rule, e.g. what else the name becomes).
+pub(crate) fn validate_name(what: &'static str, name: &str, max: usize, note: &str) -> Result<()> {
     let ok = !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= max
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "host name",
-            format!("{name:?} must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"),
-        ))
+        Err(Error::invalid(what, format!("{name:?} must be 1-{max} letters, digits, '-', '_' or '.', starting with a letter or digit{note}")))
     }
 }

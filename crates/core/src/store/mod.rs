@@ -5,6 +5,7 @@
 //! follower's writes never keep readers waiting.
 
 mod hosts;
+pub mod ipam;
 mod mirror;
 mod query;
 pub mod schema;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{Error, Result, StoreContext};
 
 pub use hosts::validate_host_name;
+pub(crate) use hosts::validate_name;
 pub use query::{ContainerFilter, EventQuery};
 
 /// Events kept per host; older ones are dropped as new ones arrive.

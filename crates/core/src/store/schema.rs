@@ -133,6 +133,33 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE host_status ADD COLUMN rtt_ms REAL;
     "#,
+    // 4: IP pools (their definition as the JSON that also labels their Docker networks) and
+    // the addresses that are not free: leases, quarantines, reservations. Addresses are 16-byte
+    // big-endian numbers (IPv4 in the low 4 bytes), so they sort and range-scan as numbers.
+    r#"
+    CREATE TABLE ipam_pools (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        spec        TEXT NOT NULL,
+        segment     TEXT NOT NULL,
+        cursor      BLOB,
+        created_ms  INTEGER NOT NULL
+    );
+
+    CREATE TABLE ipam_addresses (
+        pool_id    INTEGER NOT NULL REFERENCES ipam_pools(id) ON DELETE CASCADE,
+        ip         BLOB NOT NULL,
+        state      TEXT NOT NULL CHECK (state IN ('leased', 'quarantined', 'reserved')),
+        host       TEXT,
+        container  TEXT,
+        reason     TEXT,
+        fixed      INTEGER NOT NULL DEFAULT 0,
+        since_ms   INTEGER NOT NULL,
+        until_ms   INTEGER,
+        PRIMARY KEY (pool_id, ip)
+    ) WITHOUT ROWID;
+    CREATE INDEX ipam_addresses_container ON ipam_addresses(host, container);
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -159,7 +159,7 @@ fn snapshots_replace_and_events_touch_single_rows() {
         attributes: BTreeMap::new(),
     };
     let changes = [Change::RemoveContainer("c2".into()), Change::UpsertContainer(container("c3", "cache", "created", &[], &[]))];
-    store.apply_events(host.id, &[event.clone()], &changes).unwrap();
+    store.apply_events(host.id, std::slice::from_ref(&event), &changes).unwrap();
     // Replayed events are stored once.
     store.apply_events(host.id, &[event], &[]).unwrap();
     let names: Vec<_> = store.containers(&all).unwrap().into_iter().map(|c| c.name).collect();

@@ -53,9 +53,44 @@ export const commands = {
 	 *  read afresh from the host (so all of it, not only the lines the page keeps).
 	 */
 	logsSave: (host: string, container: string, spec: LogSpec) => __TAURI_INVOKE<SavedLog>("logs_save", { host, container, spec }),
+	ipamPools: () => __TAURI_INVOKE<PoolSummary[]>("ipam_pools"),
+	/**  The addresses of `pool` that are not free (leased, quarantined, reserved). */
+	ipamAddresses: (pool: string) => __TAURI_INVOKE<AddressRow[]>("ipam_addresses", { pool }),
+	/**  Conflicts and orphans of every pool against the mirror. */
+	ipamCheck: () => __TAURI_INVOKE<CheckReport>("ipam_check"),
+	/**  Apply the safe repair a finding offers (adopt the address, or release the lease). */
+	ipamRepair: (finding: Finding) => __TAURI_INVOKE<null>("ipam_repair", { finding }),
 };
 
 /* Types */
+/**  One address that is not free. `berth ipam leases --json` prints these. */
+export type AddressRow = {
+	pool: string,
+	ip: string,
+	state: AddressState,
+	/**
+	 *  The host and container of a lease (a lease may name neither: kept for later use); for
+	 *  a quarantine, who held the address last.
+	 */
+	host: string | null,
+	container: string | null,
+	/**  Why a reservation is there. */
+	reason: string | null,
+	/**  Reserved by the pool's definition (gateway, a host's bridge address, --reserve). */
+	fixed: boolean,
+	since_ms: number,
+	/**  When a quarantine ends. */
+	until_ms: number | null,
+};
+
+/**  What a row says of its address. */
+export type AddressState = "leased" | "quarantined" | "reserved";
+
+export type CheckReport = {
+	conflicts: Finding[],
+	orphans: Finding[],
+};
+
 export type ContainerAction = "start" | "stop" | "restart" | "kill" | "pause" | "unpause" | 
 /**  Remove, stopping it first if it runs (the front end confirms). */
 "remove";
@@ -66,6 +101,12 @@ export type ContainerDetail = {
 	id: string,
 	/**  The daemon's JSON text, verbatim. */
 	inspect: string,
+};
+
+export type ContainerRef = {
+	host: string,
+	container: string,
+	id: string | null,
 };
 
 /**  One row of `berth ps` and of the app's container table. */
@@ -98,6 +139,13 @@ export type ContainersPatch = {
 	/**  Ids of containers that no longer exist. */
 	remove: string[],
 };
+
+/**  The Docker network driver of a pool's networks. */
+export type Driver = 
+/**  A bridge, usually bound to a named Linux bridge that carries the LAN. */
+"bridge" | 
+/**  macvlan on a parent interface: containers appear on the LAN with their own MAC. */
+"macvlan";
 
 /**  One row of `berth events`. */
 export type EventRow = {
@@ -139,6 +187,29 @@ export type ExecSpec = {
 	/**  The terminal's size at start (with `tty`). */
 	size?: TermSize | null,
 };
+
+export type Finding = {
+	kind: FindingKind,
+	pool: string,
+	segment: string,
+	ip: string,
+	/**  The containers involved (for a duplicate, every user of the address). */
+	containers: ContainerRef[],
+	detail: string,
+	repair: Repair | null,
+};
+
+export type FindingKind = 
+/**  One address in use by several containers of one segment. */
+"duplicate" | 
+/**  A reserved address (gateway, a host's bridge address, --reserve) in use by a container. */
+"reserved_in_use" | 
+/**  A container on an address leased to another container, or off the address it leased. */
+"lease_mismatch" | 
+/**  A container using a pool address without a lease. */
+"unleased" | 
+/**  A lease whose container the host no longer has. */
+"lease_without_container";
 
 /**  The host key an SSH server showed, and what known_hosts says of it. */
 export type HostKeyCheck = {
@@ -227,11 +298,73 @@ export type LogSpec = {
 	timestamps?: boolean,
 };
 
+/**  A host on the pool's LAN, with what differs from the pool's template on it. */
+export type PoolHost = {
+	host: string,
+	/**  macvlan: this host's parent interface, when not the pool's. */
+	parent?: string | null,
+	/**
+	 *  bridge: this host's own address on the LAN bridge (Docker's gateway for the network on
+	 *  that host; the pool's gateway is then the containers' default route). Reserved.
+	 */
+	ip?: string | null,
+};
+
+/**
+ *  Everything that defines a pool. Written as a label on the Docker networks made for it, so
+ *  that another Berth can rebuild it from the hosts alone.
+ */
+export type PoolSpec = {
+	name: string,
+	subnet: string,
+	/**  The LAN's router: the containers' default route. */
+	gateway?: string | null,
+	/**
+	 *  Where "next free" looks; empty: the whole subnet. Specific addresses may be leased
+	 *  anywhere in the subnet.
+	 */
+	ranges?: string[],
+	reserved?: Reservation[],
+	/**  The L2 segment (VLAN) the pool sits on: addresses must be unique across a segment. */
+	segment: string,
+	hosts?: PoolHost[],
+	driver: Driver,
+	/**  bridge: the Linux bridge the network binds to (`com.docker.network.bridge.name`). */
+	bridge_name?: string | null,
+	/**  macvlan: the parent interface on every host that does not name its own. */
+	parent?: string | null,
+	/**  Seconds a released address waits before reuse. */
+	quarantine_seconds: number,
+};
+
+/**  A pool with how full it is. */
+export type PoolSummary = {
+	/**  Addresses "next free" can hand out in all (before reservations). */
+	size: number,
+	leased: number,
+	quarantined: number,
+	/**  Reserved addresses: the gateway, hosts' bridge addresses, --reserve and `reserve`. */
+	reserved_count: number,
+} & PoolSpec;
+
 export type Reachability = "online" | "offline" | 
 /**  A follower is dialling the host (live state only: never stored). */
 "connecting" | 
 /**  Added but never reached. */
 "never";
+
+/**  A safe fix, applied by `berth ipam check --repair` or the app's repair button. */
+export type Repair = 
+/**  Record a lease for the container that uses the address. */
+{ action: "adopt"; host: string; container: string } | 
+/**  Release the lease into quarantine. */
+{ action: "release" };
+
+/**  A reserved address: never handed out. */
+export type Reservation = {
+	ip: string,
+	reason: string,
+};
 
 /**  A log written to a file by [`save_logs`]. */
 export type SavedLog = {

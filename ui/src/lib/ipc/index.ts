@@ -4,6 +4,10 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
+  AddressRow,
+  CheckReport,
+  Finding,
+  PoolSummary,
   ContainerAction,
   ContainerDetail,
   ContainerRow,
@@ -65,6 +69,14 @@ export interface Backend {
   logsClose(stream: number): Promise<void>;
   /** Saves that part of a container's log, read afresh from its host, to a new file in Downloads. */
   logsSave(host: string, container: string, spec: LogSpec): Promise<SavedLog>;
+  /** IP pools with how full they are. */
+  ipamPools(): Promise<PoolSummary[]>;
+  /** A pool's addresses that are not free. */
+  ipamAddresses(pool: string): Promise<AddressRow[]>;
+  /** Conflicts and orphans of every pool against the mirror. */
+  ipamCheck(): Promise<CheckReport>;
+  /** Applies the safe repair a finding offers. */
+  ipamRepair(finding: Finding): Promise<void>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -158,6 +170,12 @@ export const tauriBackend: Backend = {
     await call(commands.logsClose(stream));
   },
   logsSave: (host, container, spec) => call(commands.logsSave(host, container, spec)),
+  ipamPools: () => call(commands.ipamPools()),
+  ipamAddresses: (pool) => call(commands.ipamAddresses(pool)),
+  ipamCheck: () => call(commands.ipamCheck()),
+  ipamRepair: async (finding) => {
+    await call(commands.ipamRepair(finding));
+  },
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
   onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),

@@ -5,6 +5,13 @@
 import type { Reachability, SshOptions } from "./bindings";
 
 export type {
+  AddressRow,
+  AddressState,
+  CheckReport,
+  Finding,
+  FindingKind,
+  PoolSummary,
+  Repair,
   ContainerAction,
   ContainerDetail,
   ContainerRow,

@@ -1,0 +1,412 @@
+//! The Docker side of a pool: its network on each of its hosts (created, or checked for drift),
+//! containers run with a leased fixed address, removal into quarantine, and rebuilding pools
+//! and leases from the labels Berth wrote on networks and containers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
+    NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions};
+use serde::Serialize;
+
+use super::{PoolSpec, LABEL_IP, LABEL_POOL, LABEL_SPEC};
+use crate::connect::Engine;
+use crate::error::{Error, Result};
+use crate::store::ipam::{AddressRow, LeaseRequest};
+use crate::store::Store;
+
+/// What `net apply` found or did on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NetReport {
+    pub host: String,
+    pub network: String,
+    /// "created", "ok", "drift" or "failed".
+    pub status: String,
+    /// What differs from the pool's template (with "drift").
+    pub drift: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// The Docker network a pool's template asks for on `host`.
+pub fn network_request(spec: &PoolSpec, host: &str) -> NetworkCreateRequest {
+    let on_host = spec.host(host);
+    let mut options = HashMap::new();
+    let mut aux = HashMap::new();
+    // Docker's "gateway" is an address Docker itself takes: on a bridge, the host's own
+    // address on the LAN bridge (when given); the LAN's router is then the containers' default
+    // route through DefaultGateway. macvlan takes no address: the gateway is the router.
+    let gateway = match spec.driver {
+        super::Driver::Bridge => {
+            if let Some(name) = &spec.bridge_name {
+                options.insert("com.docker.network.bridge.name".to_owned(), name.clone());
+            }
+            match (on_host.and_then(|h| h.ip), spec.gateway) {
+                (Some(own), router) => {
+                    if let Some(router) = router {
+                        let key = if router.is_ipv4() { "DefaultGatewayIPv4" } else { "DefaultGatewayIPv6" };
+                        aux.insert(key.to_owned(), router.to_string());
+                    }
+                    Some(own)
+                }
+                (None, router) => router,
+            }
+        }
+        super::Driver::Macvlan => {
+            if let Some(parent) = on_host.and_then(|h| h.parent.clone()).or_else(|| spec.parent.clone()) {
+                options.insert("parent".to_owned(), parent);
+            }
+            spec.gateway
+        }
+    };
+    let labels = HashMap::from([
+        (LABEL_POOL.to_owned(), spec.name.clone()),
+        (LABEL_SPEC.to_owned(), serde_json::to_string(spec).expect("a pool spec serialises")),
+    ]);
+    NetworkCreateRequest {
+        name: spec.network_name().to_owned(),
+        driver: Some(spec.driver.as_str().to_owned()),
+        ipam: Some(Ipam {
+            driver: Some("default".into()),
+            config: Some(vec![IpamConfig {
+                subnet: Some(spec.subnet.to_string()),
+                gateway: gateway.map(|g| g.to_string()),
+                auxiliary_addresses: (!aux.is_empty()).then_some(aux),
+                ..Default::default()
+            }]),
+            options: None,
+        }),
+        enable_ipv6: Some(spec.subnet.network().is_ipv6()),
+        options: Some(options),
+        labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+/// How an existing network differs from the template (empty: it matches).
+pub fn drift(want: &NetworkCreateRequest, have: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    if have["Labels"][LABEL_POOL].as_str() != want.labels.as_ref().and_then(|l| l.get(LABEL_POOL)).map(String::as_str) {
+        out.push(format!("it exists but was not made by Berth for this pool (no {LABEL_POOL} label); remove or rename it"));
+    }
+    let driver = text(&have["Driver"]);
+    if Some(driver.as_str()) != want.driver.as_deref() {
+        out.push(format!("driver is {driver}, the pool wants {}", want.driver.as_deref().unwrap_or("")));
+    }
+    let want_config = &want.ipam.as_ref().and_then(|i| i.config.as_ref()).expect("a template has an IPAM config")[0];
+    let configs = have["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
+    let same_family = configs.iter().find(|c| c["Subnet"].as_str() == want_config.subnet.as_deref());
+    match same_family {
+        None => {
+            let subnets: Vec<String> = configs.iter().map(|c| text(&c["Subnet"])).collect();
+            out.push(format!("subnet is {}, the pool's is {}", if subnets.is_empty() { "unset".into() } else { subnets.join(", ") }, want_config.subnet.as_deref().unwrap_or("")));
+        }
+        Some(config) => {
+            let have_gateway = text(&config["Gateway"]);
+            if let Some(gateway) = &want_config.gateway {
+                if &have_gateway != gateway {
+                    out.push(format!("gateway is {}, the pool wants {gateway}", if have_gateway.is_empty() { "unset" } else { &have_gateway }));
+                }
+            }
+        }
+    }
+    for (key, value) in want.options.iter().flatten() {
+        let have_value = text(&have["Options"][key]);
+        if &have_value != value {
+            out.push(format!("option {key} is {:?}, the pool wants {value:?}", have_value));
+        }
+    }
+    out
+}
+
+/// Create the pool's network on each of its hosts, or check the one there. One host's failure
+/// does not stop the others; each gets its line.
+pub async fn apply(store: &Store, pool: &str) -> Result<Vec<NetReport>> {
+    let spec = store.pool(pool)?;
+    if spec.hosts.is_empty() {
+        return Err(Error::invalid("pool", format!("{pool:?} has no hosts; add the pool again with --host HOST")));
+    }
+    let mut reports = Vec::new();
+    for h in &spec.hosts {
+        let report = match apply_on(store, &spec, &h.host).await {
+            Ok((status, drift)) => NetReport { host: h.host.clone(), network: spec.name.clone(), status: status.into(), drift, error: None },
+            Err(e) => NetReport { host: h.host.clone(), network: spec.name.clone(), status: "failed".into(), drift: vec![], error: Some(e.to_string()) },
+        };
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+async fn apply_on(store: &Store, spec: &PoolSpec, host: &str) -> Result<(&'static str, Vec<String>)> {
+    let engine = crate::connect::connect(&store.host(host)?).await?;
+    let want = network_request(spec, host);
+    match engine.docker.inspect_network(spec.network_name(), None).await {
+        Ok(have) => {
+            let drift = drift(&want, &serde_json::to_value(&have).unwrap_or_default());
+            Ok((if drift.is_empty() { "ok" } else { "drift" }, drift))
+        }
+        Err(e) if is_not_found(&e) => {
+            engine.docker.create_network(want).await.map_err(|e| engine.error(&format!("create network {}", spec.name), e))?;
+            Ok(("created", vec![]))
+        }
+        Err(e) => Err(engine.error(&format!("inspect network {}", spec.name), e)),
+    }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// A container to run with a fixed address from a pool.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    pub host: String,
+    pub pool: String,
+    pub ip: Option<IpAddr>,
+    pub name: String,
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    /// Docker restart policy: no, always, unless-stopped, on-failure.
+    pub restart: String,
+}
+
+/// What `run` started.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RunOutcome {
+    pub host: String,
+    pub name: String,
+    pub id: String,
+    pub pool: String,
+    pub ip: String,
+}
+
+/// Lease an address (the one asked for or the next free), create the container on the pool's
+/// network with that address fixed and start it. Any failure undoes what was done: the
+/// container is removed and the lease forgotten (it was never used, so no quarantine).
+pub async fn run(store: &Store, engine: &Engine, spec: &RunSpec) -> Result<RunOutcome> {
+    let pool = spec.validate(store)?;
+    let restart = restart_policy(&spec.restart)?;
+    // The network must be there before an address is taken for it.
+    engine.docker.inspect_network(pool.network_name(), None).await.map_err(|e| {
+        if is_not_found(&e) {
+            Error::invalid("pool network", format!("host {} has no network {}; run `berth net apply {}` first", spec.host, pool.name, pool.name))
+        } else {
+            engine.error(&format!("inspect network {}", pool.name), e)
+        }
+    })?;
+    let lease = store.lease(
+        &pool.name,
+        &LeaseRequest { ip: spec.ip, host: Some(spec.host.clone()), container: Some(spec.name.clone()) },
+    )?;
+    match create_and_start(engine, &pool, spec, &lease, restart).await {
+        Ok(id) => Ok(RunOutcome { host: spec.host.clone(), name: spec.name.clone(), id, pool: pool.name.clone(), ip: lease.ip }),
+        Err(error) => {
+            let ip: IpAddr = lease.ip.parse().expect("a leased address");
+            if let Err(undo) = store.forget_lease(&pool.name, ip) {
+                tracing::warn!(%undo, "could not take back the lease of a container that did not start");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn create_and_start(engine: &Engine, pool: &PoolSpec, spec: &RunSpec, lease: &AddressRow, restart: RestartPolicyNameEnum) -> Result<String> {
+    let ip: IpAddr = lease.ip.parse().expect("a leased address");
+    let ipam = match ip {
+        IpAddr::V4(_) => EndpointIpamConfig { ipv4_address: Some(lease.ip.clone()), ..Default::default() },
+        IpAddr::V6(_) => EndpointIpamConfig { ipv6_address: Some(lease.ip.clone()), ..Default::default() },
+    };
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        labels: Some(HashMap::from([(LABEL_POOL.to_owned(), pool.name.clone()), (LABEL_IP.to_owned(), lease.ip.clone())])),
+        host_config: Some(HostConfig {
+            network_mode: Some(pool.network_name().to_owned()),
+            restart_policy: Some(RestartPolicy { name: Some(restart), maximum_retry_count: None }),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                pool.network_name().to_owned(),
+                EndpointSettings { ipam_config: Some(ipam), ..Default::default() },
+            )])),
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
+    let created = engine
+        .docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| engine.error(&format!("create container {}", spec.name), e))?;
+    if let Err(e) = engine.docker.start_container(&created.id, None::<StartContainerOptions>).await {
+        let error = engine.error(&format!("start container {}", spec.name), e);
+        let remove = RemoveContainerOptions { force: true, ..Default::default() };
+        if let Err(undo) = engine.docker.remove_container(&created.id, Some(remove)).await {
+            tracing::warn!(%undo, "could not remove a container that did not start");
+        }
+        return Err(error);
+    }
+    Ok(created.id)
+}
+
+impl RunSpec {
+    /// Everything that can be checked without the host: names, the image, the restart policy,
+    /// the pool and that the host sits on its LAN. Returns the pool.
+    pub fn validate(&self, store: &Store) -> Result<PoolSpec> {
+        validate_container_name(&self.name)?;
+        if self.image.trim().is_empty() {
+            return Err(Error::invalid("image", "give an image to run, e.g. shop/web:1.4"));
+        }
+        restart_policy(&self.restart)?;
+        if let Some(bad) = self.env.iter().find(|e| !e.contains('=') || e.starts_with('=')) {
+            return Err(Error::invalid("environment variable", format!("{bad:?}; write KEY=VALUE")));
+        }
+        let pool = store.pool(&self.pool)?;
+        if pool.host(&self.host).is_none() {
+            let hosts: Vec<&str> = pool.hosts.iter().map(|h| h.host.as_str()).collect();
+            return Err(Error::invalid(
+                "host",
+                format!("{} is not on pool {}'s LAN (its hosts: {}); pick one of them", self.host, pool.name, if hosts.is_empty() { "none".into() } else { hosts.join(", ") }),
+            ));
+        }
+        if let Some(ip) = self.ip {
+            if !pool.subnet.contains(&ip) {
+                return Err(Error::AddressUnavailable { pool: pool.name.clone(), ip: ip.to_string(), reason: format!("outside the pool's subnet {}", pool.subnet) });
+            }
+        }
+        Ok(pool)
+    }
+}
+
+fn restart_policy(name: &str) -> Result<RestartPolicyNameEnum> {
+    match name {
+        "" | "unless-stopped" => Ok(RestartPolicyNameEnum::UNLESS_STOPPED),
+        "no" => Ok(RestartPolicyNameEnum::NO),
+        "always" => Ok(RestartPolicyNameEnum::ALWAYS),
+        "on-failure" => Ok(RestartPolicyNameEnum::ON_FAILURE),
+        _ => Err(Error::invalid("restart policy", format!("{name:?}; use no, always, unless-stopped or on-failure"))),
+    }
+}
+
+/// Docker's rule for container names.
+fn validate_container_name(name: &str) -> Result<()> {
+    let ok = name.len() >= 2
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("container name", format!("{name:?} must be 2-128 letters, digits, '_', '.' or '-', starting with a letter or digit")))
+    }
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Removed {
+    pub host: String,
+    pub id: String,
+    pub name: String,
+    /// Its leases, now in quarantine.
+    pub released: Vec<AddressRow>,
+}
+
+/// Remove a container (`force`: even while it runs) and put its leases into quarantine.
+pub async fn remove(store: &Store, engine: &Engine, id: &str, name: &str, force: bool) -> Result<Removed> {
+    let options = RemoveContainerOptions { force, v: false, link: false };
+    match engine.docker.remove_container(id, Some(options)).await {
+        Ok(()) => {}
+        // Gone already (removed by hand): its leases still go.
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(engine.error(&format!("remove container {name}"), e)),
+    }
+    let released = store.release_container(&engine.host, &[name, id])?;
+    Ok(Removed { host: engine.host.clone(), id: id.to_owned(), name: name.to_owned(), released })
+}
+
+/// What `rebuild` read back from the mirror of the hosts.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RebuildReport {
+    pub pools_added: Vec<String>,
+    /// Pools the store had already, with the same definition.
+    pub pools_kept: Vec<String>,
+    pub leases_added: Vec<AddressRow>,
+    /// What could not be taken back, and why.
+    pub skipped: Vec<String>,
+}
+
+/// Pools from the labels of the networks Berth made, leases from the labels of the containers
+/// it ran: what the mirror holds of every host (after `host add` and `sync`). Quarantines are
+/// not on the hosts, so they are not rebuilt; leases made without a container neither.
+pub fn rebuild(store: &Store) -> Result<RebuildReport> {
+    let mut report = RebuildReport::default();
+    let (networks, containers) = store.ipam_labels()?;
+    let mut specs: Vec<PoolSpec> = Vec::new();
+    for (host, network, json) in networks {
+        let spec: PoolSpec = match serde_json::from_str(&json) {
+            Ok(spec) => spec,
+            Err(e) => {
+                report.skipped.push(format!("network {network} on {host}: its {LABEL_SPEC} label is not a pool definition ({e})"));
+                continue;
+            }
+        };
+        match specs.iter().find(|s| s.name == spec.name) {
+            Some(seen) if *seen != spec => report.skipped.push(format!(
+                "network {network} on {host} defines pool {} differently from another host; the first one read was kept",
+                spec.name
+            )),
+            Some(_) => {}
+            None => specs.push(spec),
+        }
+    }
+    let known: Vec<String> = store.hosts()?.into_iter().map(|h| h.config.name).collect();
+    for mut spec in specs {
+        match store.pool(&spec.name) {
+            Ok(have) if have == spec => {
+                report.pools_kept.push(spec.name.clone());
+                continue;
+            }
+            Ok(_) => {
+                report.skipped.push(format!("pool {}: the store has a different definition; it was kept", spec.name));
+                continue;
+            }
+            Err(Error::PoolNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let missing: Vec<String> = spec.hosts.iter().filter(|h| !known.contains(&h.host)).map(|h| h.host.clone()).collect();
+        if !missing.is_empty() {
+            report.skipped.push(format!("pool {}: hosts {} are not added here; add them and rebuild again to have them in the pool", spec.name, missing.join(", ")));
+            spec.hosts.retain(|h| known.contains(&h.host));
+        }
+        match store.add_pool(&spec) {
+            Ok(()) => report.pools_added.push(spec.name.clone()),
+            Err(e) => report.skipped.push(format!("pool {}: {e}", spec.name)),
+        }
+    }
+    let leased: Vec<AddressRow> = store.addresses(None)?;
+    for (host, name, pool, ip) in containers {
+        let Ok(addr) = ip.parse::<IpAddr>() else {
+            report.skipped.push(format!("container {host}/{name}: {LABEL_IP}={ip:?} is not an address"));
+            continue;
+        };
+        let same = leased.iter().any(|r| r.pool == pool && r.ip == addr.to_string() && r.host.as_deref() == Some(&host) && r.container.as_deref() == Some(&name));
+        if same {
+            continue;
+        }
+        match store.adopt_lease(&pool, addr, &host, &name) {
+            Ok(row) => report.leases_added.push(row),
+            Err(e) => report.skipped.push(format!("container {host}/{name}: {e}")),
+        }
+    }
+    Ok(report)
+}

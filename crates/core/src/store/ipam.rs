@@ -1,0 +1,640 @@
+//! IP pools and their addresses. An address row is a lease, a quarantine or a reservation; an
+//! address with no row (or with a quarantine that has run out) is free. Every change is one
+//! `BEGIN IMMEDIATE` transaction, so concurrent callers (the app, several CLIs) queue on the
+//! write lock and the primary key `(pool_id, ip)` makes a double lease impossible.
+
+use std::net::IpAddr;
+
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+use super::{now_ms, Store};
+use crate::error::{Error, Result, StoreContext};
+use crate::ipam::pool::{from_num, to_num, PoolSpec};
+
+/// What a row says of its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum AddressState {
+    Leased,
+    Quarantined,
+    Reserved,
+}
+
+impl AddressState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressState::Leased => "leased",
+            AddressState::Quarantined => "quarantined",
+            AddressState::Reserved => "reserved",
+        }
+    }
+
+    fn parse(s: &str) -> AddressState {
+        match s {
+            "leased" => AddressState::Leased,
+            "quarantined" => AddressState::Quarantined,
+            _ => AddressState::Reserved,
+        }
+    }
+}
+
+/// One address that is not free. `berth ipam leases --json` prints these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AddressRow {
+    pub pool: String,
+    pub ip: String,
+    pub state: AddressState,
+    /// The host and container of a lease (a lease may name neither: kept for later use); for
+    /// a quarantine, who held the address last.
+    pub host: Option<String>,
+    pub container: Option<String>,
+    /// Why a reservation is there.
+    pub reason: Option<String>,
+    /// Reserved by the pool's definition (gateway, a host's bridge address, --reserve).
+    pub fixed: bool,
+    pub since_ms: i64,
+    /// When a quarantine ends.
+    pub until_ms: Option<i64>,
+}
+
+/// A pool with how full it is.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PoolSummary {
+    #[serde(flatten)]
+    pub spec: PoolSpec,
+    /// Addresses "next free" can hand out in all (before reservations).
+    #[cfg_attr(feature = "specta", specta(type = u64))]
+    pub size: u128,
+    pub leased: u64,
+    pub quarantined: u64,
+    /// Reserved addresses: the gateway, hosts' bridge addresses, --reserve and `reserve`.
+    pub reserved_count: u64,
+}
+
+/// What to lease: a given address or the next free one, for a container or for later.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseRequest {
+    pub ip: Option<IpAddr>,
+    pub host: Option<String>,
+    pub container: Option<String>,
+}
+
+fn key(ip: IpAddr) -> [u8; 16] {
+    to_num(ip).to_be_bytes()
+}
+
+fn num(blob: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&blob[..16]);
+    u128::from_be_bytes(bytes)
+}
+
+struct PoolHead {
+    id: i64,
+    spec: PoolSpec,
+    cursor: Option<u128>,
+}
+
+fn pool_head(tx: &rusqlite::Connection, name: &str) -> Result<PoolHead> {
+    let row = tx
+        .prepare_cached("SELECT id, spec, cursor FROM ipam_pools WHERE name = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<Vec<u8>>>(2)?)))
+                .optional()
+        })
+        .store_context(|| format!("reading pool {name}"))?;
+    let (id, spec, cursor) = row.ok_or_else(|| Error::PoolNotFound { name: name.to_owned() })?;
+    let spec = parse_spec(&spec)?;
+    Ok(PoolHead { id, spec, cursor: cursor.map(|c| num(&c)) })
+}
+
+fn parse_spec(json: &str) -> Result<PoolSpec> {
+    serde_json::from_str(json).map_err(|e| Error::invalid("stored pool", format!("{e}; the store may come from a newer Berth")))
+}
+
+fn address_from_row(pool: &str, spec: &PoolSpec, r: &rusqlite::Row<'_>) -> rusqlite::Result<AddressRow> {
+    let ip: Vec<u8> = r.get(0)?;
+    Ok(AddressRow {
+        pool: pool.to_owned(),
+        ip: from_num(num(&ip), &spec.subnet).to_string(),
+        state: AddressState::parse(&r.get::<_, String>(1)?),
+        host: r.get(2)?,
+        container: r.get(3)?,
+        reason: r.get(4)?,
+        fixed: r.get(5)?,
+        since_ms: r.get(6)?,
+        until_ms: r.get(7)?,
+    })
+}
+
+const ADDRESS_COLUMNS: &str = "ip, state, host, container, reason, fixed, since_ms, until_ms";
+
+/// A row that still counts: not a quarantine that has run out.
+const LIVE: &str = "NOT (state = 'quarantined' AND until_ms <= ?)";
+
+impl Store {
+    fn write_tx<T>(&self, what: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .store_context(|| format!("starting to {what}"))?;
+        let out = f(&tx)?;
+        tx.commit().store_context(|| format!("committing: {what}"))?;
+        Ok(out)
+    }
+
+    /// Add a pool after checking it against itself, the hosts and every other pool: subnets
+    /// may not overlap, and a host sits in at most one pool per segment.
+    pub fn add_pool(&self, spec: &PoolSpec) -> Result<()> {
+        spec.validate()?;
+        self.write_tx(&format!("add pool {}", spec.name), |tx| {
+            let existing = all_specs(tx)?;
+            if existing.iter().any(|p| p.name == spec.name) {
+                return Err(Error::invalid(
+                    "pool name",
+                    format!("a pool named {:?} exists already; pick another name or `berth ipam pool rm {}` first", spec.name, spec.name),
+                ));
+            }
+            for other in &existing {
+                if other.subnet.contains(&spec.subnet.network()) || spec.subnet.contains(&other.subnet.network()) {
+                    return Err(Error::invalid(
+                        "subnet",
+                        format!("{} overlaps pool {:?} ({}); pools may not share addresses", spec.subnet, other.name, other.subnet),
+                    ));
+                }
+                if other.segment == spec.segment {
+                    if let Some(h) = spec.hosts.iter().find(|h| other.host(&h.host).is_some()) {
+                        return Err(Error::invalid(
+                            "pool host",
+                            format!("host {} is already in pool {:?} of segment {:?}; a host sits in one pool per segment", h.host, other.name, spec.segment),
+                        ));
+                    }
+                }
+            }
+            for h in &spec.hosts {
+                let known: bool = tx
+                    .query_row("SELECT count(*) FROM hosts WHERE name = ?1", [&h.host], |r| r.get::<_, i64>(0))
+                    .store_context(|| "reading hosts".into())?
+                    > 0;
+                if !known {
+                    return Err(Error::HostNotFound { name: h.host.clone() });
+                }
+            }
+            let json = serde_json::to_string(spec).expect("a pool spec serialises");
+            tx.execute(
+                "INSERT INTO ipam_pools (name, spec, segment, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![spec.name, json, spec.segment, now_ms()],
+            )
+            .store_context(|| format!("adding pool {}", spec.name))?;
+            let id = tx.last_insert_rowid();
+            let now = now_ms();
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO ipam_addresses (pool_id, ip, state, reason, fixed, since_ms) VALUES (?1, ?2, 'reserved', ?3, 1, ?4)",
+                )
+                .store_context(|| "reserving addresses".into())?;
+            for r in spec.fixed_reservations() {
+                insert.execute(params![id, key(r.ip), r.reason, now]).store_context(|| format!("reserving {}", r.ip))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Every pool, by name, with its counts.
+    pub fn pools(&self) -> Result<Vec<PoolSummary>> {
+        let conn = self.conn();
+        let now = now_ms();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT p.spec,
+                        (SELECT count(*) FROM ipam_addresses a WHERE a.pool_id = p.id AND a.state = 'leased'),
+                        (SELECT count(*) FROM ipam_addresses a WHERE a.pool_id = p.id AND a.state = 'quarantined' AND {live}),
+                        (SELECT count(*) FROM ipam_addresses a WHERE a.pool_id = p.id AND a.state = 'reserved')
+                 FROM ipam_pools p ORDER BY p.name",
+                live = LIVE.replace('?', "?1")
+            ))
+            .store_context(|| "reading pools".into())?;
+        let rows = stmt
+            .query_map([now], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading pools".into())?;
+        rows.into_iter()
+            .map(|(spec, leased, quarantined, reserved)| {
+                let spec = parse_spec(&spec)?;
+                Ok(PoolSummary {
+                    size: spec.allocatable(),
+                    spec,
+                    leased: leased as u64,
+                    quarantined: quarantined as u64,
+                    reserved_count: reserved as u64,
+                })
+            })
+            .collect()
+    }
+
+    pub fn pool(&self, name: &str) -> Result<PoolSpec> {
+        Ok(pool_head(&self.conn(), name)?.spec)
+    }
+
+    /// Remove a pool and its address rows. A pool with leases is kept unless `force`.
+    pub fn remove_pool(&self, name: &str, force: bool) -> Result<()> {
+        self.write_tx(&format!("remove pool {name}"), |tx| {
+            let head = pool_head(tx, name)?;
+            let leased: i64 = tx
+                .query_row("SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'leased'", [head.id], |r| r.get(0))
+                .store_context(|| "counting leases".into())?;
+            if leased > 0 && !force {
+                return Err(Error::invalid(
+                    "pool removal",
+                    format!("pool {name:?} still has {leased} leased addresses; remove their containers (`berth rm`), release them, or pass --force"),
+                ));
+            }
+            tx.execute("DELETE FROM ipam_pools WHERE id = ?1", [head.id]).store_context(|| format!("removing pool {name}"))?;
+            Ok(())
+        })
+    }
+
+    /// The addresses that are not free, of one pool or of all, in address order.
+    pub fn addresses(&self, pool: Option<&str>) -> Result<Vec<AddressRow>> {
+        let conn = self.conn();
+        let pools: Vec<(i64, String, String)> = {
+            let mut stmt = conn.prepare_cached("SELECT id, name, spec FROM ipam_pools ORDER BY name").store_context(|| "reading pools".into())?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .store_context(|| "reading pools".into())?;
+            rows
+        };
+        if let Some(name) = pool {
+            if !pools.iter().any(|(_, n, _)| n == name) {
+                return Err(Error::PoolNotFound { name: name.to_owned() });
+            }
+        }
+        let now = now_ms();
+        let mut out = Vec::new();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {ADDRESS_COLUMNS} FROM ipam_addresses WHERE pool_id = ?1 AND {} ORDER BY ip", LIVE.replace('?', "?2")))
+            .store_context(|| "reading addresses".into())?;
+        for (id, name, spec) in pools.iter().filter(|(_, n, _)| pool.is_none_or(|p| p == n)) {
+            let spec = parse_spec(spec)?;
+            let rows = stmt
+                .query_map(params![id, now], |r| address_from_row(name, &spec, r))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .store_context(|| format!("reading the addresses of pool {name}"))?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Lease `request.ip`, or the next free address after the last one handed out (so a
+    /// just-released address is the last to come back, even after its quarantine).
+    pub fn lease(&self, pool: &str, request: &LeaseRequest) -> Result<AddressRow> {
+        self.write_tx(&format!("lease an address in pool {pool}"), |tx| lease_in(tx, pool, request))
+    }
+
+    /// Record a lease for a container found using `ip` (rebuild, or the repair of a container
+    /// without a lease). A quarantine on the address ends: the address is in use already.
+    pub fn adopt_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<AddressRow> {
+        self.write_tx(&format!("adopt {ip} in pool {pool}"), |tx| {
+            let head = pool_head(tx, pool)?;
+            tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2 AND state = 'quarantined'", params![head.id, key(ip)])
+                .store_context(|| format!("ending the quarantine of {ip}"))?;
+            let request = LeaseRequest { ip: Some(ip), host: Some(host.to_owned()), container: Some(container.to_owned()) };
+            lease_in(tx, pool, &request)
+        })
+    }
+
+    /// Drop a lease outright, without quarantine: for an address taken for a container that
+    /// was never created or never started.
+    pub fn forget_lease(&self, pool: &str, ip: IpAddr) -> Result<()> {
+        self.write_tx(&format!("take back {ip} in pool {pool}"), |tx| {
+            let head = pool_head(tx, pool)?;
+            tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2 AND state = 'leased'", params![head.id, key(ip)])
+                .store_context(|| format!("taking back {ip}"))?;
+            Ok(())
+        })
+    }
+
+
+    /// Release a leased address into quarantine (or free it at once when the pool's quarantine
+    /// is zero), or lift a reservation made with `reserve`.
+    pub fn release(&self, pool: &str, ip: IpAddr) -> Result<AddressRow> {
+        self.write_tx(&format!("release {ip} in pool {pool}"), |tx| {
+            let head = pool_head(tx, pool)?;
+            let row = address(tx, &head, pool, ip)?.ok_or_else(|| unavailable(pool, ip, "not leased; nothing to release"))?;
+            let now = now_ms();
+            match row.state {
+                AddressState::Leased => quarantine(tx, &head, pool, row, now),
+                AddressState::Reserved if row.fixed => Err(unavailable(
+                    pool,
+                    ip,
+                    &format!("reserved by the pool's definition ({}); it cannot be released", row.reason.unwrap_or_default()),
+                )),
+                AddressState::Reserved => {
+                    tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
+                        .store_context(|| format!("lifting the reservation of {ip}"))?;
+                    Ok(row)
+                }
+                AddressState::Quarantined => Err(unavailable(pool, ip, "already released (in quarantine)")),
+            }
+        })
+    }
+
+    /// Every lease held by `container` on `host` goes into quarantine. Returns those released.
+    pub fn release_container(&self, host: &str, names: &[&str]) -> Result<Vec<AddressRow>> {
+        self.write_tx(&format!("release the addresses of {host}/{}", names.first().unwrap_or(&"")), |tx| {
+            let mut found = Vec::new();
+            {
+                let mut stmt = tx
+                    .prepare_cached("SELECT p.name FROM ipam_addresses a JOIN ipam_pools p ON p.id = a.pool_id WHERE a.state = 'leased' AND a.host = ?1 AND a.container = ?2")
+                    .store_context(|| "reading leases".into())?;
+                for name in names {
+                    let pools = stmt
+                        .query_map(params![host, name], |r| r.get::<_, String>(0))
+                        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                        .store_context(|| "reading leases".into())?;
+                    found.extend(pools.into_iter().map(|p| (p, *name)));
+                }
+            }
+            let now = now_ms();
+            let mut released = Vec::new();
+            for (pool, name) in found {
+                let head = pool_head(tx, &pool)?;
+                let rows: Vec<Vec<u8>> = tx
+                    .prepare_cached("SELECT ip FROM ipam_addresses WHERE pool_id = ?1 AND state = 'leased' AND host = ?2 AND container = ?3")
+                    .and_then(|mut s| s.query_map(params![head.id, host, name], |r| r.get(0))?.collect())
+                    .store_context(|| "reading leases".into())?;
+                for ip in rows {
+                    let ip = from_num(num(&ip), &head.spec.subnet);
+                    let row = address(tx, &head, &pool, ip)?.expect("the row just read");
+                    released.push(quarantine(tx, &head, &pool, row, now)?);
+                }
+            }
+            Ok(released)
+        })
+    }
+
+    /// Reserve a free address so that it is never handed out.
+    pub fn reserve(&self, pool: &str, ip: IpAddr, reason: &str) -> Result<AddressRow> {
+        self.write_tx(&format!("reserve {ip} in pool {pool}"), |tx| {
+            let head = pool_head(tx, pool)?;
+            let now = now_ms();
+            let reuse = check_specific(tx, &head, ip, now)?;
+            if reuse {
+                tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
+                    .store_context(|| "ending a quarantine".into())?;
+            }
+            let reason = if reason.trim().is_empty() { "reserved" } else { reason.trim() };
+            tx.execute(
+                "INSERT INTO ipam_addresses (pool_id, ip, state, reason, fixed, since_ms) VALUES (?1, ?2, 'reserved', ?3, 0, ?4)",
+                params![head.id, key(ip), reason, now],
+            )
+            .store_context(|| format!("reserving {ip}"))?;
+            Ok(address(tx, &head, pool, ip)?.expect("the row just written"))
+        })
+    }
+}
+
+/// Lease inside a transaction: the address asked for, or the next free one.
+fn lease_in(tx: &rusqlite::Connection, pool: &str, request: &LeaseRequest) -> Result<AddressRow> {
+    let head = pool_head(tx, pool)?;
+    let now = now_ms();
+    let (n, reuse) = match request.ip {
+        Some(ip) => (to_num(ip), check_specific(tx, &head, ip, now)?),
+        None => {
+            let (n, reuse) = next_free(tx, &head, now)?.ok_or_else(|| {
+                let quarantined = tx
+                    .query_row(
+                        "SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'quarantined' AND until_ms > ?2",
+                        params![head.id, now],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .unwrap_or(0);
+                Error::PoolExhausted { pool: pool.to_owned(), quarantined: quarantined as u64 }
+            })?;
+            tx.prepare_cached("UPDATE ipam_pools SET cursor = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![head.id, n.to_be_bytes()]))
+                .store_context(|| "moving the pool's cursor".into())?;
+            (n, reuse)
+        }
+    };
+    let ip_key = n.to_be_bytes();
+    if reuse {
+        tx.prepare_cached("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2")
+            .and_then(|mut s| s.execute(params![head.id, ip_key]))
+            .store_context(|| "ending a quarantine".into())?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO ipam_addresses (pool_id, ip, state, host, container, fixed, since_ms) VALUES (?1, ?2, 'leased', ?3, ?4, 0, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![head.id, ip_key, request.host, request.container, now]))
+    .store_context(|| "recording the lease".into())?;
+    Ok(AddressRow {
+        pool: pool.to_owned(),
+        ip: from_num(n, &head.spec.subnet).to_string(),
+        state: AddressState::Leased,
+        host: request.host.clone(),
+        container: request.container.clone(),
+        reason: None,
+        fixed: false,
+        since_ms: now,
+        until_ms: None,
+    })
+}
+
+fn all_specs(tx: &rusqlite::Connection) -> Result<Vec<PoolSpec>> {
+    let specs: Vec<String> = tx
+        .prepare_cached("SELECT spec FROM ipam_pools")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .store_context(|| "reading pools".into())?;
+    specs.iter().map(|s| parse_spec(s)).collect()
+}
+
+fn unavailable(pool: &str, ip: IpAddr, reason: &str) -> Error {
+    Error::AddressUnavailable { pool: pool.to_owned(), ip: ip.to_string(), reason: reason.to_owned() }
+}
+
+fn address(tx: &rusqlite::Connection, head: &PoolHead, pool: &str, ip: IpAddr) -> Result<Option<AddressRow>> {
+    tx.prepare_cached(&format!("SELECT {ADDRESS_COLUMNS} FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2"))
+        .and_then(|mut s| s.query_row(params![head.id, key(ip)], |r| address_from_row(pool, &head.spec, r)).optional())
+        .store_context(|| format!("reading {ip}"))
+}
+
+fn quarantine(tx: &rusqlite::Connection, head: &PoolHead, pool: &str, row: AddressRow, now: i64) -> Result<AddressRow> {
+    let ip: IpAddr = row.ip.parse().expect("a stored address");
+    let seconds = head.spec.quarantine_seconds;
+    if seconds == 0 {
+        tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
+            .store_context(|| format!("releasing {ip}"))?;
+        return Ok(row);
+    }
+    let until = now.saturating_add((seconds as i64).saturating_mul(1000));
+    tx.execute(
+        "UPDATE ipam_addresses SET state = 'quarantined', since_ms = ?3, until_ms = ?4 WHERE pool_id = ?1 AND ip = ?2",
+        params![head.id, key(ip), now, until],
+    )
+    .store_context(|| format!("releasing {ip}"))?;
+    Ok(address(tx, head, pool, ip)?.expect("the row just written"))
+}
+
+/// May `ip` be leased (or reserved) now? Ok(true) when it sits in a quarantine that has run out.
+fn check_specific(tx: &rusqlite::Connection, head: &PoolHead, ip: IpAddr, now: i64) -> Result<bool> {
+    let pool = &head.spec.name;
+    let subnet = head.spec.subnet;
+    if !subnet.contains(&ip) {
+        return Err(unavailable(pool, ip, &format!("outside the pool's subnet {subnet}")));
+    }
+    let n = to_num(ip);
+    let (network, last) = (to_num(subnet.network()), to_num(subnet.broadcast()));
+    if n == network || (matches!(subnet, ipnet::IpNet::V4(_)) && n == last) {
+        return Err(unavailable(pool, ip, &format!("the network or broadcast address of {subnet}")));
+    }
+    match address(tx, head, pool, ip)? {
+        None => Ok(false),
+        Some(row) => match row.state {
+            AddressState::Quarantined if row.until_ms.is_some_and(|u| u <= now) => Ok(true),
+            AddressState::Quarantined => Err(unavailable(
+                pool,
+                ip,
+                &format!(
+                    "in quarantine until {} (released {}; it is held back so that stale ARP entries expire); pick another address or wait",
+                    crate::time::rfc3339_ms(row.until_ms.unwrap_or(0)),
+                    crate::time::rfc3339_ms(row.since_ms)
+                ),
+            )),
+            AddressState::Leased => Err(unavailable(
+                pool,
+                ip,
+                &match (&row.host, &row.container) {
+                    (Some(h), Some(c)) => format!("leased to container {c} on host {h}"),
+                    _ => "leased already".to_owned(),
+                },
+            )),
+            AddressState::Reserved => Err(unavailable(pool, ip, &format!("reserved ({})", row.reason.unwrap_or_default()))),
+        },
+    }
+}
+
+/// The first free address at or after the cursor, wrapping around once. Ok((n, true)) when it
+/// reuses a quarantine that has run out.
+fn next_free(tx: &rusqlite::Connection, head: &PoolHead, now: i64) -> Result<Option<(u128, bool)>> {
+    let intervals = head.spec.intervals();
+    let Some(&(first, _)) = intervals.first() else { return Ok(None) };
+    let start = head.cursor.map_or(first, |c| c.saturating_add(1));
+    let (mut ahead, mut behind) = (Vec::new(), Vec::new());
+    for &(a, b) in &intervals {
+        if b < start {
+            behind.push((a, b));
+        } else if a >= start {
+            ahead.push((a, b));
+        } else {
+            ahead.push((start, b));
+            behind.push((a, start - 1));
+        }
+    }
+    let mut stmt = tx
+        .prepare_cached("SELECT ip, state, until_ms FROM ipam_addresses WHERE pool_id = ?1 AND ip >= ?2 AND ip <= ?3 ORDER BY ip")
+        .store_context(|| "looking for a free address".into())?;
+    for (a, b) in ahead.into_iter().chain(behind) {
+        let mut rows = stmt.query(params![head.id, a.to_be_bytes(), b.to_be_bytes()]).store_context(|| "looking for a free address".into())?;
+        let mut candidate = a;
+        let mut found = None;
+        let mut full = false;
+        while let Some(row) = rows.next().store_context(|| "looking for a free address".into())? {
+            let taken = num(&row.get::<_, Vec<u8>>(0).store_context(|| "reading an address".into())?);
+            if taken > candidate {
+                found = Some((candidate, false));
+                break;
+            }
+            let state: String = row.get(1).store_context(|| "reading an address".into())?;
+            let until: Option<i64> = row.get(2).store_context(|| "reading an address".into())?;
+            if state == "quarantined" && until.is_some_and(|u| u <= now) {
+                found = Some((candidate, true));
+                break;
+            }
+            if candidate == b {
+                full = true;
+                break;
+            }
+            candidate += 1;
+        }
+        // Rows ran out before the interval did: the address after the last taken one is free.
+        if found.is_none() && !full {
+            found = Some((candidate, false));
+        }
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// The mirror's side of IPAM: what the hosts run, as last mirrored.
+impl Store {
+    /// What Berth wrote on the hosts, as the mirror has it: (host, network, pool definition
+    /// JSON) of each pool network, and (host, container, pool, address) of each container.
+    #[allow(clippy::type_complexity)]
+    pub fn ipam_labels(&self) -> Result<(Vec<(String, String, String)>, Vec<(String, String, String, String)>)> {
+        let conn = self.conn();
+        let networks = conn
+            .prepare_cached(
+                "SELECT h.name, n.name, json_extract(n.inspect, '$.Labels.\"berth.ipam.spec\"') AS spec
+                 FROM networks n JOIN hosts h ON h.id = n.host_id WHERE spec IS NOT NULL ORDER BY h.name, n.name",
+            )
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading the pools' networks from the mirror".into())?;
+        let containers = conn
+            .prepare_cached(
+                "SELECT h.name, c.name, json_extract(c.labels, '$.\"berth.ipam.pool\"') AS pool, json_extract(c.labels, '$.\"berth.ipam.ip\"') AS ip
+                 FROM containers c JOIN hosts h ON h.id = c.host_id WHERE pool IS NOT NULL AND ip IS NOT NULL ORDER BY h.name, c.name",
+            )
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading the pools' containers from the mirror".into())?;
+        Ok((networks, containers))
+    }
+
+    /// Every container's addresses from the mirror, and when the mirror last heard from each
+    /// host: the mirror's side of `ipam check`.
+    pub fn ipam_mirror(&self) -> Result<crate::ipam::check::MirrorView> {
+        use crate::ipam::check::{MirrorView, SeenContainer};
+        let conn = self.conn();
+        let mut view = MirrorView::default();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT h.name, c.id, c.name, c.state, ci.network, ci.ip
+                 FROM containers c JOIN hosts h ON h.id = c.host_id
+                 LEFT JOIN container_ips ci ON ci.host_id = c.host_id AND ci.container_id = c.id
+                 ORDER BY c.host_id, c.id",
+            )
+            .store_context(|| "reading containers for the check".into())?;
+        let mut rows = stmt.query([]).store_context(|| "reading containers for the check".into())?;
+        while let Some(r) = rows.next().store_context(|| "reading containers for the check".into())? {
+            let column = |i| -> Result<Option<String>> { r.get(i).store_context(|| "reading containers for the check".into()) };
+            let (host, id, name, state) = (column(0)?.unwrap_or_default(), column(1)?.unwrap_or_default(), column(2)?.unwrap_or_default(), column(3)?);
+            let (network, ip) = (column(4)?, column(5)?);
+            let same = view.containers.last().is_some_and(|c: &SeenContainer| c.host == host && c.id == id);
+            if !same {
+                view.containers.push(SeenContainer { host, id, name, running: state.as_deref() == Some("running"), ips: Vec::new() });
+            }
+            if let (Some(network), Some(ip)) = (network, ip.and_then(|ip| ip.parse().ok())) {
+                view.containers.last_mut().expect("pushed above").ips.push((network, ip));
+            }
+        }
+        let heard = conn
+            .prepare_cached(
+                "SELECT h.name, max(coalesce(s.last_full_ms, 0), coalesce(s.last_event_ns / 1000000, 0))
+                 FROM hosts h LEFT JOIN sync_state s ON s.host_id = h.id",
+            )
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading when hosts were synced".into())?;
+        view.heard_ms = heard.into_iter().collect();
+        Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests;
