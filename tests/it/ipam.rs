@@ -150,7 +150,10 @@ fn one_address_on_two_hosts_of_a_segment_is_a_conflict() {
     let (a, b) = (RemoteHost::start(), RemoteHost::start());
     let berth = Berth::new();
     berth.ok(&["host", "add", "a", &a.daemon.url()]);
-    berth.ok(&["host", "add", "b", &b.daemon.url()]);
+    // The other host over SSH, as a far datacenter would be.
+    let known_hosts = berth.dir.path().join("known_hosts").to_string_lossy().into_owned();
+    berth.ok(&["host", "add", "b", &b.url(), "--identity", &b.sshd.client_key.to_string_lossy(), "--known-hosts", &known_hosts]);
+    berth.ok(&["host", "trust", "b", "--yes"]);
     berth.ok(&["ipam", "pool", "add", "seg", "--subnet", "10.78.0.0/24", "--segment", "vlan78", "--host", "a", "--host", "b", "--bridge-name", &bridge("s")]);
     let applied = berth.json(&["net", "apply", "seg"]);
     assert!(applied.as_array().unwrap().iter().all(|r| r["status"] == "created"), "{applied}");

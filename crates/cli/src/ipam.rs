@@ -37,6 +37,9 @@ pub enum IpamCommand {
         /// The container the address is for
         #[arg(long, value_name = "NAME")]
         container: Option<String>,
+        /// Lease this many next free addresses at once (all or none)
+        #[arg(long, value_name = "N", conflicts_with = "ip", value_parser = clap::value_parser!(u32).range(1..))]
+        count: Option<u32>,
     },
     /// Release a leased address into quarantine (or lift a reservation)
     Release { pool: String, ip: String },
@@ -213,7 +216,19 @@ pub fn ipam_command(store: &Store, command: IpamCommand, json: bool) -> Result<E
                 addresses_table(&rows);
             }
         }
-        IpamCommand::Lease { pool, ip, host, container } => {
+        IpamCommand::Lease { pool, ip: _, host, container, count: Some(count) } => {
+            if let Some(host) = &host {
+                store.host(host)?;
+            }
+            let rows = store.lease_many(&pool, count as usize, &LeaseRequest { ip: None, host, container })?;
+            if json {
+                output::json(&rows);
+            } else {
+                let (first, last) = (rows.first().map_or("", |r| &r.ip), rows.last().map_or("", |r| &r.ip));
+                println!("leased {} addresses in pool {pool}: {first} … {last}", rows.len());
+            }
+        }
+        IpamCommand::Lease { pool, ip, host, container, count: None } => {
             if let Some(host) = &host {
                 store.host(host)?;
             }

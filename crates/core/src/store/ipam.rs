@@ -296,6 +296,32 @@ impl Store {
         self.write_tx(&format!("lease an address in pool {pool}"), |tx| lease_in(tx, pool, request))
     }
 
+    /// Lease `count` next free addresses in one transaction (for `request`'s host and
+    /// container, if any): all of them, or none when the pool has fewer free.
+    pub fn lease_many(&self, pool: &str, count: usize, request: &LeaseRequest) -> Result<Vec<AddressRow>> {
+        if request.ip.is_some() {
+            return Err(Error::invalid("lease", "a count of leases takes the next free addresses; leave out --ip"));
+        }
+        self.write_tx(&format!("lease {count} addresses in pool {pool}"), |tx| {
+            let mut head = pool_head(tx, pool)?;
+            let (now, before) = (now_ms(), head.cursor);
+            let free = free_addresses(tx, &head, now, count)?;
+            if free.is_empty() {
+                return Err(exhausted(tx, &head, now));
+            }
+            if free.len() < count {
+                return Err(Error::invalid(
+                    "lease count",
+                    format!("pool {pool:?} has {} free addresses, fewer than the {count} asked for; nothing was leased", free.len()),
+                ));
+            }
+            let rows = free.iter().map(|&(n, reuse)| insert_lease(tx, &head, n, reuse, request, now)).collect::<Result<Vec<_>>>()?;
+            head.cursor = free.last().map(|&(n, _)| n).or(before);
+            save_cursor(tx, &head, before)?;
+            Ok(rows)
+        })
+    }
+
     /// Record a lease for a container found using `ip` (rebuild, or the repair of a container
     /// without a lease). A quarantine on the address ends: the address is in use already.
     pub fn adopt_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<AddressRow> {
@@ -401,27 +427,49 @@ impl Store {
 
 /// Lease inside a transaction: the address asked for, or the next free one.
 fn lease_in(tx: &rusqlite::Connection, pool: &str, request: &LeaseRequest) -> Result<AddressRow> {
-    let head = pool_head(tx, pool)?;
-    let now = now_ms();
+    let mut head = pool_head(tx, pool)?;
+    let before = head.cursor;
+    let row = lease_one(tx, &mut head, request, now_ms())?;
+    save_cursor(tx, &head, before)?;
+    Ok(row)
+}
+
+/// Writes the pool's cursor when "next free" moved it.
+fn save_cursor(tx: &rusqlite::Connection, head: &PoolHead, before: Option<u128>) -> Result<()> {
+    if let Some(cursor) = head.cursor.filter(|_| head.cursor != before) {
+        tx.prepare_cached("UPDATE ipam_pools SET cursor = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![head.id, cursor.to_be_bytes()]))
+            .store_context(|| "moving the pool's cursor".into())?;
+    }
+    Ok(())
+}
+
+/// One lease; "next free" moves `head.cursor` (the caller saves it once).
+fn lease_one(tx: &rusqlite::Connection, head: &mut PoolHead, request: &LeaseRequest, now: i64) -> Result<AddressRow> {
     let (n, reuse) = match request.ip {
-        Some(ip) => (to_num(ip), check_specific(tx, &head, ip, now)?),
+        Some(ip) => (to_num(ip), check_specific(tx, head, ip, now)?),
         None => {
-            let (n, reuse) = next_free(tx, &head, now)?.ok_or_else(|| {
-                let quarantined = tx
-                    .query_row(
-                        "SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'quarantined' AND until_ms > ?2",
-                        params![head.id, now],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .unwrap_or(0);
-                Error::PoolExhausted { pool: pool.to_owned(), quarantined: quarantined as u64 }
-            })?;
-            tx.prepare_cached("UPDATE ipam_pools SET cursor = ?2 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![head.id, n.to_be_bytes()]))
-                .store_context(|| "moving the pool's cursor".into())?;
+            let (n, reuse) = free_addresses(tx, head, now, 1)?.pop().ok_or_else(|| exhausted(tx, head, now))?;
+            head.cursor = Some(n);
             (n, reuse)
         }
     };
+    insert_lease(tx, head, n, reuse, request, now)
+}
+
+fn exhausted(tx: &rusqlite::Connection, head: &PoolHead, now: i64) -> Error {
+    let quarantined = tx
+        .query_row(
+            "SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'quarantined' AND until_ms > ?2",
+            params![head.id, now],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0);
+    Error::PoolExhausted { pool: head.spec.name.clone(), quarantined: quarantined as u64 }
+}
+
+/// Write the lease of address `n` (`reuse`: over a quarantine that has run out).
+fn insert_lease(tx: &rusqlite::Connection, head: &PoolHead, n: u128, reuse: bool, request: &LeaseRequest, now: i64) -> Result<AddressRow> {
     let ip_key = n.to_be_bytes();
     if reuse {
         tx.prepare_cached("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2")
@@ -434,7 +482,7 @@ fn lease_in(tx: &rusqlite::Connection, pool: &str, request: &LeaseRequest) -> Re
     .and_then(|mut s| s.execute(params![head.id, ip_key, request.host, request.container, now]))
     .store_context(|| "recording the lease".into())?;
     Ok(AddressRow {
-        pool: pool.to_owned(),
+        pool: head.spec.name.clone(),
         ip: from_num(n, &head.spec.subnet).to_string(),
         state: AddressState::Leased,
         host: request.host.clone(),
@@ -519,11 +567,13 @@ fn check_specific(tx: &rusqlite::Connection, head: &PoolHead, ip: IpAddr, now: i
     }
 }
 
-/// The first free address at or after the cursor, wrapping around once. Ok((n, true)) when it
-/// reuses a quarantine that has run out.
-fn next_free(tx: &rusqlite::Connection, head: &PoolHead, now: i64) -> Result<Option<(u128, bool)>> {
+/// Up to `want` free addresses from the cursor on, wrapping around once, in the order "next
+/// free" hands them out; `true` beside one that reuses a quarantine that has run out. One scan
+/// per interval walks the taken rows beside the candidates.
+fn free_addresses(tx: &rusqlite::Connection, head: &PoolHead, now: i64, want: usize) -> Result<Vec<(u128, bool)>> {
+    let mut out = Vec::new();
     let intervals = head.spec.intervals();
-    let Some(&(first, _)) = intervals.first() else { return Ok(None) };
+    let Some(&(first, _)) = intervals.first() else { return Ok(out) };
     let start = head.cursor.map_or(first, |c| c.saturating_add(1));
     let (mut ahead, mut behind) = (Vec::new(), Vec::new());
     for &(a, b) in &intervals {
@@ -539,38 +589,38 @@ fn next_free(tx: &rusqlite::Connection, head: &PoolHead, now: i64) -> Result<Opt
     let mut stmt = tx
         .prepare_cached("SELECT ip, state, until_ms FROM ipam_addresses WHERE pool_id = ?1 AND ip >= ?2 AND ip <= ?3 ORDER BY ip")
         .store_context(|| "looking for a free address".into())?;
+    let context = || "looking for a free address".to_owned();
     for (a, b) in ahead.into_iter().chain(behind) {
-        let mut rows = stmt.query(params![head.id, a.to_be_bytes(), b.to_be_bytes()]).store_context(|| "looking for a free address".into())?;
-        let mut candidate = a;
-        let mut found = None;
-        let mut full = false;
-        while let Some(row) = rows.next().store_context(|| "looking for a free address".into())? {
-            let taken = num(&row.get::<_, Vec<u8>>(0).store_context(|| "reading an address".into())?);
-            if taken > candidate {
-                found = Some((candidate, false));
+        let mut rows = stmt.query(params![head.id, a.to_be_bytes(), b.to_be_bytes()]).store_context(context)?;
+        // The next address to decide on; None once past `b`.
+        let mut candidate = Some(a);
+        while out.len() < want {
+            let Some(c) = candidate else { break };
+            let Some(row) = rows.next().store_context(context)? else {
+                // No more taken rows: everything from `c` to `b` is free.
+                let take = (b - c).min((want - out.len() - 1) as u128);
+                out.extend((c..=c + take).map(|n| (n, false)));
+                break;
+            };
+            let taken = num(&row.get::<_, Vec<u8>>(0).store_context(context)?);
+            // Everything before the taken one is free.
+            let take = (taken - c).min((want - out.len()) as u128);
+            out.extend((c..c + take).map(|n| (n, false)));
+            if out.len() == want {
                 break;
             }
-            let state: String = row.get(1).store_context(|| "reading an address".into())?;
-            let until: Option<i64> = row.get(2).store_context(|| "reading an address".into())?;
+            let state: String = row.get(1).store_context(context)?;
+            let until: Option<i64> = row.get(2).store_context(context)?;
             if state == "quarantined" && until.is_some_and(|u| u <= now) {
-                found = Some((candidate, true));
-                break;
+                out.push((taken, true));
             }
-            if candidate == b {
-                full = true;
-                break;
-            }
-            candidate += 1;
+            candidate = (taken < b).then(|| taken + 1);
         }
-        // Rows ran out before the interval did: the address after the last taken one is free.
-        if found.is_none() && !full {
-            found = Some((candidate, false));
-        }
-        if found.is_some() {
-            return Ok(found);
+        if out.len() == want {
+            break;
         }
     }
-    Ok(None)
+    Ok(out)
 }
 
 /// The mirror's side of IPAM: what the hosts run, as last mirrored.

@@ -166,6 +166,14 @@ fn next_free_moves_on_past_a_release_and_wraps_around() {
     assert!(store.add_pool(&other).unwrap_err().to_string().contains("one pool per segment"));
     other.segment = "elsewhere".into();
     store.add_pool(&other).unwrap();
+    // Many at once: all of them or none.
+    store.release("p", "10.0.0.4".parse().unwrap()).unwrap();
+    store.release("p", "10.0.0.5".parse().unwrap()).unwrap();
+    let error = store.lease_many("p", 3, &LeaseRequest::default()).unwrap_err().to_string();
+    assert!(error.contains("has 2 free addresses, fewer than the 3 asked for"), "{error}");
+    assert_eq!(store.addresses(Some("p")).unwrap().iter().filter(|r| r.state == AddressState::Leased).count(), 3, "nothing half-written");
+    let two = store.lease_many("p", 2, &LeaseRequest::default()).unwrap();
+    assert_eq!(two.iter().map(|r| r.ip.as_str()).collect::<Vec<_>>(), ["10.0.0.4", "10.0.0.5"]);
     // IPv6 too.
     store.add_pool(&spec("six", "fd00:1::/120", 0)).unwrap();
     assert_eq!(store.lease("six", &LeaseRequest::default()).unwrap().ip, "fd00:1::2");
