@@ -35,6 +35,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ipam::ipam_addresses,
             commands::ipam::ipam_check,
             commands::ipam::ipam_repair,
+            commands::ipam::ipam_net_apply,
+            commands::ipam::ipam_run,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()

@@ -2,11 +2,11 @@
 //! WebKitWebDriver, the real app under Xvfb, a real dockerd behind it.
 //!
 //! Add the engine as a host from the dialog, see its containers, stop one from the detail panel
-//! (Docker reports it stopped), type a command into a web shell and read its output, read a
-//! container's log, kill one
-//! with the docker CLI (the row changes), stop the daemon (the offline banner shows while the
-//! rows stay). Screenshots of the main views go to
-//! `$BERTH_SCREENSHOTS` (default `target/screenshots`).
+//! (Docker reports it stopped), type a command into a web shell and read its output, read and
+//! save a container's log, see an IP pool's map, kill one with the docker CLI (the row changes),
+//! stop the daemon (the offline banner shows while the rows stay). Apart: a web shell over SSH,
+//! and a pool's network applied and a container run with a fixed address from the IP pools view.
+//! Screenshots of the main views go to `$BERTH_SCREENSHOTS` (default `target/screenshots`).
 
 use std::time::Duration;
 
@@ -198,4 +198,50 @@ fn a_web_shell_reaches_a_container_over_ssh() {
             panic!("the SSH shell walk did not finish within 180 s\napp log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
         }
     });
+}
+
+#[test]
+fn a_container_runs_with_a_fixed_address_from_the_ip_pools_view() {
+    use berth_e2e::netns::RemoteHost;
+    // A host in its own network namespace: the pool's bridge never touches this machine's network.
+    let remote = RemoteHost::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "lan-host", &remote.daemon.url()]);
+    berth.ok(&["sync", "--once"]);
+    let bridge = format!("bu{}", std::process::id() % 100_000);
+    berth.ok(&["ipam", "pool", "add", "ui-lan", "--subnet", "10.88.0.0/24", "--gateway", "10.88.0.1", "--host", "lan-host", "--bridge-name", &bridge]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let walk = async {
+        let ui = Session::start(&berth).await;
+        ui.click("[data-testid=nav-ipam]").await;
+        ui.click("[data-testid=ipam-pool][data-name=ui-lan]").await;
+        // The pool's network, created on its host from the app.
+        ui.click("[data-testid=ipam-apply]").await;
+        ui.wait_attr("[data-testid=ipam-net-report][data-host=lan-host]", "data-status", "created", Duration::from_secs(30)).await;
+        // A container with the next free address (.1 is the gateway).
+        ui.type_into("[data-testid=ipam-run-name]", "pinned").await;
+        ui.type_into("[data-testid=ipam-run-image]", TEST_IMAGE).await;
+        ui.type_into("[data-testid=ipam-run-command]", "sleep 3600").await;
+        ui.click("[data-testid=ipam-run-submit]").await;
+        ui.wait_attr("[data-testid=ipam-ran]", "data-ip", "10.88.0.2", Duration::from_secs(30)).await;
+        ui.wait_attr("[data-testid=ipam-cell][data-ip='10.88.0.2']", "data-state", "leased", Duration::from_secs(15)).await;
+        // An address that is taken is refused with the reason.
+        ui.type_into("[data-testid=ipam-run-name]", "second").await;
+        ui.type_into("[data-testid=ipam-run-image]", TEST_IMAGE).await;
+        ui.type_into("[data-testid=ipam-run-ip]", "10.88.0.2").await;
+        ui.click("[data-testid=ipam-run-submit]").await;
+        ui.wait_text("[data-testid=ipam-ran]", "leased to container pinned on host lan-host", Duration::from_secs(30)).await;
+        ui.screenshot("ipam-run").await;
+        ui.client.close().await.unwrap();
+    };
+    let log = berth.dir.path().join("driver.log");
+    runtime.block_on(async {
+        if tokio::time::timeout(Duration::from_secs(180), walk).await.is_err() {
+            panic!("the IP pools walk did not finish within 180 s\napp log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+    });
+    // Docker agrees: the container runs on the pool's network with that address.
+    let ip = remote.daemon.docker(&["inspect", "-f", "{{(index .NetworkSettings.Networks \"ui-lan\").IPAddress}}", "pinned"]);
+    assert_eq!(ip, "10.88.0.2");
+    assert!(remote.daemon.docker(&["ps", "-aq", "--filter", "name=^second$"]).is_empty(), "the refused run made no container");
 }

@@ -2,6 +2,7 @@
 //! against the mirror, and the one-click repair of a finding.
 
 use berth_core::ipam::check::{CheckReport, Finding};
+use berth_core::ipam::docker::{NetReport, RunOutcome, RunSpec};
 use berth_core::store::ipam::{AddressRow, PoolSummary};
 use tauri::State;
 
@@ -38,4 +39,26 @@ pub async fn ipam_check(state: State<'_, AppState>) -> Result<CheckReport, IpcEr
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn ipam_repair(state: State<'_, AppState>, finding: Finding) -> Result<(), IpcError> {
     blocking(&state, move |store| berth_core::ipam::repair_one(store, &finding)).await
+}
+
+/// Create the pool's network on each of its hosts, or report how the one there differs.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip(state), err(Debug))]
+pub async fn ipam_net_apply(state: State<'_, AppState>, pool: String) -> Result<Vec<NetReport>, IpcError> {
+    Ok(berth_core::ipam::docker::apply(state.supervisor.store(), &pool).await?)
+}
+
+/// Run a container on a pool's host with a fixed address leased from the pool.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip(state), err(Debug))]
+pub async fn ipam_run(state: State<'_, AppState>, spec: RunSpec) -> Result<RunOutcome, IpcError> {
+    let store = state.supervisor.store();
+    spec.validate(store)?;
+    let run = |engine| {
+        let spec = &spec;
+        async move { berth_core::ipam::docker::run(store, &engine, spec).await }
+    };
+    Ok(state.actions.with_engine(&spec.host, run).await?)
 }

@@ -6,7 +6,10 @@ import {
   type AddressRow,
   type CheckReport,
   type Finding,
+  type NetReport,
   type PoolSummary,
+  type RunOutcome,
+  type RunSpec,
   type Backend,
   type ContainerAction,
   type ContainerDetail,
@@ -329,6 +332,27 @@ export class FakeBackend implements Backend {
       conflicts: this.report.conflicts.filter((f) => f !== finding),
       orphans: this.report.orphans.filter((f) => f !== finding),
     };
+  }
+
+  /** Networks applied, and containers run, as asked. */
+  applied: string[] = [];
+  runs: RunSpec[] = [];
+
+  async ipamNetApply(pool: string): Promise<NetReport[]> {
+    this.#fail("ipamNetApply");
+    this.applied.push(pool);
+    const hosts = this.pools.find((p) => p.name === pool)?.hosts ?? [];
+    return hosts.map((h) => ({ host: h.host, network: pool, status: "created", drift: [], error: null }));
+  }
+
+  async ipamRun(spec: RunSpec): Promise<RunOutcome> {
+    this.#fail("ipamRun");
+    this.runs.push(spec);
+    const ip = spec.ip ?? "10.0.0.2";
+    const rows = this.poolAddresses.get(spec.pool) ?? [];
+    rows.push({ pool: spec.pool, ip, state: "leased", host: spec.host, container: spec.name, reason: null, fixed: false, since_ms: 0, until_ms: null });
+    this.poolAddresses.set(spec.pool, rows);
+    return { host: spec.host, name: spec.name, id: "f".repeat(64), pool: spec.pool, ip };
   }
 
   /** A batch of log output (or the end) on stream `id`. */

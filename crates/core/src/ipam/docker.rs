@@ -10,7 +10,7 @@ use bollard::models::{
     NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{PoolSpec, LABEL_IP, LABEL_POOL, LABEL_SPEC};
 use crate::connect::Engine;
@@ -162,16 +162,19 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 /// A container to run with a fixed address from a pool.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RunSpec {
     pub host: String,
     pub pool: String,
+    /// The address to lease; none: the pool's next free one.
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub ip: Option<IpAddr>,
     pub name: String,
     pub image: String,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
-    /// Docker restart policy: no, always, unless-stopped, on-failure.
+    /// Docker restart policy: no, always, unless-stopped (or empty: unless-stopped), on-failure.
     pub restart: String,
 }
 

@@ -1,6 +1,6 @@
 // The IP pools view: pools with how full they are, one pool's address map, and the conflicts
 // and orphans of every pool against the mirror, each with its one-click repair where one is safe.
-import { toIpcError, type AddressRow, type Backend, type CheckReport, type Finding, type PoolSummary } from "$lib/ipc";
+import { toIpcError, type AddressRow, type Backend, type CheckReport, type Finding, type NetReport, type PoolSummary, type RunOutcome } from "$lib/ipc";
 
 export type CellState = "free" | "leased" | "quarantined" | "reserved" | "conflict" | "unusable";
 
@@ -80,6 +80,22 @@ export function usage(pool: PoolSummary): { leased: number; quarantined: number;
   return { leased: pool.leased / size, quarantined: pool.quarantined / size, reserved: pool.reserved_count / size };
 }
 
+/** What the "run a container" form holds. */
+export interface RunForm {
+  host: string;
+  name: string;
+  image: string;
+  /** The command, split on spaces (empty: the image's). */
+  command: string;
+  /** Empty: the pool's next free address. */
+  ip: string;
+  restart: "unless-stopped" | "always" | "on-failure" | "no";
+}
+
+export function emptyRunForm(pool: PoolSummary | null): RunForm {
+  return { host: pool?.hosts?.[0]?.host ?? "", name: "", image: "", command: "", ip: "", restart: "unless-stopped" };
+}
+
 export class IpamView {
   pools = $state.raw<readonly PoolSummary[]>([]);
   selected = $state<string | null>(null);
@@ -90,6 +106,13 @@ export class IpamView {
   error = $state<string | null>(null);
   /** Findings being repaired, by `pool ip kind`. */
   repairing = $state.raw<ReadonlySet<string>>(new Set());
+  /** The last `net apply` of the selected pool, per host. */
+  netReports = $state.raw<readonly NetReport[] | null>(null);
+  applying = $state(false);
+  form = $state<RunForm>(emptyRunForm(null));
+  running = $state(false);
+  /** The last container run, or why it failed. */
+  ran = $state.raw<RunOutcome | { error: string } | null>(null);
 
   readonly pool: PoolSummary | null = $derived(this.pools.find((p) => p.name === this.selected) ?? null);
   readonly cells: Cell[] = $derived(this.pool ? mapPage(this.pool, this.addresses, this.report.conflicts, this.page) : []);
@@ -111,6 +134,7 @@ export class IpamView {
       if (!pools.some((p) => p.name === this.selected)) {
         this.selected = pools[0]?.name ?? null;
         this.page = 0;
+        this.form = emptyRunForm(this.pool);
       }
       this.addresses = this.selected ? await this.#backend.ipamAddresses(this.selected) : [];
     } catch (rejection) {
@@ -125,6 +149,9 @@ export class IpamView {
     this.selected = name;
     this.page = 0;
     this.addresses = [];
+    this.netReports = null;
+    this.ran = null;
+    this.form = emptyRunForm(this.pool);
     try {
       const rows = await this.#backend.ipamAddresses(name);
       if (this.selected === name) this.addresses = rows;
@@ -140,6 +167,50 @@ export class IpamView {
     const n = ipv4ToNumber(ip);
     if (!range || n === null || n < range.first || n >= range.first + range.size) return;
     this.page = Math.floor((n - range.first) / PAGE);
+  }
+
+  /** Creates (or checks) the selected pool's network on each of its hosts. */
+  async applyNetwork(): Promise<void> {
+    const pool = this.selected;
+    if (!pool || this.applying) return;
+    this.applying = true;
+    this.error = null;
+    try {
+      this.netReports = await this.#backend.ipamNetApply(pool);
+    } catch (rejection) {
+      this.error = toIpcError(rejection).message;
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /** Runs the form's container on its host with an address from the selected pool. */
+  async run(): Promise<void> {
+    const pool = this.selected;
+    if (!pool || this.running) return;
+    const form = this.form;
+    this.running = true;
+    this.ran = null;
+    try {
+      this.ran = await this.#backend.ipamRun({
+        host: form.host,
+        pool,
+        ip: form.ip.trim() === "" ? null : form.ip.trim(),
+        name: form.name.trim(),
+        image: form.image.trim(),
+        cmd: form.command.trim() === "" ? [] : form.command.trim().split(/\s+/),
+        env: [],
+        restart: form.restart,
+      });
+      this.form = { ...emptyRunForm(this.pool), host: form.host };
+      await this.load();
+      const ran = this.ran;
+      if (ran && "ip" in ran) this.reveal(ran.ip);
+    } catch (rejection) {
+      this.ran = { error: toIpcError(rejection).message };
+    } finally {
+      this.running = false;
+    }
   }
 
   async repair(finding: Finding): Promise<void> {

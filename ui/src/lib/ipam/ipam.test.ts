@@ -116,6 +116,49 @@ describe("IpamView", () => {
     expect(ipam.pools).toHaveLength(2);
   });
 
+  it("applies the pool's network and says how each host went", async () => {
+    const { backend, ipam } = setup();
+    await ipam.load();
+    await ipam.applyNetwork();
+    expect(backend.applied).toEqual(["lan"]);
+    expect(ipam.netReports).toEqual([{ host: "edge-1", network: "lan", status: "created", drift: [], error: null }]);
+    await ipam.select("dmz");
+    expect(ipam.netReports).toBeNull();
+  });
+
+  it("runs a container with the form, then shows its address on the map", async () => {
+    const { backend, ipam } = setup();
+    await ipam.load();
+    expect(ipam.form.host).toBe("edge-1");
+    ipam.form.name = " web2 ";
+    ipam.form.image = "shop/web:1.4";
+    ipam.form.command = "sleep  3600";
+    ipam.form.ip = "10.0.0.20";
+    await ipam.run();
+    expect(backend.runs).toEqual([{ host: "edge-1", pool: "lan", ip: "10.0.0.20", name: "web2", image: "shop/web:1.4", cmd: ["sleep", "3600"], env: [], restart: "unless-stopped" }]);
+    expect(ipam.ran).toMatchObject({ name: "web2", ip: "10.0.0.20" });
+    expect(ipam.cells.find((c) => c.ip === "10.0.0.20")).toMatchObject({ state: "leased", note: "edge-1/web2" });
+    expect(ipam.form).toMatchObject({ name: "", image: "", ip: "", host: "edge-1" });
+    // No address: the pool's next free one.
+    ipam.form.name = "web3";
+    ipam.form.image = "shop/web:1.4";
+    await ipam.run();
+    expect(backend.runs[1].ip).toBeNull();
+    expect(backend.runs[1].cmd).toEqual([]);
+  });
+
+  it("keeps the form and says why when a run is refused", async () => {
+    const { backend, ipam } = setup();
+    await ipam.load();
+    ipam.form.name = "web2";
+    ipam.form.image = "shop/web:1.4";
+    backend.failures.set("ipamRun", new IpcError("address_unavailable", "10.0.0.9 in pool \"lan\" is leased to container api on host edge-1"));
+    await ipam.run();
+    expect(ipam.ran).toEqual({ error: expect.stringContaining("leased to container api") });
+    expect(ipam.form.name).toBe("web2");
+    expect(ipam.running).toBe(false);
+  });
+
   it("reveals the page holding an address", async () => {
     const { backend, ipam } = setup();
     backend.pools = [pool("wide", "10.20.0.0/16")];

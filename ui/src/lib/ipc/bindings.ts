@@ -60,6 +60,10 @@ export const commands = {
 	ipamCheck: () => __TAURI_INVOKE<CheckReport>("ipam_check"),
 	/**  Apply the safe repair a finding offers (adopt the address, or release the lease). */
 	ipamRepair: (finding: Finding) => __TAURI_INVOKE<null>("ipam_repair", { finding }),
+	/**  Create the pool's network on each of its hosts, or report how the one there differs. */
+	ipamNetApply: (pool: string) => __TAURI_INVOKE<NetReport[]>("ipam_net_apply", { pool }),
+	/**  Run a container on a pool's host with a fixed address leased from the pool. */
+	ipamRun: (spec: RunSpec) => __TAURI_INVOKE<RunOutcome>("ipam_run", { spec }),
 };
 
 /* Types */
@@ -298,6 +302,17 @@ export type LogSpec = {
 	timestamps?: boolean,
 };
 
+/**  What `net apply` found or did on one host. */
+export type NetReport = {
+	host: string,
+	network: string,
+	/**  "created", "ok", "drift" or "failed". */
+	status: string,
+	/**  What differs from the pool's template (with "drift"). */
+	drift: string[],
+	error: string | null,
+};
+
 /**  A host on the pool's LAN, with what differs from the pool's template on it. */
 export type PoolHost = {
 	host: string,
@@ -364,6 +379,29 @@ export type Repair =
 export type Reservation = {
 	ip: string,
 	reason: string,
+};
+
+/**  What `run` started. */
+export type RunOutcome = {
+	host: string,
+	name: string,
+	id: string,
+	pool: string,
+	ip: string,
+};
+
+/**  A container to run with a fixed address from a pool. */
+export type RunSpec = {
+	host: string,
+	pool: string,
+	/**  The address to lease; none: the pool's next free one. */
+	ip: string | null,
+	name: string,
+	image: string,
+	cmd: string[],
+	env: string[],
+	/**  Docker restart policy: no, always, unless-stopped (or empty: unless-stopped), on-failure. */
+	restart: string,
 };
 
 /**  A log written to a file by [`save_logs`]. */

@@ -7,7 +7,10 @@ import type {
   AddressRow,
   CheckReport,
   Finding,
+  NetReport,
   PoolSummary,
+  RunOutcome,
+  RunSpec,
   ContainerAction,
   ContainerDetail,
   ContainerRow,
@@ -77,6 +80,10 @@ export interface Backend {
   ipamCheck(): Promise<CheckReport>;
   /** Applies the safe repair a finding offers. */
   ipamRepair(finding: Finding): Promise<void>;
+  /** Creates the pool's network on each of its hosts, or says how the one there differs. */
+  ipamNetApply(pool: string): Promise<NetReport[]>;
+  /** Runs a container on a pool's host with a fixed address leased from the pool. */
+  ipamRun(spec: RunSpec): Promise<RunOutcome>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -176,6 +183,8 @@ export const tauriBackend: Backend = {
   ipamRepair: async (finding) => {
     await call(commands.ipamRepair(finding));
   },
+  ipamNetApply: (pool) => call(commands.ipamNetApply(pool)),
+  ipamRun: (spec) => call(commands.ipamRun(spec)),
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
   onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),
