@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use berth_core::endpoint::Endpoint;
 use berth_core::ipam::{PoolHost, PoolSpec};
-use berth_core::model::{ContainerFacts, EngineFacts, HostConfig, Snapshot};
+use berth_core::model::{ContainerFacts, EngineFacts, HostConfig, NetworkFacts, Snapshot};
 use berth_core::store::ipam::LeaseRequest;
 use berth_core::store::Store;
 
@@ -94,7 +94,16 @@ fn fleet(path: &Path) -> Store {
                 }
             })
             .collect();
-        store.write_snapshot(host.id, &Snapshot { engine: engine.clone(), containers, images: vec![], networks: vec![], volumes: vec![] }).unwrap();
+        let network = NetworkFacts {
+            id: format!("{h:064x}"),
+            name: format!("pool{p}"),
+            driver: Some("bridge".into()),
+            scope: Some("local".into()),
+            subnets: vec![format!("10.{}.0.0/16", 100 + p)],
+            inspect: "{}".into(),
+        };
+        let snapshot = Snapshot { engine: engine.clone(), containers, images: vec![], networks: vec![network], volumes: vec![] };
+        store.write_snapshot(host.id, &snapshot).unwrap();
     }
     for (p, hosts) in hosts_of_pool {
         store.add_pool(&pool(&format!("pool{p}"), &format!("10.{}.0.0/16", 100 + p), hosts)).unwrap();

@@ -4,7 +4,9 @@
 //! - conflicts: one address in use by two containers of one segment (across hosts); a reserved
 //!   address in use; a container on an address leased to another, or off its own lease;
 //! - orphans: a container using a pool address without a lease (repair: adopt it), a lease
-//!   whose container is gone (repair: release it into quarantine).
+//!   whose container is gone (repair: release it into quarantine);
+//! - network drift: a pool host without the pool's network, or with one on another subnet
+//!   (`berth net apply` creates the missing ones and reports the rest).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -25,10 +27,14 @@ pub struct SeenContainer {
     pub ips: Vec<(String, IpAddr)>,
 }
 
+/// A network as the mirror has it: (host, name, subnets).
+pub type SeenNetwork = (String, String, Vec<String>);
+
 /// The mirror's side of a check.
 #[derive(Debug, Clone, Default)]
 pub struct MirrorView {
     pub containers: Vec<SeenContainer>,
+    pub networks: Vec<SeenNetwork>,
     /// Per host, when the mirror last heard from it (a snapshot or an event), in ms.
     pub heard_ms: HashMap<String, i64>,
 }
@@ -47,6 +53,10 @@ pub enum FindingKind {
     Unleased,
     /// A lease whose container the host no longer has.
     LeaseWithoutContainer,
+    /// A host of the pool without the pool's network (`ip` is the pool's subnet).
+    NetworkMissing,
+    /// A host whose network of the pool's name has another subnet (`ip` is the pool's subnet).
+    NetworkDrift,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +236,32 @@ pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) 
             Some(_) => {}
         }
     }
+    // The pools' networks on their hosts, once the mirror has heard from the host at all.
+    for pool in pools {
+        for h in &pool.hosts {
+            if mirror.heard_ms.get(&h.host).is_none_or(|heard| *heard <= 0) {
+                continue;
+            }
+            let network = mirror.networks.iter().find(|(host, name, _)| host == &h.host && name == pool.network_name());
+            let (kind, detail) = match network {
+                None => (FindingKind::NetworkMissing, format!("host {} has no network {}; run `berth net apply {}`", h.host, pool.name, pool.name)),
+                Some((_, _, subnets)) if !subnets.iter().any(|s| s.parse::<ipnet::IpNet>().is_ok_and(|n| n == pool.subnet)) => (
+                    FindingKind::NetworkDrift,
+                    format!("network {} on host {} has subnet {}, the pool's is {}", pool.name, h.host, if subnets.is_empty() { "none".into() } else { subnets.join(", ") }, pool.subnet),
+                ),
+                Some(_) => continue,
+            };
+            report.conflicts.push(Finding {
+                kind,
+                pool: pool.name.clone(),
+                segment: pool.segment.clone(),
+                ip: pool.subnet.to_string(),
+                containers: vec![],
+                detail,
+                repair: None,
+            });
+        }
+    }
     report.conflicts.sort_by(|a, b| (a.kind, &a.pool, &a.ip).cmp(&(b.kind, &b.pool, &b.ip)));
     report.orphans.sort_by(|a, b| (a.kind, &a.pool, &a.ip).cmp(&(b.kind, &b.pool, &b.ip)));
     report
@@ -267,8 +303,30 @@ mod tests {
         let pools = [pool("lan", "10.0.0.0/24", "s", &["a", "b"])];
         let rows = [row("lan", "10.0.0.5", AddressState::Leased, Some(("a", "web")))];
         let mut mirror = MirrorView { containers: vec![seen("a", "web", "10.0.0.5"), seen("b", "other", "172.17.0.2")], ..Default::default() };
+        mirror.networks = vec![("a".into(), "lan".into(), vec!["10.0.0.0/24".into()])];
         mirror.heard_ms.insert("a".into(), 5_000);
         assert!(check(&pools, &rows, &mirror).is_clean());
+    }
+
+    #[test]
+    fn a_pool_host_without_the_pools_network_or_with_another_subnet_is_reported() {
+        let pools = [pool("lan", "10.0.0.0/24", "s", &["a", "b", "c", "never"])];
+        let mut mirror = MirrorView {
+            networks: vec![("a".into(), "lan".into(), vec!["10.0.0.0/24".into()]), ("b".into(), "lan".into(), vec!["10.9.0.0/24".into()])],
+            ..Default::default()
+        };
+        for h in ["a", "b", "c"] {
+            mirror.heard_ms.insert(h.into(), 5_000);
+        }
+        let report = check(&pools, &[], &mirror);
+        let found: Vec<_> = report.conflicts.iter().map(|f| (f.kind, f.detail.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (FindingKind::NetworkMissing, "host c has no network lan; run `berth net apply lan`"),
+                (FindingKind::NetworkDrift, "network lan on host b has subnet 10.9.0.0/24, the pool's is 10.0.0.0/24"),
+            ]
+        );
     }
 
     #[test]
@@ -291,6 +349,7 @@ mod tests {
             ],
             ..Default::default()
         };
+        mirror.networks = vec![("a".into(), "lan".into(), vec!["10.0.0.0/24".into()]), ("b".into(), "lan".into(), vec!["10.0.0.0/24".into()])];
         mirror.heard_ms.insert("a".into(), 5_000);
         mirror.heard_ms.insert("b".into(), 500); // heard before "fresh" was leased
         let report = check(&pools, &rows, &mirror);

@@ -682,6 +682,16 @@ impl Store {
             .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>())
             .store_context(|| "reading when hosts were synced".into())?;
         view.heard_ms = heard.into_iter().collect();
+        view.networks = conn
+            .prepare_cached("SELECT h.name, n.name, n.subnets FROM networks n JOIN hosts h ON h.id = n.host_id")
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    let subnets: String = r.get(2)?;
+                    Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&subnets).unwrap_or_default()))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .store_context(|| "reading networks for the check".into())?;
         Ok(view)
     }
 }

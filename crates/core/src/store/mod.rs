@@ -58,6 +58,10 @@ impl Store {
         migrate(&mut conn, path)?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .store_context(|| "configuring the connection".into())?;
+        // Plans that do not depend on bound values. Without this, a range query over a
+        // parameter (IPAM's free-address scan) is parsed and planned again on every run.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .store_context(|| "configuring the connection".into())?;
         Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), events_kept_per_host: EVENTS_KEPT_PER_HOST })
     }
 

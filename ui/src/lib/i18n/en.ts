@@ -261,6 +261,8 @@ export const en = {
   "ipam.kind.lease_mismatch": "Lease mismatch",
   "ipam.kind.unleased": "No lease",
   "ipam.kind.lease_without_container": "Container gone",
+  "ipam.kind.network_missing": "Network missing",
+  "ipam.kind.network_drift": "Network differs",
   "ipam.show": "Show",
   "ipam.apply": "Apply network",
   "ipam.net.created": "network created",

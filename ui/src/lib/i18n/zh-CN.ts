@@ -257,6 +257,8 @@ export const zhCN: Dictionary = {
   "ipam.kind.lease_mismatch": "租约不符",
   "ipam.kind.unleased": "无租约",
   "ipam.kind.lease_without_container": "容器已不存在",
+  "ipam.kind.network_missing": "缺少网络",
+  "ipam.kind.network_drift": "网络不一致",
   "ipam.show": "查看",
   "ipam.apply": "应用网络",
   "ipam.net.created": "已创建网络",
