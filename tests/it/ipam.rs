@@ -50,7 +50,7 @@ fn fixed_addresses_from_a_pool_survive_restarts_quarantine_and_a_lost_store() {
     let br = bridge("l");
     let pool = berth.json(&[
         "ipam", "pool", "add", "lan", "--subnet", "10.77.0.0/24", "--gateway", "10.77.0.1", "--range", "10.77.0.0/26",
-        "--reserve", "10.77.0.10=printer", "--host", "h1", "--bridge-name", &br,
+        "--reserve", "10.77.0.10=printer", "--host", "h1,ip=10.77.0.254", "--bridge-name", &br,
     ]);
     assert_eq!((pool["name"].as_str(), pool["segment"].as_str(), pool["size"].as_u64()), (Some("lan"), Some("lan"), Some(63)));
     assert_eq!(pool["quarantine_seconds"], 3600);
@@ -62,6 +62,9 @@ fn fixed_addresses_from_a_pool_survive_restarts_quarantine_and_a_lost_store() {
     let network: Value = serde_json::from_str(&h1.daemon.docker(&["network", "inspect", "lan"])).unwrap();
     assert_eq!(network[0]["Options"]["com.docker.network.bridge.name"], br.as_str());
     assert_eq!(network[0]["IPAM"]["Config"][0]["Subnet"], "10.77.0.0/24");
+    // The host's own address goes on the bridge; the router is the containers' default route.
+    assert_eq!(network[0]["IPAM"]["Config"][0]["Gateway"], "10.77.0.254");
+    assert_eq!(network[0]["IPAM"]["Config"][0]["AuxiliaryAddresses"]["DefaultGatewayIPv4"], "10.77.0.1");
     assert_eq!(network[0]["Labels"]["berth.ipam.pool"], "lan");
 
     // Containers with fixed addresses: the next free one (the gateway is reserved), and one asked for.
@@ -218,6 +221,8 @@ fn bad_pool_definitions_and_lease_requests_say_what_is_wrong_and_write_nothing()
         (vec!["--subnet", "10.60.0.0/24", "--driver", "ipvlan"], "use bridge or macvlan"),
         (vec!["--subnet", "10.60.0.0/24", "--driver", "macvlan", "--host", "x"], "needs a parent interface"),
         (vec!["--subnet", "10.60.0.0/24", "--quarantine", "soon"], "write e.g. 1h"),
+        (vec!["--subnet", "10.60.0.0/24", "--quarantine", "2years"], "longer than the most allowed"),
+        (vec!["--subnet", "10.60.0.0/24", "--gateway", "10.60.0.1", "--bridge-name", "br-lan", "--host", "x", "--segment", "s2"], "needs its own address on the LAN bridge (x,ip=IP)"),
     ] {
         let mut full = vec!["ipam", "pool", "add", "b"];
         full.extend(&args);
@@ -231,6 +236,10 @@ fn bad_pool_definitions_and_lease_requests_say_what_is_wrong_and_write_nothing()
     assert!(berth.fails(&["ipam", "lease", "a", "--ip", "10.50.0.0"]).contains("network or broadcast"));
     assert!(berth.fails(&["ipam", "lease", "a", "--ip", "banana"]).contains("not an IPv4 or IPv6 address"));
     assert!(berth.fails(&["ipam", "release", "a", "10.50.0.9"]).contains("not leased"));
+    assert!(berth.fails(&["ipam", "release", "a", "fd00::5"]).contains("outside the pool's subnet"));
+    // No gateway given: Docker takes the first address, so Berth never hands it out.
+    let first = berth.json(&["ipam", "leases", "a"]);
+    assert_eq!((first[0]["ip"].as_str(), first[0]["state"].as_str()), (Some("10.50.0.1"), Some("reserved")), "{first}");
     berth.ok(&["ipam", "reserve", "a", "10.50.0.9", "--reason", "switch"]);
     assert!(berth.fails(&["ipam", "lease", "a", "--ip", "10.50.0.9"]).contains("reserved (switch)"));
     // Lifting a reservation frees the address at once.

@@ -209,7 +209,7 @@ fn a_container_runs_with_a_fixed_address_from_the_ip_pools_view() {
     berth.ok(&["host", "add", "lan-host", &remote.daemon.url()]);
     berth.ok(&["sync", "--once"]);
     let bridge = format!("bu{}", std::process::id() % 100_000);
-    berth.ok(&["ipam", "pool", "add", "ui-lan", "--subnet", "10.88.0.0/24", "--gateway", "10.88.0.1", "--host", "lan-host", "--bridge-name", &bridge]);
+    berth.ok(&["ipam", "pool", "add", "ui-lan", "--subnet", "10.88.0.0/24", "--gateway", "10.88.0.1", "--host", "lan-host,ip=10.88.0.254", "--bridge-name", &bridge]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let walk = async {
         let ui = Session::start(&berth).await;

@@ -104,6 +104,9 @@ impl CheckReport {
     }
 }
 
+/// How long after a lease a snapshot must be taken before its container's absence counts.
+pub const SETTLE_MS: i64 = 60_000;
+
 fn reference(c: &SeenContainer) -> ContainerRef {
     ContainerRef { host: c.host.clone(), container: c.name.clone(), id: Some(c.id.clone()) }
 }
@@ -119,10 +122,21 @@ pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) 
     let rows: HashMap<(&str, IpAddr), &AddressRow> =
         addresses.iter().filter_map(|a| Some(((a.pool.as_str(), a.ip.parse().ok()?), a))).collect();
 
-    // Which pool an address of a container belongs to: the pool whose subnet holds it, on a
-    // host of that pool or on the pool's own network.
+    // Which pool an address of a container belongs to: the pool whose subnet holds it, when
+    // the container is on the pool's own network, or on a host of the pool on a network with
+    // exactly the pool's subnet (one made by hand on the same LAN). An overlay or another
+    // network that merely overlaps the subnet is not the pool's.
+    let lan_networks: std::collections::HashSet<(&str, &str, ipnet::IpNet)> = mirror
+        .networks
+        .iter()
+        .flat_map(|(host, name, subnets)| subnets.iter().filter_map(move |s| Some((host.as_str(), name.as_str(), s.parse().ok()?))))
+        .collect();
     let pool_of = |c: &SeenContainer, network: &str, ip: &IpAddr| {
-        pools.iter().find(|p| p.subnet.contains(ip) && (p.host(&c.host).is_some() || p.name == network))
+        pools.iter().find(|p| {
+            p.subnet.contains(ip)
+                && (p.network_name() == network
+                    || (p.host(&c.host).is_some() && lan_networks.contains(&(c.host.as_str(), network, p.subnet))))
+        })
     };
     let mut users: BTreeMap<(String, IpAddr), (&PoolSpec, Vec<&SeenContainer>)> = BTreeMap::new();
     let mut by_container: HashMap<(&str, &str), &SeenContainer> = HashMap::new();
@@ -212,9 +226,9 @@ pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) 
         };
         match by_container.get(&(host.as_str(), name.as_str())) {
             None => {
-                // Only once the mirror has heard from the host since the lease was made: a
+                // Only once a snapshot of the host was taken well after the lease was made: a
                 // container created a moment ago may not be mirrored yet.
-                if mirror.heard_ms.get(host).is_some_and(|heard| *heard > r.since_ms) {
+                if mirror.heard_ms.get(host).is_some_and(|heard| *heard > r.since_ms + SETTLE_MS) {
                     report.orphans.push(finding(
                         FindingKind::LeaseWithoutContainer,
                         format!("{ip} of pool {} is leased to {host}/{name}, which the host no longer has", pool.name),
@@ -309,6 +323,27 @@ mod tests {
     }
 
     #[test]
+    fn an_overlay_that_overlaps_a_pool_is_not_the_pools() {
+        let pools = [pool("lan", "10.0.0.0/16", "s", &["a"])];
+        let mut overlay = seen("a", "task", "10.0.0.5");
+        overlay.ips = vec![("ingress".into(), "10.0.0.5".parse().unwrap())];
+        let mut by_hand = seen("a", "hand", "10.0.3.3");
+        by_hand.ips = vec![("lan-copy".into(), "10.0.3.3".parse().unwrap())];
+        let mirror = MirrorView {
+            containers: vec![overlay, by_hand],
+            networks: vec![
+                ("a".into(), "lan".into(), vec!["10.0.0.0/16".into()]),
+                ("a".into(), "ingress".into(), vec!["10.0.0.0/24".into()]),
+                ("a".into(), "lan-copy".into(), vec!["10.0.0.0/16".into()]),
+            ],
+            heard_ms: HashMap::from([("a".to_owned(), 5_000)]),
+        };
+        let report = check(&pools, &[], &mirror);
+        let ips: Vec<_> = report.orphans.iter().map(|f| f.ip.as_str()).collect();
+        assert_eq!(ips, ["10.0.3.3"], "the hand-made network on the pool's subnet counts, the overlay does not");
+    }
+
+    #[test]
     fn a_pool_host_without_the_pools_network_or_with_another_subnet_is_reported() {
         let pools = [pool("lan", "10.0.0.0/24", "s", &["a", "b", "c", "never"])];
         let mut mirror = MirrorView {
@@ -350,8 +385,8 @@ mod tests {
             ..Default::default()
         };
         mirror.networks = vec![("a".into(), "lan".into(), vec!["10.0.0.0/24".into()]), ("b".into(), "lan".into(), vec!["10.0.0.0/24".into()])];
-        mirror.heard_ms.insert("a".into(), 5_000);
-        mirror.heard_ms.insert("b".into(), 500); // heard before "fresh" was leased
+        mirror.heard_ms.insert("a".into(), 1_000 + SETTLE_MS + 1);
+        mirror.heard_ms.insert("b".into(), 1_000 + SETTLE_MS); // not long enough after "fresh" was leased
         let report = check(&pools, &rows, &mirror);
         let kinds: Vec<_> = report.conflicts.iter().map(|f| (f.kind, f.ip.as_str())).collect();
         assert_eq!(kinds, [(FindingKind::Duplicate, "10.0.0.5"), (FindingKind::ReservedInUse, "10.0.0.7"), (FindingKind::LeaseMismatch, "10.0.0.8")]);

@@ -90,8 +90,12 @@ pub fn network_request(spec: &PoolSpec, host: &str) -> NetworkCreateRequest {
 pub fn drift(want: &NetworkCreateRequest, have: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
-    if have["Labels"][LABEL_POOL].as_str() != want.labels.as_ref().and_then(|l| l.get(LABEL_POOL)).map(String::as_str) {
-        out.push(format!("it exists but was not made by Berth for this pool (no {LABEL_POOL} label); remove or rename it"));
+    match have["Labels"][LABEL_POOL].as_str() {
+        None => out.push(format!("it exists but was not made by Berth (no {LABEL_POOL} label); remove or rename it")),
+        Some(pool) if Some(pool) != want.labels.as_ref().and_then(|l| l.get(LABEL_POOL)).map(String::as_str) => {
+            out.push(format!("it was made by Berth for pool {pool:?}, not this one; remove or rename it"))
+        }
+        Some(_) => {}
     }
     let driver = text(&have["Driver"]);
     if Some(driver.as_str()) != want.driver.as_deref() {
@@ -386,10 +390,22 @@ pub fn rebuild(store: &Store) -> Result<RebuildReport> {
             Err(Error::PoolNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
-        let missing: Vec<String> = spec.hosts.iter().filter(|h| !known.contains(&h.host)).map(|h| h.host.clone()).collect();
+        let missing: Vec<super::PoolHost> = spec.hosts.iter().filter(|h| !known.contains(&h.host)).cloned().collect();
         if !missing.is_empty() {
-            report.skipped.push(format!("pool {}: hosts {} are not added here; add them and rebuild again to have them in the pool", spec.name, missing.join(", ")));
+            let names: Vec<&str> = missing.iter().map(|h| h.host.as_str()).collect();
+            report.skipped.push(format!(
+                "pool {}: hosts {} are not added here, so the pool was rebuilt without them (their bridge addresses stay reserved); to have them in it, add them, `berth ipam pool rm {}` and rebuild again",
+                spec.name,
+                names.join(", "),
+                spec.name
+            ));
             spec.hosts.retain(|h| known.contains(&h.host));
+            // A host left out still owns its address on the LAN bridge: keep it out of reach.
+            for h in missing {
+                if let Some(ip) = h.ip {
+                    spec.reserved.push(super::Reservation { ip, reason: format!("host {} on the bridge (not added here)", h.host) });
+                }
+            }
         }
         match store.add_pool(&spec) {
             Ok(()) => report.pools_added.push(spec.name.clone()),

@@ -41,7 +41,10 @@ pub fn repair_one(store: &Store, finding: &check::Finding) -> Result<()> {
         Some(check::Repair::Adopt { host, container }) => {
             store.adopt_lease(&finding.pool, ip, host, container).map(drop)
         }
-        Some(check::Repair::Release) => store.release(&finding.pool, ip).map(drop),
+        Some(check::Repair::Release) => {
+            let holder = finding.containers.first().map(|c| (c.host.as_str(), c.container.as_str()));
+            store.release_held(&finding.pool, ip, holder).map(drop)
+        }
         None => Err(crate::Error::invalid("repair", format!("{} has no safe repair; {}", finding.ip, finding.detail))),
     }
 }

@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 
 /// How long a released address waits before it is handed out again, unless the pool says.
 pub const DEFAULT_QUARANTINE: Duration = Duration::from_secs(3600);
+/// The longest quarantine a pool may ask for (a year).
+pub const MAX_QUARANTINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The Docker network driver of a pool's networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +169,9 @@ impl PoolSpec {
         if matches!(subnet, IpNet::V4(n) if n.prefix_len() > 30) || matches!(subnet, IpNet::V6(n) if n.prefix_len() > 126) {
             return invalid("subnet", format!("{subnet} is too small for containers; use at most /30 (IPv4) or /126 (IPv6)"));
         }
+        if self.quarantine_seconds > MAX_QUARANTINE.as_secs() {
+            return invalid("quarantine", format!("{} is longer than the most allowed, {}", format_seconds(self.quarantine_seconds), format_seconds(MAX_QUARANTINE.as_secs())));
+        }
         if self.segment.trim().is_empty() || self.segment.len() > 64 {
             return invalid("segment", format!("{:?} must be 1-64 characters", self.segment));
         }
@@ -216,6 +221,19 @@ impl PoolSpec {
         }
         match self.driver {
             Driver::Bridge => {
+                // Docker puts its network's gateway on the bridge. On a LAN bridge that must be
+                // the host's own address, never the router's.
+                if let (Some(_), Some(gateway)) = (&self.bridge_name, self.gateway) {
+                    if let Some(h) = self.hosts.iter().find(|h| h.ip.is_none()) {
+                        return invalid(
+                            "pool host",
+                            format!(
+                                "host {} needs its own address on the LAN bridge ({},ip=IP): Docker puts the network's gateway on the bridge, and without one it would take the router's address {gateway}",
+                                h.host, h.host
+                            ),
+                        );
+                    }
+                }
                 if self.parent.is_some() {
                     return invalid("parent", "--parent is for macvlan pools; use --bridge-name for a bridge".into());
                 }
@@ -282,6 +300,13 @@ impl PoolSpec {
         let mut out = Vec::new();
         if let Some(gateway) = self.gateway {
             out.push(Reservation { ip: gateway, reason: "gateway".into() });
+        } else if self.driver == Driver::Macvlan || self.hosts.iter().any(|h| h.ip.is_none()) {
+            // With no gateway given, Docker takes the subnet's first address for its own.
+            let first = from_num(to_num(self.subnet.network()) + 1, &self.subnet);
+            let taken = self.hosts.iter().any(|h| h.ip == Some(first)) || self.reserved.iter().any(|r| r.ip == first);
+            if !taken {
+                out.push(Reservation { ip: first, reason: "Docker's gateway (the pool names none)".into() });
+            }
         }
         for h in &self.hosts {
             if let Some(ip) = h.ip {

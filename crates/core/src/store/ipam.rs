@@ -20,6 +20,8 @@ pub enum AddressState {
     Leased,
     Quarantined,
     Reserved,
+    /// Only in what a release returns: the address is free again at once.
+    Free,
 }
 
 impl AddressState {
@@ -28,6 +30,7 @@ impl AddressState {
             AddressState::Leased => "leased",
             AddressState::Quarantined => "quarantined",
             AddressState::Reserved => "reserved",
+            AddressState::Free => "free",
         }
     }
 
@@ -132,6 +135,9 @@ fn address_from_row(pool: &str, spec: &PoolSpec, r: &rusqlite::Row<'_>) -> rusql
 }
 
 const ADDRESS_COLUMNS: &str = "ip, state, host, container, reason, fixed, since_ms, until_ms";
+
+/// The most addresses `lease_many` takes in one transaction (a /16 and then some).
+pub const MAX_BATCH: usize = 1 << 17;
 
 /// A row that still counts: not a quarantine that has run out.
 const LIVE: &str = "NOT (state = 'quarantined' AND until_ms <= ?)";
@@ -302,6 +308,9 @@ impl Store {
         if request.ip.is_some() {
             return Err(Error::invalid("lease", "a count of leases takes the next free addresses; leave out --ip"));
         }
+        if count > MAX_BATCH {
+            return Err(Error::invalid("lease count", format!("{count} is more than {MAX_BATCH} at once; lease in several steps")));
+        }
         self.write_tx(&format!("lease {count} addresses in pool {pool}"), |tx| {
             let mut head = pool_head(tx, pool)?;
             let (now, before) = (now_ms(), head.cursor);
@@ -339,6 +348,9 @@ impl Store {
     pub fn forget_lease(&self, pool: &str, ip: IpAddr) -> Result<()> {
         self.write_tx(&format!("take back {ip} in pool {pool}"), |tx| {
             let head = pool_head(tx, pool)?;
+            if !head.spec.subnet.contains(&ip) {
+                return Err(unavailable(pool, ip, &format!("outside the pool's subnet {}", head.spec.subnet)));
+            }
             tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2 AND state = 'leased'", params![head.id, key(ip)])
                 .store_context(|| format!("taking back {ip}"))?;
             Ok(())
@@ -349,10 +361,26 @@ impl Store {
     /// Release a leased address into quarantine (or free it at once when the pool's quarantine
     /// is zero), or lift a reservation made with `reserve`.
     pub fn release(&self, pool: &str, ip: IpAddr) -> Result<AddressRow> {
+        self.release_held(pool, ip, None)
+    }
+
+    /// Release `ip` only while it is still leased to `holder` (host, container): the repair of
+    /// a finding that may have gone stale since the check.
+    pub fn release_held(&self, pool: &str, ip: IpAddr, holder: Option<(&str, &str)>) -> Result<AddressRow> {
         self.write_tx(&format!("release {ip} in pool {pool}"), |tx| {
             let head = pool_head(tx, pool)?;
-            let row = address(tx, &head, pool, ip)?.ok_or_else(|| unavailable(pool, ip, "not leased; nothing to release"))?;
+            if !head.spec.subnet.contains(&ip) {
+                return Err(unavailable(pool, ip, &format!("outside the pool's subnet {}", head.spec.subnet)));
+            }
             let now = now_ms();
+            let row = address(tx, &head, pool, ip)?
+                .filter(|r| !(r.state == AddressState::Quarantined && r.until_ms.is_some_and(|u| u <= now)))
+                .ok_or_else(|| unavailable(pool, ip, "not leased; nothing to release"))?;
+            if let Some((host, container)) = holder {
+                if row.state != AddressState::Leased || row.host.as_deref() != Some(host) || row.container.as_deref() != Some(container) {
+                    return Err(unavailable(pool, ip, &format!("no longer leased to {host}/{container}; check again")));
+                }
+            }
             match row.state {
                 AddressState::Leased => quarantine(tx, &head, pool, row, now),
                 AddressState::Reserved if row.fixed => Err(unavailable(
@@ -363,9 +391,9 @@ impl Store {
                 AddressState::Reserved => {
                     tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
                         .store_context(|| format!("lifting the reservation of {ip}"))?;
-                    Ok(row)
+                    Ok(AddressRow { state: AddressState::Free, ..row })
                 }
-                AddressState::Quarantined => Err(unavailable(pool, ip, "already released (in quarantine)")),
+                AddressState::Quarantined | AddressState::Free => Err(unavailable(pool, ip, "already released (in quarantine)")),
             }
         })
     }
@@ -518,7 +546,7 @@ fn quarantine(tx: &rusqlite::Connection, head: &PoolHead, pool: &str, row: Addre
     if seconds == 0 {
         tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
             .store_context(|| format!("releasing {ip}"))?;
-        return Ok(row);
+        return Ok(AddressRow { state: AddressState::Free, ..row });
     }
     let until = now.saturating_add((seconds as i64).saturating_mul(1000));
     tx.execute(
@@ -539,7 +567,8 @@ fn check_specific(tx: &rusqlite::Connection, head: &PoolHead, ip: IpAddr, now: i
     let n = to_num(ip);
     let (network, last) = (to_num(subnet.network()), to_num(subnet.broadcast()));
     if n == network || (matches!(subnet, ipnet::IpNet::V4(_)) && n == last) {
-        return Err(unavailable(pool, ip, &format!("the network or broadcast address of {subnet}")));
+        let what = if matches!(subnet, ipnet::IpNet::V4(_)) { "the network or broadcast address" } else { "the subnet-router anycast address" };
+        return Err(unavailable(pool, ip, &format!("{what} of {subnet}")));
     }
     match address(tx, head, pool, ip)? {
         None => Ok(false),
@@ -563,6 +592,7 @@ fn check_specific(tx: &rusqlite::Connection, head: &PoolHead, ip: IpAddr, now: i
                 },
             )),
             AddressState::Reserved => Err(unavailable(pool, ip, &format!("reserved ({})", row.reason.unwrap_or_default()))),
+            AddressState::Free => Ok(false),
         },
     }
 }
@@ -647,8 +677,9 @@ impl Store {
         Ok((networks, containers))
     }
 
-    /// Every container's addresses from the mirror, and when the mirror last heard from each
-    /// host: the mirror's side of `ipam check`.
+    /// Every container's addresses from the mirror, and when each host's last full snapshot was
+    /// written (this machine's clock, as leases are; event times are the host's): the mirror's
+    /// side of `ipam check`.
     pub fn ipam_mirror(&self) -> Result<crate::ipam::check::MirrorView> {
         use crate::ipam::check::{MirrorView, SeenContainer};
         let conn = self.conn();
@@ -676,8 +707,7 @@ impl Store {
         }
         let heard = conn
             .prepare_cached(
-                "SELECT h.name, max(coalesce(s.last_full_ms, 0), coalesce(s.last_event_ns / 1000000, 0))
-                 FROM hosts h LEFT JOIN sync_state s ON s.host_id = h.id",
+                "SELECT h.name, coalesce(s.last_full_ms, 0) FROM hosts h LEFT JOIN sync_state s ON s.host_id = h.id",
             )
             .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>())
             .store_context(|| "reading when hosts were synced".into())?;

@@ -88,7 +88,9 @@ export type AddressRow = {
 };
 
 /**  What a row says of its address. */
-export type AddressState = "leased" | "quarantined" | "reserved";
+export type AddressState = "leased" | "quarantined" | "reserved" | 
+/**  Only in what a release returns: the address is free again at once. */
+"free";
 
 export type CheckReport = {
 	conflicts: Finding[],
@@ -213,7 +215,11 @@ export type FindingKind =
 /**  A container using a pool address without a lease. */
 "unleased" | 
 /**  A lease whose container the host no longer has. */
-"lease_without_container";
+"lease_without_container" | 
+/**  A host of the pool without the pool's network (`ip` is the pool's subnet). */
+"network_missing" | 
+/**  A host whose network of the pool's name has another subnet (`ip` is the pool's subnet). */
+"network_drift";
 
 /**  The host key an SSH server showed, and what known_hosts says of it. */
 export type HostKeyCheck = {
