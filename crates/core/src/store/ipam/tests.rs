@@ -178,3 +178,24 @@ fn next_free_moves_on_past_a_release_and_wraps_around() {
     store.add_pool(&spec("six", "fd00:1::/120", 0)).unwrap();
     assert_eq!(store.lease("six", &LeaseRequest::default()).unwrap().ip, "fd00:1::2");
 }
+
+#[test]
+fn a_repair_releases_only_while_the_holder_is_unchanged_and_a_release_says_when_it_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    store.add_pool(&spec("p", "10.0.0.0/24", 0)).unwrap();
+    let web = LeaseRequest { ip: Some("10.0.0.5".parse().unwrap()), host: Some("h".into()), container: Some("web".into()) };
+    store.lease("p", &web).unwrap();
+    let ip: IpAddr = "10.0.0.5".parse().unwrap();
+    // A finding about "old" on that address is stale: the address is web's now.
+    let error = store.release_held("p", ip, Some(("h", "old"))).unwrap_err().to_string();
+    assert!(error.contains("no longer leased to h/old"), "{error}");
+    assert_eq!(store.addresses(Some("p")).unwrap().iter().filter(|r| r.state == AddressState::Leased).count(), 1);
+    // With no quarantine the address is free at once, and the answer says so.
+    assert_eq!(store.release_held("p", ip, Some(("h", "web"))).unwrap().state, AddressState::Free);
+    // Another family's address with the same number is not this pool's.
+    assert!(store.release("p", "::a00:5".parse().unwrap()).unwrap_err().to_string().contains("outside the pool's subnet"));
+    // A batch is bounded.
+    let error = store.lease_many("p", MAX_BATCH + 1, &LeaseRequest::default()).unwrap_err().to_string();
+    assert!(error.contains("at once"), "{error}");
+}
