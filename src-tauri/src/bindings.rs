@@ -37,6 +37,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ipam::ipam_repair,
             commands::ipam::ipam_net_apply,
             commands::ipam::ipam_run,
+            commands::audit::audit,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()

@@ -3,7 +3,7 @@
 //!
 //! | event                    | payload             | when |
 //! |--------------------------|---------------------|------|
-//! | `host://{id}/containers` | [`ContainersPatch`] | a snapshot (`replace`) or an event batch (the touched rows) |
+//! | `host://{id}/containers` | [`ContainersPatch`] | a snapshot (`replace`), an event batch or a change Berth wrote back (the touched rows) |
 //! | `host://{id}/status`     | `HostSummary`       | connecting, online (every ping, with its round trip), offline, or counts changed |
 //! | `host://{id}/events`     | `EventRow[]`        | the events of a batch, oldest first |
 //! | `fleet://hosts`          | `HostSummary[]`     | a host was added, edited or removed |
@@ -70,19 +70,27 @@ fn emit(app: &AppHandle, supervisor: &Supervisor, update: MirrorUpdate) -> berth
             send(app, host_id, "containers", ContainersPatch { host_id, replace: true, upsert: rows, remove: Vec::new() });
         }
         MirrorUpdate::Events { host, containers, oldest_event_ns, .. } => {
-            if !containers.is_empty() {
-                let filter = ContainerFilter { all: true, host: Some(host.clone()), ids: containers.clone(), ..Default::default() };
-                let rows = store.containers(&filter)?;
-                let remove = containers.into_iter().filter(|id| !rows.iter().any(|row| &row.id == id)).collect();
-                send(app, host_id, "containers", ContainersPatch { host_id, replace: false, upsert: rows, remove });
-            }
+            patch(app, store, host_id, &host, containers)?;
             let query = EventQuery { host: Some(host), since_ns: Some(oldest_event_ns), limit: EVENTS_PER_BATCH };
             send(app, host_id, "events", store.events(&query)?);
         }
+        MirrorUpdate::Written { host, containers, .. } => patch(app, store, host_id, &host, containers)?,
         MirrorUpdate::Status { .. } => {}
     }
     // Every update may change the host's status, counts or sync time.
     send(app, host_id, "status", supervisor.summary(host_id)?);
+    Ok(())
+}
+
+/// The rows of `containers` as the mirror now has them; those it no longer has are removed.
+fn patch(app: &AppHandle, store: &berth_core::store::Store, host_id: i64, host: &str, containers: Vec<String>) -> berth_core::Result<()> {
+    if containers.is_empty() {
+        return Ok(());
+    }
+    let filter = ContainerFilter { all: true, host: Some(host.to_owned()), ids: containers.clone(), ..Default::default() };
+    let rows = store.containers(&filter)?;
+    let remove = containers.into_iter().filter(|id| !rows.iter().any(|row| &row.id == id)).collect();
+    send(app, host_id, "containers", ContainersPatch { host_id, replace: false, upsert: rows, remove });
     Ok(())
 }
 

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use berth_core::actions::Actions;
+use berth_core::audit::{Op, Via};
+use berth_core::fleet::Fleet;
 use berth_core::store::Store;
 use berth_core::sync::Supervisor;
 use tauri::Manager;
@@ -20,8 +21,10 @@ use tracing_subscriber::EnvFilter;
 
 /// State shared by every command.
 pub struct AppState {
+    /// The store, one connection per host (shared by the followers, actions, shells and logs)
+    /// and the mirror's updates.
+    pub fleet: Arc<Fleet>,
     pub supervisor: Arc<Supervisor>,
-    pub actions: Actions,
     /// Web shell sessions; they outlive the page's views.
     pub shells: berth_core::shell::Shells,
     /// Followed container logs.
@@ -32,6 +35,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// One click: an op of its own in the audit log.
+    pub fn op(&self) -> Op {
+        Op::new(Via::App, None)
+    }
+
     /// A step of start-up, until the first paint: `RUST_LOG=berth::startup=debug` shows them.
     pub fn startup_step(&self, step: &str) {
         if !self.painted.load(std::sync::atomic::Ordering::Relaxed) {
@@ -65,13 +73,14 @@ fn run(started: Instant) -> anyhow::Result<()> {
     tracing::info!(db = %db_path.display(), "opened the store");
     startup_step(started, "store opened");
     // The supervisor's tasks run on Tauri's Tokio runtime.
-    let supervisor = tauri::async_runtime::block_on(async { Supervisor::new(Arc::clone(&store)) });
+    let fleet = Fleet::new(Arc::clone(&store));
+    let supervisor = tauri::async_runtime::block_on(async { Supervisor::new(Arc::clone(&fleet)) });
     let bindings = bindings::builder();
 
     tauri::Builder::default()
         .manage(AppState {
+            fleet: Arc::clone(&fleet),
             supervisor: Arc::clone(&supervisor),
-            actions: Actions::new(Arc::clone(&store)),
             shells: berth_core::shell::Shells::new(),
             logs: Arc::new(berth_core::shell::LogStreams::new()),
             started,
@@ -111,7 +120,7 @@ fn run(started: Instant) -> anyhow::Result<()> {
 /// On a first start (empty store) add the local engine as host "local" if it answers.
 /// Failure only costs the user that shortcut, so it is logged and the app carries on.
 async fn adopt_local_engine(supervisor: &Supervisor) {
-    match berth_core::fleet::adopt_local_engine(supervisor.store()).await {
+    match berth_core::fleet::adopt_local_engine(supervisor.fleet()).await {
         Ok(Some(host)) => tracing::info!(host = %host.name, url = %host.url, "adopted the local engine"),
         Ok(None) => tracing::info!("local engine not adopted: the store already has hosts or no local engine answered"),
         Err(error) => tracing::warn!(code = error.code(), %error, "could not adopt the local engine"),

@@ -167,8 +167,9 @@ async fn kill_latency(daemon: &Daemon, docker: &bollard::Docker, ids: &[String])
     let store = Arc::new(Store::open(&dir.path().join("follow.db")).unwrap());
     let host = berth_core::fleet::add_host(&store, "bench", &daemon.url(), None, Default::default()).unwrap();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let (updates, mut seen) = tokio::sync::broadcast::channel(4096);
-    let follower = tokio::spawn(berth_core::sync::follow(Arc::clone(&store), host, shutdown, updates));
+    let fleet = berth_core::fleet::Fleet::new(Arc::clone(&store));
+    let mut seen = fleet.subscribe();
+    let follower = tokio::spawn(berth_core::sync::follow(fleet, host, shutdown));
     loop {
         if let Ok(MirrorUpdate::Snapshot { .. }) = seen.recv().await {
             break;

@@ -2,11 +2,11 @@
 //! (resize, TTY bytes). The same over the SSH test bed is in `ssh.rs`.
 
 use std::io::{Read, Write};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_core::exec::{self, ExecSpec, TermSize};
-use berth_e2e::{wait_for, Berth, Daemon, TEST_IMAGE};
+use berth_e2e::{berth_binary, wait_for, Berth, Daemon, TEST_IMAGE};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
@@ -37,6 +37,32 @@ fn with_stdin(berth: &Berth, args: &[&str], input: &[u8]) -> Output {
     let mut child = berth.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `berth ARGS` on a real terminal: a pty from util-linux `script`, 40 rows by 120 columns, that
+/// nobody types into (its input stays open). `script -e` exits with berth's code. Returns that
+/// code and everything the terminal showed (berth's stdout and stderr alike).
+fn in_a_terminal(berth: &Berth, args: &[&str]) -> (Option<i32>, String) {
+    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let mut words = vec![quote(&berth_binary().display().to_string()), "--db".into(), quote(&berth.db().display().to_string())];
+    words.extend(args.iter().map(|a| quote(a)));
+    let line = format!("stty rows 40 cols 120; exec {}", words.join(" "));
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("BERTH_DB")
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running script (util-linux)");
+    let _keyboard = child.stdin.take();
+    let mut shown = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut shown).unwrap();
+    let mut complaint = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut complaint).unwrap();
+    let status = child.wait().unwrap();
+    (status.code(), format!("{}{complaint}", String::from_utf8_lossy(&shown)))
 }
 
 /// busybox printf writes every byte value from these escapes (a NUL cannot be an argument).
@@ -109,6 +135,79 @@ fn a_tty_has_the_size_asked_for() {
     // The default command is a shell (bash when the image has it; this one has sh).
     let out = with_stdin(&berth, &["exec", "-i", "exec-tty"], b"echo shell here\n");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "shell here\n");
+}
+
+#[test]
+fn a_quick_command_on_a_real_terminal_keeps_its_output_and_exit_code() {
+    let (berth, _d) = setup("exec-quick");
+    // On API 1.41 the size is set by a resize after start, which comes after `ls` has ended.
+    let it = ["exec", "-it", "exec-quick", "--", "ls", "/"];
+    let sized = ["exec", "-t", "--size", "40x120", "exec-quick", "--", "ls", "/"];
+    for round in 1..=10 {
+        for args in [&it[..], &sized[..]] {
+            let (code, shown) = in_a_terminal(&berth, args);
+            assert_eq!(code, Some(0), "round {round}, {args:?}: {shown}");
+            assert!(shown.contains("bin") && shown.contains("proc"), "round {round}, {args:?}: {shown}");
+        }
+    }
+    // The code is berth's, which is the command's.
+    let (code, shown) = in_a_terminal(&berth, &["exec", "-it", "exec-quick", "--", "sh", "-c", "ls /; exit 7"]);
+    assert_eq!(code, Some(7), "{shown}");
+    assert!(shown.contains("proc"), "{shown}");
+}
+
+#[test]
+fn a_real_terminal_gives_the_command_its_size() {
+    let (berth, _d) = setup("exec-term-size");
+    let ask = "sleep 0.5; stty size; exit 3";
+    for args in [&["exec", "-it", "exec-term-size", "--", "sh", "-c", ask][..], &["exec", "-t", "exec-term-size", "--", "sh", "-c", ask]] {
+        let (code, shown) = in_a_terminal(&berth, args);
+        assert!(shown.contains("40 120"), "{args:?}: {shown}");
+        assert_eq!(code, Some(3), "{args:?}: {shown}");
+    }
+    // --size wins over the terminal's own.
+    let (code, shown) = in_a_terminal(&berth, &["exec", "-it", "--size", "33x101", "exec-term-size", "--", "sh", "-c", "sleep 0.5; stty size"]);
+    assert_eq!((code, shown.contains("33 101")), (Some(0), true), "{shown}");
+}
+
+#[test]
+fn a_resize_after_the_process_ended_is_nothing_to_do() {
+    let d = Daemon::shared();
+    let id = d.docker(&["run", "-d", "--name", "exec-ended", TEST_IMAGE, "sleep", "3600"]);
+    let host = local_host(d);
+    let size = TermSize::new(40, 120).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = berth_core::connect::connect(&host).await.unwrap();
+        let cmd = vec!["sh".into(), "-c".into(), "echo quick; exit 5".into()];
+        let quick = ExecSpec { cmd, tty: true, size: Some(size), ..Default::default() };
+        let mut last = None;
+        for round in 1..=10 {
+            // (On API 1.41 `start` itself resizes, mostly after the command has ended.)
+            let (session, mut output, _input) = exec::start(&engine, &id, &quick).await.unwrap();
+            let mut seen = Vec::new();
+            while let Some(chunk) = output.next().await {
+                seen.extend_from_slice(chunk.unwrap().bytes());
+            }
+            assert!(String::from_utf8_lossy(&seen).contains("quick"), "round {round}: {seen:?}");
+            session.resize(TermSize::new(50, 132).unwrap()).await.unwrap();
+            assert_eq!(session.wait().await.unwrap().exit_code, Some(5), "round {round}");
+            last = Some(session);
+        }
+
+        // A process that runs still hears of a refusal: here its container is paused.
+        let sleeper = ExecSpec { cmd: vec!["sleep".into(), "30".into()], tty: true, size: Some(size), ..Default::default() };
+        let (running, _output, _input) = exec::start(&engine, &id, &sleeper).await.unwrap();
+        d.docker(&["pause", "exec-ended"]);
+        let refused = running.resize(size).await;
+        d.docker(&["unpause", "exec-ended"]);
+        let refused = refused.expect_err("a paused container's exec is not resized").to_string();
+        assert!(refused.contains("resize") && refused.contains("paused"), "{refused}");
+
+        // The container, and with it its execs, gone: nothing to resize either.
+        d.docker(&["rm", "-f", &id]);
+        last.unwrap().resize(size).await.unwrap();
+    });
 }
 
 #[test]

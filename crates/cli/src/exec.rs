@@ -8,49 +8,171 @@ use std::process::ExitCode;
 use berth_core::exec::{self, ExecSpec, LogSpec, Output, TermSize};
 use berth_core::store::Store;
 use berth_core::Error;
+use chrono::{DateTime, Utc};
+use clap::Args;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
+
+use crate::{prompt, runtime};
 
 /// The exit code when the session ends without one from the command (as `docker exec` uses 125
 /// for its own failures).
 const NO_EXIT_CODE: u8 = 125;
 
+#[derive(Debug, Args)]
 pub struct ExecArgs {
-    pub container: String,
-    pub spec: ExecSpec,
+    /// Send standard input to the command
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a pseudo-terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// The terminal's size, ROWSxCOLS [default: this terminal's]
+    #[arg(long, value_name = "ROWSxCOLS", value_parser = parse_size)]
+    size: Option<TermSize>,
+    /// Run as this user (name or UID[:GID])
+    #[arg(short, long, value_name = "USER")]
+    user: Option<String>,
+    /// Run in this directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Set an environment variable, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Id, id prefix, name, or HOST/NAME
+    container: String,
+    /// The command and its arguments, after `--` [default: bash if the image has it, else sh]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    cmd: Vec<String>,
+}
+
+impl ExecArgs {
+    /// The container and what to run in it.
+    pub fn into_spec(self) -> (String, ExecSpec) {
+        let spec = ExecSpec {
+            cmd: crate::trailing_command(self.cmd),
+            user: self.user,
+            workdir: self.workdir,
+            env: self.env,
+            tty: self.tty,
+            stdin: self.interactive,
+            size: self.size,
+        };
+        (self.container, spec)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing as the container writes
+    #[arg(short, long)]
+    follow: bool,
+    /// Only the last N lines ("all" for every line)
+    #[arg(long, value_name = "N", value_parser = parse_tail)]
+    tail: Option<Tail>,
+    /// Only lines since a duration back from now (10m, 2h, 1d) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Prefix each line with its time
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Id, id prefix, name, or HOST/NAME
+    container: String,
+}
+
+impl LogsArgs {
+    /// The container and which part of its log, `--since` counted back from `now`.
+    pub fn into_spec(self, now: DateTime<Utc>) -> Result<(String, LogSpec), Error> {
+        let since = self
+            .since
+            .map(|s| berth_core::time::parse_since(&s, now))
+            .transpose()?
+            .map(|ns| ns.div_euclid(1_000_000_000));
+        let tail = match self.tail {
+            Some(Tail::Last(n)) => Some(n),
+            Some(Tail::All) | None => None,
+        };
+        Ok((
+            self.container,
+            LogSpec {
+                follow: self.follow,
+                tail,
+                since,
+                timestamps: self.timestamps,
+            },
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tail {
+    All,
+    Last(u64),
+}
+
+fn parse_size(s: &str) -> Result<TermSize, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_tail(s: &str) -> Result<Tail, String> {
+    match s {
+        "all" => Ok(Tail::All),
+        _ => s
+            .parse()
+            .map(Tail::Last)
+            .map_err(|_| format!("{s:?} is not a line count; give a number or \"all\"")),
+    }
 }
 
 pub fn exec_command(store: &Store, args: ExecArgs) -> Result<ExitCode, Error> {
-    let (host_name, id, _) = store.container_inspect(&args.container)?;
+    let (container, mut spec) = args.into_spec();
+    let (host_name, id, _) = store.container_inspect(&container)?;
     let host = store.host(&host_name)?;
-    crate::prompt_for_secrets_without_keyring(std::slice::from_ref(&host))?;
-    let mut spec = args.spec;
+    prompt::secrets_for_this_run(std::slice::from_ref(&host))?;
     let terminal = spec.tty && std::io::stdout().is_terminal();
     if spec.tty && spec.size.is_none() {
         spec.size = if terminal { terminal_size() } else { None };
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|source| {
-        Error::Io { context: "starting the async runtime".into(), source }
-    })?;
+    let runtime = runtime::start()?;
     // Raw mode only for a terminal the user types into; restored when the guard drops.
-    let raw = (spec.tty && spec.stdin && std::io::stdin().is_terminal()).then(RawMode::enable).flatten();
+    let raw = (spec.tty && spec.stdin && std::io::stdin().is_terminal())
+        .then(RawMode::enable)
+        .flatten();
     let outcome = runtime.block_on(session(&host, &id, spec, terminal && raw.is_some()));
     drop(raw);
     // A read of our stdin may still be blocked in its thread: do not wait for it.
     runtime.shutdown_background();
     let end = outcome?;
     match end.exit_code {
-        Some(code) => Ok(ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(NO_EXIT_CODE))),
+        Some(code) => Ok(ExitCode::from(
+            u8::try_from(code.clamp(0, 255)).unwrap_or(NO_EXIT_CODE),
+        )),
         None => {
-            let why = if end.container_running { "Docker did not record an exit code" } else { "the container stopped" };
-            eprintln!("berth: the session in {} on {host_name} ended without an exit code: {why}", short(&id));
+            let why = if end.container_running {
+                "Docker did not record an exit code"
+            } else {
+                "the container stopped"
+            };
+            eprintln!(
+                "berth: the session in {} on {host_name} ended without an exit code: {why}",
+                short(&id)
+            );
             Ok(ExitCode::from(NO_EXIT_CODE))
         }
     }
 }
 
 #[cfg_attr(not(unix), allow(unused_variables))]
-async fn session(host: &berth_core::model::Host, id: &str, spec: ExecSpec, follow_window: bool) -> Result<exec::ExecEnd, Error> {
+async fn session(
+    host: &berth_core::model::Host,
+    id: &str,
+    spec: ExecSpec,
+    follow_window: bool,
+) -> Result<exec::ExecEnd, Error> {
     let engine = berth_core::connect::connect(host).await?;
     let (session, mut output, mut input) = exec::start(&engine, id, &spec).await?;
     if spec.stdin {
@@ -71,7 +193,11 @@ async fn session(host: &berth_core::model::Host, id: &str, spec: ExecSpec, follo
     if follow_window {
         let session = session.clone();
         tokio::spawn(async move {
-            let Ok(mut changes) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()) else { return };
+            let Ok(mut changes) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+            else {
+                return;
+            };
             while changes.recv().await.is_some() {
                 if let Some(size) = terminal_size() {
                     if let Err(error) = session.resize(size).await {
@@ -98,21 +224,23 @@ async fn pump(output: &mut exec::OutputStream, what: &str) -> Result<(), Error> 
         match written {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            Err(source) => return Err(Error::Io { context: what.into(), source }),
+            Err(source) => {
+                return Err(Error::Io {
+                    context: what.into(),
+                    source,
+                })
+            }
         }
     }
     Ok(())
 }
 
-pub fn logs_command(store: &Store, container: &str, spec: LogSpec) -> Result<ExitCode, Error> {
-    let (host_name, id, _) = store.container_inspect(container)?;
+pub fn logs_command(store: &Store, args: LogsArgs) -> Result<ExitCode, Error> {
+    let (container, spec) = args.into_spec(Utc::now())?;
+    let (host_name, id, _) = store.container_inspect(&container)?;
     let host = store.host(&host_name)?;
-    crate::prompt_for_secrets_without_keyring(std::slice::from_ref(&host))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| Error::Io {
-        context: "starting the async runtime".into(),
-        source,
-    })?;
-    runtime.block_on(async {
+    prompt::secrets_for_this_run(std::slice::from_ref(&host))?;
+    runtime::start()?.block_on(async {
         let engine = berth_core::connect::connect(&host).await?;
         pump(&mut exec::logs(&engine, &id, &spec), "writing the log").await?;
         Ok(ExitCode::SUCCESS)
@@ -129,7 +257,9 @@ fn terminal_size() -> Option<TermSize> {
     // SAFETY: TIOCGWINSZ fills the winsize we pass; a failure leaves it unused.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_row > 0 && size.ws_col > 0).then(|| TermSize::new(size.ws_row, size.ws_col).ok()).flatten()
+    (ok && size.ws_row > 0 && size.ws_col > 0)
+        .then(|| TermSize::new(size.ws_row, size.ws_col).ok())
+        .flatten()
 }
 
 #[cfg(not(unix))]
@@ -163,7 +293,8 @@ impl RawMode {
             }
             let mut raw = saved;
             libc::cfmakeraw(&mut raw);
-            (libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) == 0).then_some(RawMode(saved))
+            (libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) == 0)
+                .then_some(RawMode(saved))
         }
     }
 }

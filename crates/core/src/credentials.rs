@@ -21,6 +21,22 @@ fn held_for_this_run(host: &str, kind: SecretKind) -> Option<String> {
     held.iter().find(|(h, k, _)| h == host && *k == kind).map(|(_, _, s)| s.clone())
 }
 
+/// Secrets for one connection, from the keyring (or typed in for this run); never stored anywhere.
+#[derive(Default)]
+pub struct SshSecrets {
+    pub password: Option<String>,
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for SshSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshSecrets")
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 /// Which secret of a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
@@ -82,14 +98,13 @@ pub fn rename(from: &str, to: &str) {
 
 /// The secrets an SSH connection may need. A keyring that cannot be read means none: the
 /// authentication error then says what was tried.
-#[cfg(unix)]
-pub fn ssh_secrets(host: &str, ep: &crate::endpoint::SshEndpoint) -> crate::connect::ssh::SshSecrets {
+pub fn ssh_secrets(host: &str, ep: &crate::endpoint::SshEndpoint) -> SshSecrets {
     let get = |kind| fetch(host, kind).unwrap_or_else(|e| {
         tracing::warn!(host, error = %e, "cannot read the keyring");
         None
     });
     let needs = secrets_needed(ep);
-    crate::connect::ssh::SshSecrets {
+    SshSecrets {
         password: if needs.contains(&SecretKind::Password) { get(SecretKind::Password) } else { None },
         passphrase: if needs.contains(&SecretKind::Passphrase) { get(SecretKind::Passphrase) } else { None },
     }

@@ -105,17 +105,47 @@ impl Error {
         }
     }
 
-    /// True for failures of a host connection, which the sync engine retries.
+    /// True for failures to reach a host (it did not answer, or the connection was refused
+    /// before anything was asked), which the sync engine retries. An answer the daemon gave,
+    /// [`Error::Docker`], is not one: the host is there, it said no.
     pub fn is_connection(&self) -> bool {
         matches!(
             self,
             Error::Unreachable { .. }
                 | Error::PermissionDenied { .. }
-                | Error::Docker { .. }
                 | Error::HostKeyUnknown { .. }
                 | Error::HostKeyChanged { .. }
                 | Error::AuthFailed { .. }
         )
+    }
+
+    /// The same failure once more, for another request that waited on the same dial. Failures
+    /// to connect carry only text, so they copy whole; anything else becomes "unreachable"
+    /// with its words.
+    pub(crate) fn again(&self, host: &str, url: &str) -> Error {
+        match self {
+            Error::Unreachable { host, url, reason } => Error::Unreachable { host: host.clone(), url: url.clone(), reason: reason.clone() },
+            Error::PermissionDenied { host, path } => Error::PermissionDenied { host: host.clone(), path: path.clone() },
+            Error::HostKeyUnknown { host, address, kind, fingerprint, known_hosts } => Error::HostKeyUnknown {
+                host: host.clone(),
+                address: address.clone(),
+                kind: *kind,
+                fingerprint: fingerprint.clone(),
+                known_hosts: known_hosts.clone(),
+            },
+            Error::HostKeyChanged { host, address, kind, fingerprint, known_hosts } => Error::HostKeyChanged {
+                host: host.clone(),
+                address: address.clone(),
+                kind: *kind,
+                fingerprint: fingerprint.clone(),
+                known_hosts: known_hosts.clone(),
+            },
+            Error::AuthFailed { host, user, tried, reason } => {
+                Error::AuthFailed { host: host.clone(), user: user.clone(), tried: tried.clone(), reason: reason.clone() }
+            }
+            Error::KeyringUnavailable { reason } => Error::KeyringUnavailable { reason: reason.clone() },
+            other => Error::Unreachable { host: host.to_owned(), url: url.to_owned(), reason: other.to_string() },
+        }
     }
 
     pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {

@@ -13,7 +13,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{ExecConfig, ExecInspectResponse};
 use bollard::query_parameters::{LogsOptionsBuilder, ResizeExecOptions};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -144,30 +145,10 @@ pub struct ExecEnd {
 pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<(Exec, OutputStream, InputSink)> {
     spec.validate()?;
     let action = format!("start an exec in container {container}");
-    let created = engine
-        .docker
-        .create_exec(
-            container,
-            CreateExecOptions::<String> {
-                attach_stdin: Some(spec.stdin),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                tty: Some(spec.tty),
-                cmd: Some(spec.command()),
-                env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-                user: spec.user.clone(),
-                working_dir: spec.workdir.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| engine.error(&action, e))?;
+    let created = engine.docker.create_exec(container, exec_config(spec, &engine.api_version)).await.map_err(|e| engine.error(&action, e))?;
     let exec = Exec { engine: engine.clone(), id: created.id, container: container.to_owned(), tty: spec.tty };
 
-    let mut body = serde_json::json!({ "Detach": false, "Tty": spec.tty });
-    if let (Some(size), true) = (spec.size, spec.tty && api_at_least(&engine.api_version, 1, 42)) {
-        body["ConsoleSize"] = serde_json::json!([size.rows, size.cols]);
-    }
+    let body = serde_json::json!({ "Detach": false, "Tty": spec.tty });
     let (output, input): (OutputStream, InputSink) =
         match engine.hijack(&action, &format!("/exec/{}/start", exec.id), body.to_string()).await {
             Some(hijacked) => {
@@ -192,41 +173,88 @@ pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<
                 }
             }
         };
-    if let (Some(size), true) = (spec.size, spec.tty) {
+    if let (Some(size), true) = (spec.size, spec.tty && !sizes_at_create(&engine.api_version)) {
+        // The process runs already and may have ended (`ls`): then this is nothing to do, and its
+        // output, buffered in the attached stream, is still there to read.
         exec.resize(size).await?;
     }
     Ok((exec, output, input))
 }
 
+/// Docker takes a TTY's size at exec create from API 1.42 (`ConsoleSize`); before that only a
+/// resize once the process runs can set it.
+fn sizes_at_create(api_version: &str) -> bool {
+    api_at_least(api_version, 1, 42)
+}
+
+/// The exec create body for `spec` on a daemon speaking `api_version`. (bollard's
+/// `CreateExecOptions` has no console size; its generated `ExecConfig` model has.)
+fn exec_config(spec: &ExecSpec, api_version: &str) -> ExecConfig {
+    let console_size = spec.size.filter(|_| spec.tty && sizes_at_create(api_version));
+    ExecConfig {
+        attach_stdin: Some(spec.stdin),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(spec.tty),
+        console_size: console_size.map(|size| vec![usize::from(size.rows), usize::from(size.cols)]),
+        cmd: Some(spec.command()),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        user: spec.user.clone(),
+        working_dir: spec.workdir.clone(),
+        ..Default::default()
+    }
+}
+
 impl Exec {
-    /// Tell the process its terminal is now `size`.
+    /// Tell the process its terminal is now `size`. A process that has ended has no terminal to
+    /// resize: that is not an error, there is nothing to do.
+    ///
+    /// Docker refuses such a resize (API 1.41: HTTP 500 "cannot resize a stopped container", from
+    /// containerd; or the container has stopped, or the exec is gone with its container). Which
+    /// answer comes depends on timing and version, so a refusal is not read: Docker is asked
+    /// whether the process still runs, and only a process it says runs gets the error (about a
+    /// second late: see [`Exec::inspect_settled`]).
     pub async fn resize(&self, size: TermSize) -> Result<()> {
-        self.engine
-            .docker
-            .resize_exec(&self.id, ResizeExecOptions { h: size.rows as i32, w: size.cols as i32 })
-            .await
-            .map_err(|e| self.engine.error("resize an exec's terminal", e))
+        let options = ResizeExecOptions { h: size.rows as i32, w: size.cols as i32 };
+        match self.engine.docker.resize_exec(&self.id, options).await {
+            Ok(()) => Ok(()),
+            Err(error) => match self.inspect_settled().await {
+                Ok(None) => Ok(()),
+                Ok(Some(inspect)) if inspect.running != Some(true) => {
+                    tracing::debug!(exec = %self.id, %error, "no resize: the process has ended");
+                    Ok(())
+                }
+                _ => Err(self.engine.error("resize an exec's terminal", error)),
+            },
+        }
     }
 
     /// How the exec ended, once its output has ended (Docker may take a moment to record it).
     pub async fn wait(&self) -> Result<ExecEnd> {
+        match self.inspect_settled().await {
+            Ok(Some(inspect)) => {
+                let container_running = self.container_running().await;
+                Ok(ExecEnd { exit_code: inspect.exit_code, container_running })
+            }
+            Ok(None) => Ok(ExecEnd { exit_code: None, container_running: false }),
+            Err(e) => Err(self.engine.error("read how an exec ended", e)),
+        }
+    }
+
+    /// Docker's record of the exec, asked again every 20 ms for up to a second while it says the
+    /// process runs: Docker records an exit a moment after the process ends (the exit travels
+    /// from containerd's shim). `None`: the exec is gone (with its container).
+    async fn inspect_settled(&self) -> std::result::Result<Option<ExecInspectResponse>, bollard::errors::Error> {
         let mut tries = 0;
         loop {
-            let inspect = self.engine.docker.inspect_exec(&self.id).await;
-            match inspect {
+            match self.engine.docker.inspect_exec(&self.id).await {
                 Ok(inspect) if inspect.running == Some(true) && tries < 50 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Ok(inspect) => {
-                    let container_running = self.container_running().await;
-                    return Ok(ExecEnd { exit_code: inspect.exit_code, container_running });
-                }
-                // The container (and its execs) may be gone altogether.
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                    return Ok(ExecEnd { exit_code: None, container_running: false });
-                }
-                Err(e) => return Err(self.engine.error("read how an exec ended", e)),
+                Ok(inspect) => return Ok(Some(inspect)),
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -432,6 +460,23 @@ mod tests {
         assert!(api_at_least("1.42", 1, 42));
         assert!(api_at_least("1.100", 1, 42));
         assert!(!api_at_least("1.41", 1, 42));
+    }
+
+    #[test]
+    fn a_tty_size_goes_in_at_create_from_api_1_42() {
+        let size = Some(TermSize { rows: 40, cols: 120 });
+        for (api, tty, size, console_size) in [
+            ("1.42", true, size, Some(vec![40, 120])),
+            ("1.51", true, size, Some(vec![40, 120])),
+            // Older daemons have no such field: a resize after start sets the size.
+            ("1.41", true, size, None),
+            ("1.42", false, size, None),
+            ("1.42", true, None, None),
+        ] {
+            let spec = ExecSpec { tty, size, ..Default::default() };
+            assert_eq!(exec_config(&spec, api).console_size, console_size, "{api} tty={tty} {size:?}");
+        }
+        assert!(sizes_at_create("1.42") && !sizes_at_create("1.41"));
     }
 
     #[test]

@@ -1,13 +1,73 @@
 //! Fleet-level operations shared by the CLI and the desktop shell: each is one call for a front end.
+//! [`Fleet`] is a process's handle on the whole fleet: the store, one connection per host and
+//! the mirror's update stream, which every change path and the sync engine share.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::broadcast;
+
+use crate::connect::{Engine, Engines};
+use crate::sync::MirrorUpdate;
+
 use crate::endpoint::{self, Endpoint, SshOptions, TlsFiles};
 use crate::error::{Error, Result};
 use crate::model::{Host, HostConfig, HostSpec, HostSummary};
 use crate::store::Store;
+
+/// Mirror updates buffered per subscriber before a slow one starts missing them (and must
+/// reload what it shows).
+const UPDATES_BUFFERED: usize = 4096;
+
+/// One per process (the app, a `berth` command): the store, the connection kept for each host,
+/// and the stream of mirror updates the app's views patch themselves from.
+pub struct Fleet {
+    store: Arc<Store>,
+    engines: Engines,
+    updates: broadcast::Sender<MirrorUpdate>,
+}
+
+impl Fleet {
+    pub fn new(store: Arc<Store>) -> Arc<Fleet> {
+        let (updates, _) = broadcast::channel(UPDATES_BUFFERED);
+        Arc::new(Fleet { store, engines: Engines::new(), updates })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The connection to `host` (by name), dialled on first use and kept.
+    pub async fn engine(&self, host: &str) -> Result<Engine> {
+        let store = Arc::clone(&self.store);
+        let name = host.to_owned();
+        let host = tokio::task::spawn_blocking(move || store.host(&name)).await.expect("store task panicked")?;
+        self.engines.get(&host).await
+    }
+
+    /// The connection to a host already read from the store.
+    pub async fn engine_for(&self, host: &Host) -> Result<Engine> {
+        self.engines.get(host).await
+    }
+
+    /// Drop a host's kept connection (it was edited or removed).
+    pub fn forget_engine(&self, host_id: i64) {
+        self.engines.forget(host_id);
+    }
+
+    /// Every mirror update from now on. A receiver that lags must reload what it shows.
+    pub fn subscribe(&self) -> broadcast::Receiver<MirrorUpdate> {
+        self.updates.subscribe()
+    }
+
+    /// Tell subscribers the mirror changed (after the change is committed).
+    pub(crate) fn publish(&self, update: MirrorUpdate) {
+        let _ = self.updates.send(update);
+    }
+}
+
+pub use crate::credentials::SecretKind;
 
 /// Name given to the local engine when the desktop app adopts it.
 pub const LOCAL_HOST_NAME: &str = "local";
@@ -34,6 +94,85 @@ pub fn add_host_with(
 ) -> Result<Host> {
     let endpoint = Endpoint::parse_with(url, tls, ssh)?;
     store.add_host(&HostConfig { name: name.to_owned(), endpoint, labels })
+}
+
+/// [`add_host_with`], then its password (when given) into the OS keyring. A keyring that refuses
+/// the password takes the host away again: nothing is half-written.
+pub fn add_host_with_secret(
+    store: &Store,
+    name: &str,
+    url: &str,
+    tls: Option<TlsFiles>,
+    ssh: SshOptions,
+    labels: BTreeMap<String, String>,
+    password: Option<&str>,
+) -> Result<Host> {
+    let host = add_host_with(store, name, url, tls, ssh, labels)?;
+    if let Some(password) = password {
+        if let Err(e) = crate::credentials::store(&host.config.name, SecretKind::Password, password) {
+            store.remove_host(&host.config.name)?;
+            return Err(e);
+        }
+    }
+    Ok(host)
+}
+
+/// `Err(KeyringUnavailable)` when no OS keyring can keep host `name`'s secrets: a front end then
+/// need not ask for one it has nowhere to put.
+pub fn check_keyring(name: &str) -> Result<()> {
+    crate::credentials::fetch(name, SecretKind::Password).map(|_| ())
+}
+
+/// Store an `ssh://` host's password or key passphrase in the OS keyring. `secret` is asked for
+/// only once `name` is known to be an SSH host, so nobody types one in for nothing.
+pub fn store_secret(
+    store: &Store,
+    name: &str,
+    kind: SecretKind,
+    secret: impl FnOnce() -> Result<String>,
+) -> Result<()> {
+    let host = store.host(name)?;
+    if !matches!(host.config.endpoint, Endpoint::Ssh(_)) {
+        return Err(Error::invalid("host", format!("{name:?} is not an ssh:// host")));
+    }
+    crate::credentials::store(name, kind, &secret()?)
+}
+
+/// A secret a host needs to connect that no keyring can give: it is to be typed in for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretToAsk {
+    pub host: String,
+    pub kind: SecretKind,
+    /// Why the keyring could not give it.
+    pub reason: String,
+}
+
+/// The secrets connecting to `hosts` needs that must be typed in because there is no keyring to
+/// hold them; each once, and none already given for this run.
+pub fn secrets_to_ask(hosts: &[Host]) -> Result<Vec<SecretToAsk>> {
+    let mut ask: Vec<SecretToAsk> = Vec::new();
+    for host in hosts {
+        let Endpoint::Ssh(ep) = &host.config.endpoint else { continue };
+        for kind in crate::credentials::secrets_needed(ep) {
+            if ask.iter().any(|a| a.host == host.name() && a.kind == kind) {
+                continue;
+            }
+            match crate::credentials::fetch(host.name(), kind) {
+                Ok(_) => {}
+                Err(Error::KeyringUnavailable { reason }) => {
+                    ask.push(SecretToAsk { host: host.name().to_owned(), kind, reason })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(ask)
+}
+
+/// Keep a secret typed in for host `name` (see [`secrets_to_ask`]) in memory until this process
+/// ends; it is written nowhere.
+pub fn use_secret_for_this_run(name: &str, kind: SecretKind, secret: String) {
+    crate::credentials::use_for_this_run(name, kind, secret);
 }
 
 /// The configuration a [`HostSpec`] describes, validated (files exist, URL parses).
@@ -251,7 +390,8 @@ pub fn list_hosts(store: &Store) -> Result<Vec<HostSummary>> {
 /// On a store with no hosts, add the local engine (`DOCKER_HOST`, else the platform default) as
 /// `local` when it answers. Returns the added host; `None` when the store already had hosts or
 /// nothing answered. The desktop app calls this once on start-up; the CLI never does.
-pub async fn adopt_local_engine(store: &Arc<Store>) -> Result<Option<HostSummary>> {
+pub async fn adopt_local_engine(fleet: &Fleet) -> Result<Option<HostSummary>> {
+    let store = fleet.store();
     if !store.hosts()?.is_empty() {
         return Ok(None);
     }
@@ -270,7 +410,7 @@ pub async fn adopt_local_engine(store: &Arc<Store>) -> Result<Option<HostSummary
     }
     match store.add_host(&probe.config) {
         Ok(host) => {
-            if let Err(e) = crate::sync::sync_once(store, &host).await {
+            if let Err(e) = crate::sync::sync_once(fleet, &host).await {
                 tracing::warn!(error = %e, "first sync of the local engine failed");
             }
         }
@@ -340,4 +480,37 @@ pub fn import_hosts(store: &Store) -> Result<Vec<ImportOutcome>> {
         outcomes.push(ImportOutcome { name, url, source, added: reason.is_none(), reason });
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_in(dir: &tempfile::TempDir) -> Store {
+        Store::open(&dir.path().join("berth.db")).unwrap()
+    }
+
+    fn never_asked() -> Result<String> {
+        panic!("a secret was asked for")
+    }
+
+    #[test]
+    fn a_secret_is_asked_for_only_once_the_host_is_an_ssh_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(&dir);
+        add_host(&store, "sock", "unix:///run/x.sock", None, BTreeMap::new()).unwrap();
+        let not_ssh = store_secret(&store, "sock", SecretKind::Password, never_asked).unwrap_err();
+        assert_eq!(not_ssh.to_string(), "invalid host: \"sock\" is not an ssh:// host");
+        let missing = store_secret(&store, "nosuch", SecretKind::Passphrase, never_asked).unwrap_err();
+        assert_eq!(missing.code(), "host_not_found");
+    }
+
+    #[test]
+    fn hosts_that_need_no_secret_ask_for_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(&dir);
+        let sock = add_host(&store, "sock", "unix:///run/x.sock", None, BTreeMap::new()).unwrap();
+        let ssh = add_host_with_secret(&store, "far", "ssh://root@far.example/run/docker.sock", None, SshOptions::default(), BTreeMap::new(), None).unwrap();
+        assert_eq!(secrets_to_ask(&[sock, ssh]).unwrap(), vec![]);
+    }
 }

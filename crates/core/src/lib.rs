@@ -2,8 +2,9 @@
 //! every host, and the sync engine that keeps the mirror true. The CLI and the desktop shell are
 //! thin layers over this crate.
 
-pub mod actions;
+pub mod audit;
 pub mod connect;
+pub mod containers;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;

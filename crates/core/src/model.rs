@@ -247,3 +247,122 @@ pub struct EventRow {
     pub actor_name: Option<String>,
     pub attributes: BTreeMap<String, String>,
 }
+
+/// A container to create: the one shape every creation path builds (`berth run`, the app's IP
+/// pools view, deployments). Plain data; `connect` turns it into Docker's create request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// The command and its arguments; empty: the image's.
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// Replaces the image's entrypoint when given.
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    /// `KEY=VALUE` entries.
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The first is the container's primary network (Docker's network mode); the others are
+    /// connected before it starts.
+    #[serde(default)]
+    pub networks: Vec<NetworkAttachment>,
+    /// The MAC address on the primary network.
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+/// Docker's restart policies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    No,
+    Always,
+    #[default]
+    UnlessStopped,
+    /// Restart after a non-zero exit, at most this many times (0: no limit).
+    OnFailure(u32),
+}
+
+/// A network the container joins, with its fixed addresses when it has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NetworkAttachment {
+    pub network: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Limits; none set means Docker's defaults (no limit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Resources {
+    #[serde(default)]
+    pub memory_bytes: Option<i64>,
+    /// CPUs in billionths (1.5 CPUs = 1_500_000_000).
+    #[serde(default)]
+    pub nano_cpus: Option<i64>,
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// A host path (bind) or a volume name (volume); empty for tmpfs.
+    #[serde(default)]
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+/// A network to create on a host (an IP pool's, for one host of it). Plain data; `connect`
+/// turns it into Docker's request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// bridge or macvlan.
+    pub driver: String,
+    pub subnet: String,
+    /// The address Docker itself takes on the network.
+    pub gateway: Option<String>,
+    /// Docker's auxiliary addresses (e.g. `DefaultGatewayIPv4`).
+    pub aux_addresses: BTreeMap<String, String>,
+    pub ipv6: bool,
+    /// Driver options (`com.docker.network.bridge.name`, `parent`).
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}

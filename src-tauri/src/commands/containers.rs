@@ -1,4 +1,4 @@
-use berth_core::actions::ContainerAction;
+use berth_core::containers::{self, ActOptions, ContainerAction};
 use berth_core::model::ContainerRow;
 use berth_core::store::ContainerFilter;
 use serde::Serialize;
@@ -36,7 +36,8 @@ pub async fn container_detail(state: State<'_, AppState>, host: String, id: Stri
     Ok(ContainerDetail { host, id, inspect })
 }
 
-/// Ask the container's host to start/stop/…; the outcome reaches the UI through the event stream.
+/// Ask the container's host to start/stop/…: recorded in the audit log, sent once, and the
+/// container's row patched in the UI as soon as the host answers. A refusal carries Docker's words.
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
@@ -46,5 +47,5 @@ pub async fn container_action(
     id: String,
     action: ContainerAction,
 ) -> Result<(), IpcError> {
-    Ok(state.actions.container(&host, &id, action).await?)
+    Ok(containers::act(&state.fleet, &state.op(), &host, &id, action, &ActOptions { grace_s: Some(containers::STOP_GRACE_SECONDS), signal: None }).await?)
 }

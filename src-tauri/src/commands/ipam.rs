@@ -38,7 +38,8 @@ pub async fn ipam_check(state: State<'_, AppState>) -> Result<CheckReport, IpcEr
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn ipam_repair(state: State<'_, AppState>, finding: Finding) -> Result<(), IpcError> {
-    blocking(&state, move |store| berth_core::ipam::repair_one(store, &finding)).await
+    let op = state.op();
+    blocking(&state, move |store| berth_core::ipam::repair_one(store, &op, &finding)).await
 }
 
 /// Create the pool's network on each of its hosts, or report how the one there differs.
@@ -46,7 +47,7 @@ pub async fn ipam_repair(state: State<'_, AppState>, finding: Finding) -> Result
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn ipam_net_apply(state: State<'_, AppState>, pool: String) -> Result<Vec<NetReport>, IpcError> {
-    Ok(berth_core::ipam::docker::apply(state.supervisor.store(), &pool).await?)
+    Ok(berth_core::ipam::docker::apply(&state.fleet, &state.op(), &pool).await?)
 }
 
 /// Run a container on a pool's host with a fixed address leased from the pool.
@@ -54,11 +55,5 @@ pub async fn ipam_net_apply(state: State<'_, AppState>, pool: String) -> Result<
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn ipam_run(state: State<'_, AppState>, spec: RunSpec) -> Result<RunOutcome, IpcError> {
-    let store = state.supervisor.store();
-    spec.validate(store)?;
-    let run = |engine| {
-        let spec = &spec;
-        async move { berth_core::ipam::docker::run(store, &engine, spec).await }
-    };
-    Ok(state.actions.with_engine(&spec.host, run).await?)
+    Ok(berth_core::ipam::docker::run(&state.fleet, &state.op(), &spec).await?)
 }

@@ -51,12 +51,8 @@ fn subscriber(channel: Channel<InvokeResponseBody>) -> Subscriber {
 #[tracing::instrument(skip_all, fields(host = %request.host, container = %request.container), err(Debug))]
 pub async fn shell_open(state: State<'_, AppState>, webview: Webview, request: ShellOpen) -> Result<u32, IpcError> {
     let output = subscriber(request.output.channel_on(webview));
-    let (shells, container, spec) = (&state.shells, &request.container, &request.spec);
-    let open = |engine| {
-        let (spec, output) = (spec.clone(), Arc::clone(&output));
-        async move { shells.open(&engine, container, spec, output, Flow::Acked).await }
-    };
-    Ok(state.actions.with_engine(&request.host, open).await?)
+    let engine = state.fleet.engine(&request.host).await?;
+    Ok(state.shells.open(&engine, &request.container, request.spec, output, Flow::Acked).await?)
 }
 
 /// Send a session's output (its recent output first) to a new channel, e.g. after a reload.
@@ -111,9 +107,7 @@ pub async fn logs_open(
     spec: LogSpec,
     output: Channel<LogEvent>,
 ) -> Result<u32, IpcError> {
-    // A ping first, so a kept connection that has died is dialled again before the log is read.
-    let ping = |engine: berth_core::connect::Engine| async move { engine.ping_rtt().await.map(|_| engine) };
-    let engine = state.actions.with_engine(&host, ping).await?;
+    let engine = state.fleet.engine(&host).await?;
     let sink: LogSubscriber = Arc::new(move |event| {
         if let Err(error) = output.send(event) {
             tracing::debug!(%error, "a log's page is gone");
@@ -136,9 +130,6 @@ pub async fn logs_close(state: State<'_, AppState>, stream: u32) -> Result<(), I
 #[tracing::instrument(skip(state, spec), err(Debug))]
 pub async fn logs_save(state: State<'_, AppState>, host: String, container: String, spec: LogSpec) -> Result<SavedLog, IpcError> {
     let dir = berth_core::paths::downloads_dir()?;
-    let save = |engine| {
-        let (host, container, spec, dir) = (&host, &container, &spec, &dir);
-        async move { berth_core::exec::save_logs(&engine, host, container, spec, dir).await }
-    };
-    Ok(state.actions.with_engine(&host, save).await?)
+    let engine = state.fleet.engine(&host).await?;
+    Ok(berth_core::exec::save_logs(&engine, &host, &container, &spec, &dir).await?)
 }

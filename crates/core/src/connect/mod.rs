@@ -1,6 +1,12 @@
 //! Connections to Docker engines: one [`Engine`] per host, API version negotiated on connect.
-//! Only this module and `sync` know bollard; what leaves them is [`crate::Error`] and plain data.
+//! The only module that knows bollard: what leaves it is [`crate::Error`] and plain data
+//! ([`crate::model`]'s facts, the inspect documents as the daemon wrote them).
 
+mod containers;
+pub(crate) mod facts;
+mod reads;
+
+pub use reads::{DaemonInfo, SNAPSHOT_CONCURRENCY};
 pub mod pipeline;
 #[cfg(unix)]
 pub mod ssh;
@@ -30,7 +36,7 @@ pub struct Engine {
     raw: Raw,
 }
 
-type RawClient<C> = hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>;
+type RawClient<C> = hyper_util::client::legacy::Client<C, http_body_util::Full<hyper::body::Bytes>>;
 
 /// A second pooled client on the same endpoint for the hot path: container inspect documents are
 /// stored as the daemon sent them, so decoding them into bollard's models only to encode them
@@ -41,7 +47,7 @@ enum Raw {
     Unix { client: std::sync::Arc<RawClient<hyperlocal::UnixConnector>>, socket: std::path::PathBuf },
     Http { client: std::sync::Arc<RawClient<hyper_util::client::legacy::connect::HttpConnector>>, base: String },
     #[cfg(unix)]
-    Tunnel { client: std::sync::Arc<RawClient<TunnelConnector>>, tunnel: std::sync::Arc<tunnel::Tunnel> },
+    Tunnel { client: std::sync::Arc<RawClient<TunnelConnector>>, link: std::sync::Arc<SshLink> },
     /// TLS and named pipes: go through bollard.
     Bollard,
 }
@@ -89,7 +95,7 @@ impl Raw {
     fn pipelines(&self) -> bool {
         match self {
             #[cfg(unix)]
-            Raw::Tunnel { tunnel, .. } => tunnel.many_channels(),
+            Raw::Tunnel { link, .. } => link.many_channels,
             Raw::Bollard => false,
             _ => true,
         }
@@ -104,16 +110,32 @@ impl Raw {
                 .await
                 .map(|s| Box::new(s) as Box<dyn Duplex>),
             #[cfg(unix)]
-            Raw::Tunnel { tunnel, .. } => tunnel.open().await.map(|s| Box::new(s) as Box<dyn Duplex>),
+            Raw::Tunnel { link, .. } => link.open().await.map(|s| Box::new(s) as Box<dyn Duplex>),
             Raw::Bollard => return None,
         })
     }
 
     /// GET `path`: the status and the whole body. `None` when this endpoint goes through bollard.
     async fn get(&self, path: &str) -> Option<Result<(u16, hyper::body::Bytes), bollard::errors::Error>> {
+        self.send(hyper::Method::GET, path, None).await
+    }
+
+    /// `method` `path` with an optional JSON body: the status and the whole answer. `None` when
+    /// this endpoint goes through bollard.
+    async fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Option<String>,
+    ) -> Option<Result<(u16, hyper::body::Bytes), bollard::errors::Error>> {
         use http_body_util::BodyExt;
         let request = |uri: hyper::Uri| {
-            hyper::Request::get(uri).header("host", "docker").body(http_body_util::Empty::new()).expect("a valid request")
+            let mut builder = hyper::Request::builder().method(method.clone()).uri(uri).header("host", "docker");
+            if json.is_some() {
+                builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
+            }
+            let body = json.clone().map(hyper::body::Bytes::from).unwrap_or_default();
+            builder.body(http_body_util::Full::new(body)).expect("a valid request")
         };
         let response = match self {
             #[cfg(unix)]
@@ -149,10 +171,7 @@ impl Engine {
             Some(Ok((200, body))) => Ok(Some(String::from_utf8_lossy(&body).into_owned())),
             Some(Ok((404, _))) => Ok(None),
             Some(Ok((status_code, body))) => {
-                let message = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["message"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+                let message = message_of(&body);
                 Err(self.error(action, bollard::errors::Error::DockerResponseServerError { status_code, message }))
             }
             Some(Err(e)) => Err(self.error(action, e)),
@@ -257,15 +276,61 @@ impl Engine {
             if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
                 use http_body_util::BodyExt;
                 let body = response.into_body().collect().await?.to_bytes();
-                let message = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-                    .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
+                let message = message_of(&body);
                 return Err(B::DockerResponseServerError { status_code: status.as_u16(), message });
             }
             Ok(hyper_util::rt::TokioIo::new(hyper::upgrade::on(response).await?))
         };
         Some(tokio::time::timeout(REQUEST_TIMEOUT, hijacked).await.unwrap_or(Err(B::RequestTimeoutError)).map_err(|e| self.error(action, e)))
+    }
+}
+
+/// One connection per host for the whole process: the follower, actions, shells, logs and IPAM
+/// all share it, so an SSH host has one session (with a channel per HTTP connection) whatever
+/// runs at once. A host is dialled on first use; a dial that fails is not kept, so the next
+/// caller dials again. An edited host (another configuration) is dialled anew.
+#[derive(Default)]
+pub struct Engines {
+    slots: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Mutex<Option<(crate::model::HostConfig, Engine)>>>>>,
+}
+
+impl Engines {
+    pub fn new() -> Engines {
+        Engines::default()
+    }
+
+    /// The host's connection, dialled now if it has none (one dial at a time per host).
+    pub async fn get(&self, host: &Host) -> Result<Engine> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            std::sync::Arc::clone(slots.entry(host.id).or_default())
+        };
+        let mut held = slot.lock().await;
+        if let Some((config, engine)) = &*held {
+            if *config == host.config {
+                return Ok(engine.clone());
+            }
+        }
+        let engine = connect(host).await?;
+        *held = Some((host.config.clone(), engine.clone()));
+        Ok(engine)
+    }
+
+    /// Drop the host's connection (it was removed or edited); work in flight on it finishes.
+    pub fn forget(&self, host_id: i64) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(&host_id);
+    }
+}
+
+impl Engine {
+    /// SSH sessions this connection has dialled so far (1 until the first one ends); `None`
+    /// for other transports.
+    pub fn ssh_sessions(&self) -> Option<u64> {
+        match &self.raw {
+            #[cfg(unix)]
+            Raw::Tunnel { link, .. } => Some(link.sessions.load(std::sync::atomic::Ordering::Relaxed)),
+            _ => None,
+        }
     }
 }
 
@@ -299,18 +364,14 @@ pub async fn connect(host: &Host) -> Result<Engine> {
         }
         #[cfg(unix)]
         Endpoint::Ssh(ep) => {
-            let secrets = crate::credentials::ssh_secrets(name, ep);
-            let (host_name, ep) = (name.to_owned(), ep.clone());
-            let tunnel = tokio::task::spawn_blocking(move || ssh::open_tunnel(&host_name, &ep, &secrets))
-                .await
-                .expect("SSH connect task panicked")?;
+            let link = std::sync::Arc::new(SshLink::dial(name, ep).await?);
             let mut builder = raw_builder();
-            if !tunnel.many_channels() {
+            if !link.many_channels {
                 builder.pool_max_idle_per_host(2);
             }
-            let client = std::sync::Arc::new(builder.build(TunnelConnector(std::sync::Arc::clone(&tunnel))));
-            raw = Some(Raw::Tunnel { client, tunnel: std::sync::Arc::clone(&tunnel) });
-            pooled_tunnel(tunnel, timeout)
+            let client = std::sync::Arc::new(builder.build(TunnelConnector(std::sync::Arc::clone(&link))));
+            raw = Some(Raw::Tunnel { client, link: std::sync::Arc::clone(&link) });
+            pooled_tunnel(link, timeout)
         }
         #[cfg(not(unix))]
         Endpoint::Ssh(_) => return Err(unreachable("SSH hosts are not supported on this platform yet".into())),
@@ -348,10 +409,94 @@ fn pooled_unix(socket: std::path::PathBuf, timeout: u64) -> Result<Docker, bolla
     Docker::connect_with_unix(&socket.to_string_lossy(), timeout, bollard::API_DEFAULT_VERSION)
 }
 
-/// Opens HTTP connections as new channels of a host's SSH tunnel.
+/// A host's SSH session, dialled again when it has ended. Every connection Berth makes to the
+/// host is a channel of this one session; a request that finds the session ended has not been
+/// written anywhere yet, so it goes over a new session instead (the only retry there is: a
+/// request the daemon may have seen is never sent twice).
+#[cfg(unix)]
+pub(crate) struct SshLink {
+    host: String,
+    endpoint: crate::endpoint::SshEndpoint,
+    current: std::sync::Mutex<std::sync::Arc<tunnel::Tunnel>>,
+    /// One redial at a time; the others wait for its tunnel.
+    redial: tokio::sync::Mutex<()>,
+    many_channels: bool,
+    /// Sessions dialled in all (1 until the first one ends).
+    sessions: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(unix)]
+impl SshLink {
+    async fn dial(host: &str, endpoint: &crate::endpoint::SshEndpoint) -> Result<SshLink> {
+        let tunnel = open_tunnel(host, endpoint).await?;
+        Ok(SshLink {
+            host: host.to_owned(),
+            endpoint: endpoint.clone(),
+            many_channels: tunnel.many_channels(),
+            current: std::sync::Mutex::new(tunnel),
+            redial: tokio::sync::Mutex::new(()),
+            sessions: std::sync::atomic::AtomicU64::new(1),
+        })
+    }
+
+    fn current(&self) -> std::sync::Arc<tunnel::Tunnel> {
+        std::sync::Arc::clone(&self.current.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A new byte stream to the daemon over the live session, dialling a new one first when
+    /// the last has ended.
+    async fn open(&self) -> std::io::Result<tokio::net::UnixStream> {
+        let tunnel = self.current();
+        if !tunnel.ended() {
+            match tunnel.open().await {
+                Ok(stream) => return Ok(stream),
+                // Ended while we asked: nothing was sent on it.
+                Err(_) if tunnel.ended() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let tunnel = self.redialled(&tunnel).await?;
+        tunnel.open().await
+    }
+
+    async fn redialled(&self, ended: &std::sync::Arc<tunnel::Tunnel>) -> std::io::Result<std::sync::Arc<tunnel::Tunnel>> {
+        let _one = self.redial.lock().await;
+        let now = self.current();
+        if !std::sync::Arc::ptr_eq(&now, ended) && !now.ended() {
+            return Ok(now); // another request dialled it meanwhile
+        }
+        tracing::info!(host = %self.host, "the SSH session ended; dialling a new one");
+        let tunnel = open_tunnel(&self.host, &self.endpoint).await.map_err(|error| std::io::Error::other(DialFailed(error)))?;
+        self.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::clone(&tunnel);
+        Ok(tunnel)
+    }
+}
+
+#[cfg(unix)]
+async fn open_tunnel(host: &str, endpoint: &crate::endpoint::SshEndpoint) -> Result<std::sync::Arc<tunnel::Tunnel>> {
+    let secrets = crate::credentials::ssh_secrets(host, endpoint);
+    let (host, endpoint) = (host.to_owned(), endpoint.clone());
+    tokio::task::spawn_blocking(move || ssh::open_tunnel(&host, &endpoint, &secrets)).await.expect("SSH connect task panicked")
+}
+
+/// Why a new SSH session could not be had, carried through hyper's connector as an I/O error
+/// and taken out again by [`classify`] (host key changed, authentication failed, …).
+#[derive(Debug)]
+struct DialFailed(Error);
+
+impl std::fmt::Display for DialFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DialFailed {}
+
+/// Opens HTTP connections as new channels of a host's SSH session.
 #[cfg(unix)]
 #[derive(Clone)]
-struct TunnelConnector(std::sync::Arc<tunnel::Tunnel>);
+struct TunnelConnector(std::sync::Arc<SshLink>);
 
 #[cfg(unix)]
 impl tower_service::Service<hyper::Uri> for TunnelConnector {
@@ -364,18 +509,18 @@ impl tower_service::Service<hyper::Uri> for TunnelConnector {
     }
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
-        let tunnel = std::sync::Arc::clone(&self.0);
-        Box::pin(async move { tunnel.open().await.map(hyper_util::rt::TokioIo::new) })
+        let link = std::sync::Arc::clone(&self.0);
+        Box::pin(async move { link.open().await.map(hyper_util::rt::TokioIo::new) })
     }
 }
 
 #[cfg(unix)]
-fn pooled_tunnel(tunnel: std::sync::Arc<tunnel::Tunnel>, timeout: u64) -> Result<Docker, bollard::errors::Error> {
+fn pooled_tunnel(link: std::sync::Arc<SshLink>, timeout: u64) -> Result<Docker, bollard::errors::Error> {
     let mut builder = raw_builder();
-    if !tunnel.many_channels() {
+    if !link.many_channels {
         builder.pool_max_idle_per_host(2);
     }
-    let client = std::sync::Arc::new(builder.build(TunnelConnector(tunnel)));
+    let client = std::sync::Arc::new(builder.build(TunnelConnector(link)));
     let transport = move |request: bollard::BollardRequest| {
         let client = std::sync::Arc::clone(&client);
         async move { client.request(request).await.map_err(bollard::errors::Error::from) }
@@ -391,6 +536,20 @@ fn pooled_http(base: &str, timeout: u64) -> Result<Docker, bollard::errors::Erro
         async move { client.request(request).await.map_err(bollard::errors::Error::from) }
     };
     Docker::connect_with_custom_transport(transport, Some(base), timeout, bollard::API_DEFAULT_VERSION)
+}
+
+/// Whether API `version` ("1.41") is at least `major.minor`.
+pub(crate) fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+}
+
+/// The daemon's words in an error answer (`{"message": …}`), else the body as text.
+fn message_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned())
 }
 
 /// True when the daemon answered 404: the object is gone.
@@ -417,10 +576,14 @@ fn classify(host: &str, endpoint: &Endpoint, action: &str, err: bollard::errors:
         }
         _ => {}
     }
-    // Dig out the operating system's word for it, if there is one.
+    // A new SSH session that could not be had says why itself; else the operating system's
+    // word for it, if there is one.
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(DialFailed(dial)) = io.get_ref().and_then(|inner| inner.downcast_ref::<DialFailed>()) {
+                return dial.again(host, &endpoint.to_string());
+            }
             use std::io::ErrorKind as K;
             return match (io.kind(), endpoint) {
                 (K::PermissionDenied, Endpoint::Unix { path }) => {

@@ -18,21 +18,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Blocking-phase timeout for each libssh2 call (handshake, auth, the probe).
 const HANDSHAKE_TIMEOUT_MS: u32 = 15_000;
 
-/// Secrets for one connection, fetched from the keyring by the caller; never stored here.
-#[derive(Default)]
-pub struct SshSecrets {
-    pub password: Option<String>,
-    pub passphrase: Option<String>,
-}
-
-impl std::fmt::Debug for SshSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SshSecrets")
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .field("passphrase", &self.passphrase.as_ref().map(|_| "…"))
-            .finish()
-    }
-}
+pub use crate::credentials::SshSecrets;
 
 /// The user, host and port a connection actually dials.
 #[derive(Debug, Clone, PartialEq, Eq)]

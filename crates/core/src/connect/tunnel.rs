@@ -57,6 +57,8 @@ pub struct Tunnel {
     requests: mpsc::Sender<Reply>,
     wake: UnixStream,
     target: Target,
+    /// Cleared by the pump thread when the session ends (closed by the server, the link lost).
+    alive: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The jump host's tunnel that carries this session, kept alive with it.
     _hop: Option<std::sync::Arc<Tunnel>>,
 }
@@ -74,6 +76,12 @@ impl Tunnel {
         !matches!(self.target, Target::DialStdio(_))
     }
 
+    /// Whether the session has ended: no channel can be opened on it any more, so a request
+    /// that needs one has not reached the daemon and may go over a new session.
+    pub fn ended(&self) -> bool {
+        !self.alive.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Start pumping an authenticated session (still in blocking mode). `first` is a channel
     /// already open to `target` (the probe that chose it), kept as the first spare.
     pub fn start(
@@ -89,7 +97,9 @@ impl Tunnel {
         wake_rx.set_nonblocking(true)?;
         session.set_keepalive(true, KEEPALIVE_SECS);
         session.set_blocking(false);
+        let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let mut pump = Pump {
+            alive: std::sync::Arc::clone(&alive),
             session,
             socket,
             target: target.clone(),
@@ -102,7 +112,7 @@ impl Tunnel {
             next_keepalive: Instant::now(),
         };
         std::thread::Builder::new().name("berth-ssh-pump".into()).spawn(move || pump.run())?;
-        Ok(Tunnel { requests, wake, target, _hop: hop })
+        Ok(Tunnel { requests, wake, target, alive, _hop: hop })
     }
 
     /// [`Tunnel::open`] for a blocking thread (a jump host's channel becomes the next session's
@@ -159,6 +169,7 @@ enum Opening {
 }
 
 struct Pump {
+    alive: std::sync::Arc<std::sync::atomic::AtomicBool>,
     session: ssh2::Session,
     socket: RawFd,
     target: Target,
@@ -180,10 +191,15 @@ impl Pump {
         let error = loop {
             match self.step() {
                 Ok(true) => {}
-                Ok(false) => return, // the Tunnel was dropped
+                Ok(false) => {
+                    // The Tunnel was dropped.
+                    self.alive.store(false, std::sync::atomic::Ordering::Release);
+                    return;
+                }
                 Err(e) => break e,
             }
         };
+        self.alive.store(false, std::sync::atomic::Ordering::Release);
         tracing::debug!(%error, "SSH session ended");
         for reply in self.waiting.drain(..) {
             let _ = reply.send(Err(io::Error::new(error.kind(), error.to_string())));

@@ -2,19 +2,17 @@
 //! containers run with a leased fixed address, removal into quarantine, and rebuilding pools
 //! and leases from the labels Berth wrote on networks and containers.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
-    NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
-};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions};
 use serde::{Deserialize, Serialize};
 
 use super::{PoolSpec, LABEL_IP, LABEL_POOL, LABEL_SPEC};
-use crate::connect::Engine;
+use crate::audit::{AuditObject, Op, Recorder};
+use crate::containers::{self, ActOptions, ContainerAction};
 use crate::error::{Error, Result};
+use crate::fleet::Fleet;
+use crate::model::{ContainerSpec, NetworkAttachment, NetworkSpec, RestartPolicy};
 use crate::store::ipam::{AddressRow, LeaseRequest};
 use crate::store::Store;
 
@@ -32,10 +30,10 @@ pub struct NetReport {
 }
 
 /// The Docker network a pool's template asks for on `host`.
-pub fn network_request(spec: &PoolSpec, host: &str) -> NetworkCreateRequest {
+pub fn network_request(spec: &PoolSpec, host: &str) -> NetworkSpec {
     let on_host = spec.host(host);
-    let mut options = HashMap::new();
-    let mut aux = HashMap::new();
+    let mut options = BTreeMap::new();
+    let mut aux = BTreeMap::new();
     // Docker's "gateway" is an address Docker itself takes: on a bridge, the host's own
     // address on the LAN bridge (when given); the LAN's router is then the containers' default
     // route through DefaultGateway. macvlan takes no address: the gateway is the router.
@@ -62,63 +60,54 @@ pub fn network_request(spec: &PoolSpec, host: &str) -> NetworkCreateRequest {
             spec.gateway
         }
     };
-    let labels = HashMap::from([
+    let labels = BTreeMap::from([
         (LABEL_POOL.to_owned(), spec.name.clone()),
         (LABEL_SPEC.to_owned(), serde_json::to_string(spec).expect("a pool spec serialises")),
     ]);
-    NetworkCreateRequest {
+    NetworkSpec {
         name: spec.network_name().to_owned(),
-        driver: Some(spec.driver.as_str().to_owned()),
-        ipam: Some(Ipam {
-            driver: Some("default".into()),
-            config: Some(vec![IpamConfig {
-                subnet: Some(spec.subnet.to_string()),
-                gateway: gateway.map(|g| g.to_string()),
-                auxiliary_addresses: (!aux.is_empty()).then_some(aux),
-                ..Default::default()
-            }]),
-            options: None,
-        }),
-        enable_ipv6: Some(spec.subnet.network().is_ipv6()),
-        options: Some(options),
-        labels: Some(labels),
-        ..Default::default()
+        driver: spec.driver.as_str().to_owned(),
+        subnet: spec.subnet.to_string(),
+        gateway: gateway.map(|g| g.to_string()),
+        aux_addresses: aux,
+        ipv6: spec.subnet.network().is_ipv6(),
+        options,
+        labels,
     }
 }
 
 /// How an existing network differs from the template (empty: it matches).
-pub fn drift(want: &NetworkCreateRequest, have: &serde_json::Value) -> Vec<String> {
+pub fn drift(want: &NetworkSpec, have: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
     match have["Labels"][LABEL_POOL].as_str() {
         None => out.push(format!("it exists but was not made by Berth (no {LABEL_POOL} label); remove or rename it")),
-        Some(pool) if Some(pool) != want.labels.as_ref().and_then(|l| l.get(LABEL_POOL)).map(String::as_str) => {
+        Some(pool) if Some(pool) != want.labels.get(LABEL_POOL).map(String::as_str) => {
             out.push(format!("it was made by Berth for pool {pool:?}, not this one; remove or rename it"))
         }
         Some(_) => {}
     }
     let driver = text(&have["Driver"]);
-    if Some(driver.as_str()) != want.driver.as_deref() {
-        out.push(format!("driver is {driver}, the pool wants {}", want.driver.as_deref().unwrap_or("")));
+    if driver != want.driver {
+        out.push(format!("driver is {driver}, the pool wants {}", want.driver));
     }
-    let want_config = &want.ipam.as_ref().and_then(|i| i.config.as_ref()).expect("a template has an IPAM config")[0];
     let configs = have["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
-    let same_family = configs.iter().find(|c| c["Subnet"].as_str() == want_config.subnet.as_deref());
+    let same_family = configs.iter().find(|c| c["Subnet"].as_str() == Some(want.subnet.as_str()));
     match same_family {
         None => {
             let subnets: Vec<String> = configs.iter().map(|c| text(&c["Subnet"])).collect();
-            out.push(format!("subnet is {}, the pool's is {}", if subnets.is_empty() { "unset".into() } else { subnets.join(", ") }, want_config.subnet.as_deref().unwrap_or("")));
+            out.push(format!("subnet is {}, the pool's is {}", if subnets.is_empty() { "unset".into() } else { subnets.join(", ") }, want.subnet));
         }
         Some(config) => {
             let have_gateway = text(&config["Gateway"]);
-            if let Some(gateway) = &want_config.gateway {
+            if let Some(gateway) = &want.gateway {
                 if &have_gateway != gateway {
                     out.push(format!("gateway is {}, the pool wants {gateway}", if have_gateway.is_empty() { "unset" } else { &have_gateway }));
                 }
             }
         }
     }
-    for (key, value) in want.options.iter().flatten() {
+    for (key, value) in &want.options {
         let have_value = text(&have["Options"][key]);
         if &have_value != value {
             out.push(format!("option {key} is {:?}, the pool wants {value:?}", have_value));
@@ -129,14 +118,17 @@ pub fn drift(want: &NetworkCreateRequest, have: &serde_json::Value) -> Vec<Strin
 
 /// Create the pool's network on each of its hosts, or check the one there. One host's failure
 /// does not stop the others; each gets its line.
-pub async fn apply(store: &Store, pool: &str) -> Result<Vec<NetReport>> {
-    let spec = store.pool(pool)?;
+pub async fn apply(fleet: &Fleet, op: &Op, pool: &str) -> Result<Vec<NetReport>> {
+    let spec = {
+        let pool = pool.to_owned();
+        crate::sync::blocking(fleet.store(), move |s| s.pool(&pool)).await?
+    };
     if spec.hosts.is_empty() {
         return Err(Error::invalid("pool", format!("{pool:?} has no hosts; add the pool again with --host HOST")));
     }
     let mut reports = Vec::new();
     for h in &spec.hosts {
-        let report = match apply_on(store, &spec, &h.host).await {
+        let report = match apply_on(fleet, op, &spec, &h.host).await {
             Ok((status, drift)) => NetReport { host: h.host.clone(), network: spec.name.clone(), status: status.into(), drift, error: None },
             Err(e) => NetReport { host: h.host.clone(), network: spec.name.clone(), status: "failed".into(), drift: vec![], error: Some(e.to_string()) },
         };
@@ -145,24 +137,21 @@ pub async fn apply(store: &Store, pool: &str) -> Result<Vec<NetReport>> {
     Ok(reports)
 }
 
-async fn apply_on(store: &Store, spec: &PoolSpec, host: &str) -> Result<(&'static str, Vec<String>)> {
-    let engine = crate::connect::connect(&store.host(host)?).await?;
+async fn apply_on(fleet: &Fleet, op: &Op, spec: &PoolSpec, host: &str) -> Result<(&'static str, Vec<String>)> {
+    let engine = fleet.engine(host).await?;
     let want = network_request(spec, host);
-    match engine.docker.inspect_network(spec.network_name(), None).await {
-        Ok(have) => {
-            let drift = drift(&want, &serde_json::to_value(&have).unwrap_or_default());
-            Ok((if drift.is_empty() { "ok" } else { "drift" }, drift))
-        }
-        Err(e) if is_not_found(&e) => {
-            engine.docker.create_network(want).await.map_err(|e| engine.error(&format!("create network {}", spec.name), e))?;
-            Ok(("created", vec![]))
-        }
-        Err(e) => Err(engine.error(&format!("inspect network {}", spec.name), e)),
+    if let Some(have) = engine.network_json(spec.network_name()).await? {
+        let drift = drift(&want, &have);
+        return Ok((if drift.is_empty() { "ok" } else { "drift" }, drift));
     }
-}
-
-fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+    let recorder = Recorder::new(std::sync::Arc::clone(fleet.store()));
+    let mut row = op.row(Some(host), "network", AuditObject { id: None, name: Some(spec.network_name().to_owned()) }, "create");
+    row.after = Some(serde_json::json!({"name": want.name, "driver": want.driver, "subnet": want.subnet, "gateway": want.gateway, "pool": spec.name}));
+    let pending = recorder.request(row).await?;
+    let result = engine.create_network(&want).await;
+    recorder.complete(pending, &result, None, None).await;
+    result?;
+    Ok(("created", vec![]))
 }
 
 /// A container to run with a fixed address from a pool.
@@ -194,28 +183,62 @@ pub struct RunOutcome {
 }
 
 /// Lease an address (the one asked for or the next free), create the container on the pool's
-/// network with that address fixed and start it. Any failure undoes what was done: the
-/// container is removed and the lease forgotten (it was never used, so no quarantine).
-pub async fn run(store: &Store, engine: &Engine, spec: &RunSpec) -> Result<RunOutcome> {
-    let pool = spec.validate(store)?;
+/// network with that address fixed and start it, through the one container path. Any failure
+/// undoes what was done: the container is removed and the lease forgotten (it was never used,
+/// so no quarantine).
+pub async fn run(fleet: &Fleet, op: &Op, spec: &RunSpec) -> Result<RunOutcome> {
+    let pool = {
+        let (spec, store) = (spec.clone(), std::sync::Arc::clone(fleet.store()));
+        tokio::task::spawn_blocking(move || spec.validate(&store)).await.expect("store task panicked")?
+    };
     let restart = restart_policy(&spec.restart)?;
+    let host = {
+        let name = spec.host.clone();
+        crate::sync::blocking(fleet.store(), move |s| s.host(&name)).await?
+    };
+    let engine = fleet.engine_for(&host).await?;
     // The network must be there before an address is taken for it.
-    engine.docker.inspect_network(pool.network_name(), None).await.map_err(|e| {
-        if is_not_found(&e) {
-            Error::invalid("pool network", format!("host {} has no network {}; run `berth net apply {}` first", spec.host, pool.name, pool.name))
-        } else {
-            engine.error(&format!("inspect network {}", pool.name), e)
+    if engine.network_json(pool.network_name()).await?.is_none() {
+        return Err(Error::invalid("pool network", format!("host {} has no network {}; run `berth net apply {}` first", spec.host, pool.name, pool.name)));
+    }
+    let lease = {
+        let (pool, request) = (pool.name.clone(), LeaseRequest { ip: spec.ip, host: Some(spec.host.clone()), container: Some(spec.name.clone()) });
+        let row = op.row(Some(&spec.host), "lease", AuditObject::default(), "lease");
+        crate::sync::blocking(fleet.store(), move |s| s.audited(&row).lease(&pool, &request)).await?
+    };
+    let ip: IpAddr = lease.ip.parse().expect("a leased address");
+    let container = ContainerSpec {
+        name: spec.name.clone(),
+        image: spec.image.clone(),
+        cmd: spec.cmd.clone(),
+        env: spec.env.clone(),
+        labels: BTreeMap::from([(LABEL_POOL.to_owned(), pool.name.clone()), (LABEL_IP.to_owned(), lease.ip.clone())]),
+        restart,
+        networks: vec![NetworkAttachment {
+            network: pool.network_name().to_owned(),
+            ipv4: match ip { IpAddr::V4(v4) => Some(v4), IpAddr::V6(_) => None },
+            ipv6: match ip { IpAddr::V6(v6) => Some(v6), IpAddr::V4(_) => None },
+            aliases: vec![],
+        }],
+        ..Default::default()
+    };
+    let started = async {
+        let id = containers::create(fleet, op, &host, &container).await?;
+        if let Err(error) = containers::act(fleet, op, &spec.host, &id, ContainerAction::Start, &ActOptions::default()).await {
+            let found = containers::Found { host: host.clone(), id: id.clone(), name: spec.name.clone() };
+            if let Err(undo) = containers::remove(fleet, op, &found, true).await {
+                tracing::warn!(%undo, "could not remove a container that did not start");
+            }
+            return Err(error);
         }
-    })?;
-    let lease = store.lease(
-        &pool.name,
-        &LeaseRequest { ip: spec.ip, host: Some(spec.host.clone()), container: Some(spec.name.clone()) },
-    )?;
-    match create_and_start(engine, &pool, spec, &lease, restart).await {
+        Ok(id)
+    }
+    .await;
+    match started {
         Ok(id) => Ok(RunOutcome { host: spec.host.clone(), name: spec.name.clone(), id, pool: pool.name.clone(), ip: lease.ip }),
         Err(error) => {
-            let ip: IpAddr = lease.ip.parse().expect("a leased address");
-            if let Err(undo) = store.forget_lease(&pool.name, ip) {
+            let (pool, row) = (pool.name.clone(), op.row(Some(&spec.host), "lease", AuditObject::default(), "forget"));
+            if let Err(undo) = crate::sync::blocking(fleet.store(), move |s| s.audited(&row).forget_lease(&pool, ip)).await {
                 tracing::warn!(%undo, "could not take back the lease of a container that did not start");
             }
             Err(error)
@@ -223,52 +246,11 @@ pub async fn run(store: &Store, engine: &Engine, spec: &RunSpec) -> Result<RunOu
     }
 }
 
-async fn create_and_start(engine: &Engine, pool: &PoolSpec, spec: &RunSpec, lease: &AddressRow, restart: RestartPolicyNameEnum) -> Result<String> {
-    let ip: IpAddr = lease.ip.parse().expect("a leased address");
-    let ipam = match ip {
-        IpAddr::V4(_) => EndpointIpamConfig { ipv4_address: Some(lease.ip.clone()), ..Default::default() },
-        IpAddr::V6(_) => EndpointIpamConfig { ipv6_address: Some(lease.ip.clone()), ..Default::default() },
-    };
-    let body = ContainerCreateBody {
-        image: Some(spec.image.clone()),
-        cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
-        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-        labels: Some(HashMap::from([(LABEL_POOL.to_owned(), pool.name.clone()), (LABEL_IP.to_owned(), lease.ip.clone())])),
-        host_config: Some(HostConfig {
-            network_mode: Some(pool.network_name().to_owned()),
-            restart_policy: Some(RestartPolicy { name: Some(restart), maximum_retry_count: None }),
-            ..Default::default()
-        }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                pool.network_name().to_owned(),
-                EndpointSettings { ipam_config: Some(ipam), ..Default::default() },
-            )])),
-        }),
-        ..Default::default()
-    };
-    let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
-    let created = engine
-        .docker
-        .create_container(Some(options), body)
-        .await
-        .map_err(|e| engine.error(&format!("create container {}", spec.name), e))?;
-    if let Err(e) = engine.docker.start_container(&created.id, None::<StartContainerOptions>).await {
-        let error = engine.error(&format!("start container {}", spec.name), e);
-        let remove = RemoveContainerOptions { force: true, ..Default::default() };
-        if let Err(undo) = engine.docker.remove_container(&created.id, Some(remove)).await {
-            tracing::warn!(%undo, "could not remove a container that did not start");
-        }
-        return Err(error);
-    }
-    Ok(created.id)
-}
-
 impl RunSpec {
     /// Everything that can be checked without the host: names, the image, the restart policy,
     /// the pool and that the host sits on its LAN. Returns the pool.
     pub fn validate(&self, store: &Store) -> Result<PoolSpec> {
-        validate_container_name(&self.name)?;
+        containers::validate_name(&self.name)?;
         if self.image.trim().is_empty() {
             return Err(Error::invalid("image", "give an image to run, e.g. shop/web:1.4"));
         }
@@ -293,51 +275,14 @@ impl RunSpec {
     }
 }
 
-fn restart_policy(name: &str) -> Result<RestartPolicyNameEnum> {
+fn restart_policy(name: &str) -> Result<RestartPolicy> {
     match name {
-        "" | "unless-stopped" => Ok(RestartPolicyNameEnum::UNLESS_STOPPED),
-        "no" => Ok(RestartPolicyNameEnum::NO),
-        "always" => Ok(RestartPolicyNameEnum::ALWAYS),
-        "on-failure" => Ok(RestartPolicyNameEnum::ON_FAILURE),
+        "" | "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+        "no" => Ok(RestartPolicy::No),
+        "always" => Ok(RestartPolicy::Always),
+        "on-failure" => Ok(RestartPolicy::OnFailure(0)),
         _ => Err(Error::invalid("restart policy", format!("{name:?}; use no, always, unless-stopped or on-failure"))),
     }
-}
-
-/// Docker's rule for container names.
-fn validate_container_name(name: &str) -> Result<()> {
-    let ok = name.len() >= 2
-        && name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid("container name", format!("{name:?} must be 2-128 letters, digits, '_', '.' or '-', starting with a letter or digit")))
-    }
-}
-
-/// What `remove` did.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct Removed {
-    pub host: String,
-    pub id: String,
-    pub name: String,
-    /// Its leases, now in quarantine.
-    pub released: Vec<AddressRow>,
-}
-
-/// Remove a container (`force`: even while it runs) and put its leases into quarantine.
-pub async fn remove(store: &Store, engine: &Engine, id: &str, name: &str, force: bool) -> Result<Removed> {
-    let options = RemoveContainerOptions { force, v: false, link: false };
-    match engine.docker.remove_container(id, Some(options)).await {
-        Ok(()) => {}
-        // Gone already (removed by hand): its leases still go.
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(engine.error(&format!("remove container {name}"), e)),
-    }
-    let released = store.release_container(&engine.host, &[name, id])?;
-    Ok(Removed { host: engine.host.clone(), id: id.to_owned(), name: name.to_owned(), released })
 }
 
 /// What `rebuild` read back from the mirror of the hosts.
@@ -355,7 +300,9 @@ pub struct RebuildReport {
 /// Pools from the labels of the networks Berth made, leases from the labels of the containers
 /// it ran: what the mirror holds of every host (after `host add` and `sync`). Quarantines are
 /// not on the hosts, so they are not rebuilt; leases made without a container neither.
-pub fn rebuild(store: &Store) -> Result<RebuildReport> {
+pub fn rebuild(store: &Store, op: &Op) -> Result<RebuildReport> {
+    let pool_row = op.row(None, "pool", AuditObject::default(), "rebuild");
+    let lease_row = op.row(None, "lease", AuditObject::default(), "adopt");
     let mut report = RebuildReport::default();
     let (networks, containers) = store.ipam_labels()?;
     let mut specs: Vec<PoolSpec> = Vec::new();
@@ -407,7 +354,7 @@ pub fn rebuild(store: &Store) -> Result<RebuildReport> {
                 }
             }
         }
-        match store.add_pool(&spec) {
+        match store.audited(&pool_row).add_pool(&spec) {
             Ok(()) => report.pools_added.push(spec.name.clone()),
             Err(e) => report.skipped.push(format!("pool {}: {e}", spec.name)),
         }
@@ -422,7 +369,7 @@ pub fn rebuild(store: &Store) -> Result<RebuildReport> {
         if same {
             continue;
         }
-        match store.adopt_lease(&pool, addr, &host, &name) {
+        match store.audited(&lease_row).adopt_lease(&pool, addr, &host, &name) {
             Ok(row) => report.leases_added.push(row),
             Err(e) => report.skipped.push(format!("container {host}/{name}: {e}")),
         }

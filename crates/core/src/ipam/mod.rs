@@ -30,20 +30,22 @@ pub fn check(store: &Store) -> Result<check::CheckReport> {
 
 /// Apply the safe repairs of a report: adopt the addresses of containers without a lease,
 /// release the leases of containers that are gone. Each finding gets its own outcome.
-pub fn repair(store: &Store, report: &check::CheckReport) -> Vec<(check::Finding, Result<()>)> {
-    report.orphans.iter().chain(&report.conflicts).filter(|f| f.repair.is_some()).map(|f| (f.clone(), repair_one(store, f))).collect()
+pub fn repair(store: &Store, op: &crate::audit::Op, report: &check::CheckReport) -> Vec<(check::Finding, Result<()>)> {
+    report.orphans.iter().chain(&report.conflicts).filter(|f| f.repair.is_some()).map(|f| (f.clone(), repair_one(store, op, f))).collect()
 }
 
-/// Apply the repair one finding offers.
-pub fn repair_one(store: &Store, finding: &check::Finding) -> Result<()> {
+/// Apply the repair one finding offers, recorded as `op`'s.
+pub fn repair_one(store: &Store, op: &crate::audit::Op, finding: &check::Finding) -> Result<()> {
     let ip = pool::parse_ip("address", &finding.ip)?;
     match &finding.repair {
         Some(check::Repair::Adopt { host, container }) => {
-            store.adopt_lease(&finding.pool, ip, host, container).map(drop)
+            let row = op.row(Some(host), "lease", Default::default(), "adopt");
+            store.audited(&row).adopt_lease(&finding.pool, ip, host, container).map(drop)
         }
         Some(check::Repair::Release) => {
             let holder = finding.containers.first().map(|c| (c.host.as_str(), c.container.as_str()));
-            store.release_held(&finding.pool, ip, holder).map(drop)
+            let row = op.row(holder.map(|h| h.0), "lease", Default::default(), "release");
+            store.audited(&row).release_held(&finding.pool, ip, holder).map(drop)
         }
         None => Err(crate::Error::invalid("repair", format!("{} has no safe repair; {}", finding.ip, finding.detail))),
     }

@@ -5,9 +5,10 @@
 
 use std::net::IpAddr;
 
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use super::audit::{AuditObject, NewAuditRow, Outcome};
 use super::{now_ms, Store};
 use crate::error::{Error, Result, StoreContext};
 use crate::ipam::pool::{from_num, to_num, PoolSpec};
@@ -143,21 +144,11 @@ pub const MAX_BATCH: usize = 1 << 17;
 const LIVE: &str = "NOT (state = 'quarantined' AND until_ms <= ?)";
 
 impl Store {
-    fn write_tx<T>(&self, what: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .store_context(|| format!("starting to {what}"))?;
-        let out = f(&tx)?;
-        tx.commit().store_context(|| format!("committing: {what}"))?;
-        Ok(out)
-    }
-
     /// Add a pool after checking it against itself, the hosts and every other pool: subnets
     /// may not overlap, and a host sits in at most one pool per segment.
     pub fn add_pool(&self, spec: &PoolSpec) -> Result<()> {
         spec.validate()?;
-        self.write_tx(&format!("add pool {}", spec.name), |tx| {
+        self.write_tx_recorded(&format!("add pool {}", spec.name), |tx| {
             let existing = all_specs(tx)?;
             if existing.iter().any(|p| p.name == spec.name) {
                 return Err(Error::invalid(
@@ -248,7 +239,7 @@ impl Store {
 
     /// Remove a pool and its address rows. A pool with leases is kept unless `force`.
     pub fn remove_pool(&self, name: &str, force: bool) -> Result<()> {
-        self.write_tx(&format!("remove pool {name}"), |tx| {
+        self.write_tx_recorded(&format!("remove pool {name}"), |tx| {
             let head = pool_head(tx, name)?;
             let leased: i64 = tx
                 .query_row("SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'leased'", [head.id], |r| r.get(0))
@@ -299,7 +290,7 @@ impl Store {
     /// Lease `request.ip`, or the next free address after the last one handed out (so a
     /// just-released address is the last to come back, even after its quarantine).
     pub fn lease(&self, pool: &str, request: &LeaseRequest) -> Result<AddressRow> {
-        self.write_tx(&format!("lease an address in pool {pool}"), |tx| lease_in(tx, pool, request))
+        self.write_tx_recorded(&format!("lease an address in pool {pool}"), |tx| lease_in(tx, pool, request))
     }
 
     /// Lease `count` next free addresses in one transaction (for `request`'s host and
@@ -311,7 +302,7 @@ impl Store {
         if count > MAX_BATCH {
             return Err(Error::invalid("lease count", format!("{count} is more than {MAX_BATCH} at once; lease in several steps")));
         }
-        self.write_tx(&format!("lease {count} addresses in pool {pool}"), |tx| {
+        self.write_tx_recorded(&format!("lease {count} addresses in pool {pool}"), |tx| {
             let mut head = pool_head(tx, pool)?;
             let (now, before) = (now_ms(), head.cursor);
             let free = free_addresses(tx, &head, now, count)?;
@@ -334,7 +325,7 @@ impl Store {
     /// Record a lease for a container found using `ip` (rebuild, or the repair of a container
     /// without a lease). A quarantine on the address ends: the address is in use already.
     pub fn adopt_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<AddressRow> {
-        self.write_tx(&format!("adopt {ip} in pool {pool}"), |tx| {
+        self.write_tx_recorded(&format!("adopt {ip} in pool {pool}"), |tx| {
             let head = pool_head(tx, pool)?;
             tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2 AND state = 'quarantined'", params![head.id, key(ip)])
                 .store_context(|| format!("ending the quarantine of {ip}"))?;
@@ -346,7 +337,7 @@ impl Store {
     /// Drop a lease outright, without quarantine: for an address taken for a container that
     /// was never created or never started.
     pub fn forget_lease(&self, pool: &str, ip: IpAddr) -> Result<()> {
-        self.write_tx(&format!("take back {ip} in pool {pool}"), |tx| {
+        self.write_tx_recorded(&format!("take back {ip} in pool {pool}"), |tx| {
             let head = pool_head(tx, pool)?;
             if !head.spec.subnet.contains(&ip) {
                 return Err(unavailable(pool, ip, &format!("outside the pool's subnet {}", head.spec.subnet)));
@@ -367,7 +358,7 @@ impl Store {
     /// Release `ip` only while it is still leased to `holder` (host, container): the repair of
     /// a finding that may have gone stale since the check.
     pub fn release_held(&self, pool: &str, ip: IpAddr, holder: Option<(&str, &str)>) -> Result<AddressRow> {
-        self.write_tx(&format!("release {ip} in pool {pool}"), |tx| {
+        self.write_tx_recorded(&format!("release {ip} in pool {pool}"), |tx| {
             let head = pool_head(tx, pool)?;
             if !head.spec.subnet.contains(&ip) {
                 return Err(unavailable(pool, ip, &format!("outside the pool's subnet {}", head.spec.subnet)));
@@ -400,7 +391,7 @@ impl Store {
 
     /// Every lease held by `container` on `host` goes into quarantine. Returns those released.
     pub fn release_container(&self, host: &str, names: &[&str]) -> Result<Vec<AddressRow>> {
-        self.write_tx(&format!("release the addresses of {host}/{}", names.first().unwrap_or(&"")), |tx| {
+        self.write_tx_recorded(&format!("release the addresses of {host}/{}", names.first().unwrap_or(&"")), |tx| {
             let mut found = Vec::new();
             {
                 let mut stmt = tx
@@ -434,7 +425,7 @@ impl Store {
 
     /// Reserve a free address so that it is never handed out.
     pub fn reserve(&self, pool: &str, ip: IpAddr, reason: &str) -> Result<AddressRow> {
-        self.write_tx(&format!("reserve {ip} in pool {pool}"), |tx| {
+        self.write_tx_recorded(&format!("reserve {ip} in pool {pool}"), |tx| {
             let head = pool_head(tx, pool)?;
             let now = now_ms();
             let reuse = check_specific(tx, &head, ip, now)?;
@@ -728,3 +719,135 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+
+// Recording pool and lease changes in the audit log, in the same transaction as the change.
+//
+// The front ends change pools and leases through [`Audited`] (`store.audited(&row)`), which
+// hands the op's row to the one transaction of the change: the methods above run it through
+// `write_tx_recorded`, which appends what the change did (described by [`Recorded`]) before
+// committing. The row travels in a thread-local for the length of that synchronous call, so the
+// methods keep one signature for both uses; the plain methods record nothing (store tests).
+
+thread_local! {
+    static RECORDING: std::cell::RefCell<Option<NewAuditRow>> = const { std::cell::RefCell::new(None) };
+}
+
+/// What a pool or lease change appends to the audit log, from its result and the op's row.
+pub(crate) trait Recorded {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow>;
+}
+
+fn recorded(template: &NewAuditRow, object: AuditObject, after: Option<serde_json::Value>) -> NewAuditRow {
+    NewAuditRow { object, after, outcome: Outcome::Ok, request: None, ..template.clone() }
+}
+
+impl Recorded for () {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
+        vec![recorded(template, template.object.clone(), template.after.clone())]
+    }
+}
+
+impl Recorded for AddressRow {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
+        let object = AuditObject { id: Some(self.ip.clone()), name: Some(self.pool.clone()) };
+        vec![NewAuditRow { host: self.host.clone().or_else(|| template.host.clone()), ..recorded(template, object, serde_json::to_value(self).ok()) }]
+    }
+}
+
+impl Recorded for Vec<AddressRow> {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
+        // A batch lease is one change: one row with its range, not one per address.
+        if self.len() > 1 && template.action == "lease" {
+            let (first, last) = (&self[0], &self[self.len() - 1]);
+            let object = AuditObject { id: Some(format!("{}…{}", first.ip, last.ip)), name: Some(first.pool.clone()) };
+            let after = serde_json::json!({"count": self.len(), "first": first.ip, "last": last.ip, "host": first.host, "container": first.container});
+            return vec![recorded(template, object, Some(after))];
+        }
+        self.iter().flat_map(|row| row.audit_rows(template)).collect()
+    }
+}
+
+impl Store {
+    /// [`Store::write_tx`], appending the audit rows of the change when it runs for an
+    /// [`Audited`] call.
+    fn write_tx_recorded<T: Recorded>(&self, what: &str, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let template = RECORDING.with(|r| r.borrow_mut().take());
+        self.write_tx(what, |tx| {
+            let out = f(tx)?;
+            if let Some(template) = &template {
+                self.audit_append_in(tx, &out.audit_rows(template))?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Pool and lease changes recorded as `row`'s op (its actor, via, reason, host; kind and
+    /// action as given).
+    pub fn audited<'a>(&'a self, row: &'a NewAuditRow) -> Audited<'a> {
+        Audited { store: self, row }
+    }
+}
+
+/// Pool and lease changes that are recorded in the audit log in their own transaction.
+pub struct Audited<'a> {
+    store: &'a Store,
+    row: &'a NewAuditRow,
+}
+
+impl Audited<'_> {
+    fn run<T>(&self, kind: &str, action: &str, object: AuditObject, after: Option<serde_json::Value>, call: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        let row = NewAuditRow { kind: kind.to_owned(), action: action.to_owned(), object, after, ..self.row.clone() };
+        RECORDING.with(|r| *r.borrow_mut() = Some(row));
+        let out = call(self.store);
+        RECORDING.with(|r| r.borrow_mut().take());
+        out
+    }
+
+    fn pool_object(name: &str) -> AuditObject {
+        AuditObject { id: None, name: Some(name.to_owned()) }
+    }
+
+    pub fn add_pool(&self, spec: &PoolSpec) -> Result<()> {
+        // A pool read back from the hosts' labels is recorded as such.
+        let action = if self.row.action == "rebuild" { "rebuild" } else { "add" };
+        self.run("pool", action, Self::pool_object(&spec.name), serde_json::to_value(spec).ok(), |s| s.add_pool(spec))
+    }
+
+    pub fn remove_pool(&self, name: &str, force: bool) -> Result<()> {
+        self.run("pool", "remove", Self::pool_object(name), None, |s| s.remove_pool(name, force))
+    }
+
+    pub fn lease(&self, pool: &str, request: &LeaseRequest) -> Result<AddressRow> {
+        self.run("lease", "lease", Self::pool_object(pool), None, |s| s.lease(pool, request))
+    }
+
+    pub fn lease_many(&self, pool: &str, count: usize, request: &LeaseRequest) -> Result<Vec<AddressRow>> {
+        self.run("lease", "lease", Self::pool_object(pool), None, |s| s.lease_many(pool, count, request))
+    }
+
+    pub fn adopt_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<AddressRow> {
+        self.run("lease", "adopt", Self::pool_object(pool), None, |s| s.adopt_lease(pool, ip, host, container))
+    }
+
+    pub fn forget_lease(&self, pool: &str, ip: IpAddr) -> Result<()> {
+        let object = AuditObject { id: Some(ip.to_string()), name: Some(pool.to_owned()) };
+        self.run("lease", "forget", object, None, |s| s.forget_lease(pool, ip))
+    }
+
+    pub fn release(&self, pool: &str, ip: IpAddr) -> Result<AddressRow> {
+        self.release_held(pool, ip, None)
+    }
+
+    pub fn release_held(&self, pool: &str, ip: IpAddr, holder: Option<(&str, &str)>) -> Result<AddressRow> {
+        self.run("lease", "release", Self::pool_object(pool), None, |s| s.release_held(pool, ip, holder))
+    }
+
+    pub fn release_container(&self, host: &str, names: &[&str]) -> Result<Vec<AddressRow>> {
+        self.run("lease", "release", AuditObject::default(), None, |s| s.release_container(host, names))
+    }
+
+    pub fn reserve(&self, pool: &str, ip: IpAddr, reason: &str) -> Result<AddressRow> {
+        self.run("lease", "reserve", Self::pool_object(pool), None, |s| s.reserve(pool, ip, reason))
+    }
+}

@@ -4,6 +4,7 @@
 //! [`Store`] owns one connection behind a mutex; every method is one short transaction, so a
 //! follower's writes never keep readers waiting.
 
+pub mod audit;
 mod hosts;
 pub mod ipam;
 mod mirror;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result, StoreContext};
 
@@ -30,6 +31,8 @@ pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
     events_kept_per_host: i64,
+    /// The time of audit rows and claims (ms since the epoch): [`now_ms`] but in tests and benchmarks.
+    audit_clock: Box<dyn Fn() -> i64 + Send + Sync>,
 }
 
 impl std::fmt::Debug for Store {
@@ -62,12 +65,19 @@ impl Store {
         // parameter (IPAM's free-address scan) is parsed and planned again on every run.
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .store_context(|| "configuring the connection".into())?;
-        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), events_kept_per_host: EVENTS_KEPT_PER_HOST })
+        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), events_kept_per_host: EVENTS_KEPT_PER_HOST, audit_clock: Box::new(now_ms) })
     }
 
     /// Keep this many events per host instead of [`EVENTS_KEPT_PER_HOST`].
     pub fn with_events_kept_per_host(mut self, keep: i64) -> Store {
         self.events_kept_per_host = keep.max(1);
+        self
+    }
+
+    /// Take the time of audit rows and claims from `clock` (ms since the epoch) instead of the
+    /// system clock: for tests and benchmarks that need a log spread over days.
+    pub fn with_audit_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Store {
+        self.audit_clock = Box::new(clock);
         self
     }
 
@@ -78,6 +88,18 @@ impl Store {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Run `f` in one `BEGIN IMMEDIATE` transaction: concurrent writers (other processes too)
+    /// queue on the write lock instead of failing halfway. `what` names the change in errors.
+    fn write_tx<T>(&self, what: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .store_context(|| format!("starting to {what}"))?;
+        let out = f(&tx)?;
+        tx.commit().store_context(|| format!("committing: {what}"))?;
+        Ok(out)
     }
 
     /// The schema version of the open database.

@@ -160,6 +160,56 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX ipam_addresses_container ON ipam_addresses(host, container);
     "#,
+    // 5: the audit log (store/audit.rs): append-only rows in a hash chain, the chain's head and
+    // anchor (the last pruned row), and the claims of requests in flight. Every index ends in
+    // the rowid, so `(host, time_ms)` and `(time_ms)` answer "newest first" without a sort.
+    r#"
+    CREATE TABLE audit (
+        id           INTEGER PRIMARY KEY,
+        op           TEXT NOT NULL,
+        time_ms      INTEGER NOT NULL,
+        actor        TEXT NOT NULL,
+        via          TEXT NOT NULL CHECK (via IN ('cli', 'app', 'external')),
+        host         TEXT,
+        kind         TEXT NOT NULL,
+        object_id    TEXT,
+        object_name  TEXT,
+        action       TEXT NOT NULL,
+        outcome      TEXT NOT NULL CHECK (outcome IN ('ok', 'failed', 'unknown')),
+        error        TEXT,
+        before       TEXT,
+        after        TEXT,
+        reason       TEXT,
+        request      INTEGER,
+        hash         TEXT NOT NULL
+    );
+    CREATE INDEX audit_host_time ON audit(host, time_ms);
+    CREATE INDEX audit_time ON audit(time_ms);
+    CREATE INDEX audit_op ON audit(op);
+    CREATE INDEX audit_object_id ON audit(object_id) WHERE object_id IS NOT NULL;
+    CREATE INDEX audit_object_name ON audit(object_name) WHERE object_name IS NOT NULL;
+    CREATE INDEX audit_request ON audit(request) WHERE request IS NOT NULL;
+
+    CREATE TABLE audit_chain (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        head_id      INTEGER NOT NULL,
+        head_hash    TEXT NOT NULL,
+        anchor_id    INTEGER NOT NULL,
+        anchor_hash  TEXT NOT NULL
+    );
+    INSERT INTO audit_chain (id, head_id, head_hash, anchor_id, anchor_hash) VALUES (
+        1, 0, '0000000000000000000000000000000000000000000000000000000000000000',
+        0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+    CREATE TABLE audit_claims (
+        request      INTEGER PRIMARY KEY,
+        host         TEXT NOT NULL,
+        object_id    TEXT,
+        object_name  TEXT,
+        since_ms     INTEGER NOT NULL,
+        until_ms     INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

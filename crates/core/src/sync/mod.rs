@@ -9,7 +9,6 @@
 //!    resync in full: the daemon replays only its last 256 events, so nothing short of a full
 //!    snapshot can be trusted after a gap.
 
-mod facts;
 mod supervisor;
 
 pub use supervisor::Supervisor;
@@ -18,18 +17,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::query_parameters::{EventsOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions};
-use futures_util::{stream, StreamExt, TryStreamExt};
-use tokio::sync::{broadcast, mpsc, watch};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, info_span, warn, Instrument};
 
-use crate::connect::{connect, is_not_found, Engine};
+pub use crate::connect::SNAPSHOT_CONCURRENCY;
+use crate::connect::Engine;
 use crate::error::{Error, Result};
+use crate::fleet::Fleet;
 use crate::model::{Change, EventRecord, Host, Reachability, Snapshot};
 use crate::store::Store;
 
-/// Inspect requests in flight at once during a snapshot.
-pub const SNAPSHOT_CONCURRENCY: usize = 8;
 /// How often a follower checks a quiet daemon is still there, and how long it waits for the answer.
 pub const PING_EVERY: Duration = Duration::from_secs(5);
 pub use crate::connect::PING_TIMEOUT;
@@ -44,9 +42,11 @@ const BATCH_MAX: usize = 1024;
 pub enum MirrorUpdate {
     /// A full snapshot of the host was written.
     Snapshot { host_id: i64, host: String, containers: usize },
-    /// A batch of events was applied; `containers` are the ids whose rows were rewritten or deleted.
-    /// The times are the daemon's, of the batch's oldest and newest events.
+    /// A batch of events was applied; `containers` are the ids whose rows were rewritten or
+    /// deleted. The times are the daemon's, of the batch's oldest and newest events.
     Events { host_id: i64, host: String, containers: Vec<String>, oldest_event_ns: i64, newest_event_ns: i64 },
+    /// A change Berth made was written back: these containers' rows were rewritten or deleted.
+    Written { host_id: i64, host: String, containers: Vec<String> },
     /// The follower is dialling, the host answered (with the ping's round trip), or it was lost.
     Status { host_id: i64, host: String, state: Reachability, error: Option<String>, rtt_ms: Option<f64> },
 }
@@ -56,6 +56,7 @@ impl MirrorUpdate {
         match self {
             MirrorUpdate::Snapshot { host_id, .. }
             | MirrorUpdate::Events { host_id, .. }
+            | MirrorUpdate::Written { host_id, .. }
             | MirrorUpdate::Status { host_id, .. } => *host_id,
         }
     }
@@ -71,7 +72,7 @@ pub struct SnapshotCounts {
 }
 
 /// Run store calls off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     store: &Arc<Store>,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -79,12 +80,13 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store)).await.expect("store task panicked")
 }
 
-/// Connect, take one snapshot, write it. Marks the host offline (and returns the error) when it
-/// cannot be reached.
-pub async fn sync_once(store: &Arc<Store>, host: &Host) -> Result<SnapshotCounts> {
+/// Take one snapshot of `host` over the fleet's connection to it and write it. Marks the host
+/// offline (and returns the error) when it cannot be reached.
+pub async fn sync_once(fleet: &Fleet, host: &Host) -> Result<SnapshotCounts> {
+    let store = fleet.store();
     let result = async {
-        let engine = connect(host).await?;
-        let snapshot = fetch_snapshot(&engine, None).await?;
+        let engine = fleet.engine_for(host).await?;
+        let snapshot = engine.snapshot(None).await?;
         let counts = counts(&snapshot);
         let host_id = host.id;
         blocking(store, move |s| {
@@ -92,6 +94,7 @@ pub async fn sync_once(store: &Arc<Store>, host: &Host) -> Result<SnapshotCounts
             s.write_snapshot(host_id, &snapshot)
         })
         .await?;
+        fleet.publish(MirrorUpdate::Snapshot { host_id, host: host.name().to_owned(), containers: counts.containers });
         Ok::<_, Error>(counts)
     }
     .instrument(info_span!("sync", host = host.name()))
@@ -112,105 +115,6 @@ fn counts(snapshot: &Snapshot) -> SnapshotCounts {
         networks: snapshot.networks.len(),
         volumes: snapshot.volumes.len(),
     }
-}
-
-/// Everything the host holds. `info` is `/info` when the caller already has it (fetched before
-/// the listing starts); otherwise it is fetched alongside the listing.
-pub async fn fetch_snapshot(engine: &Engine, info: Option<bollard::models::SystemInfo>) -> Result<Snapshot> {
-    let docker = &engine.docker;
-    let info = async {
-        match info {
-            Some(info) => Ok(info),
-            None => docker.info().await.map_err(|e| engine.error("report its info", e)),
-        }
-    };
-    let containers = async {
-        let list = docker
-            .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
-            .await
-            .map_err(|e| engine.error("list containers", e))?;
-        let ids: Vec<String> = list.into_iter().filter_map(|c| c.id).collect();
-        inspect_containers(engine, ids).await.map(|found| {
-            found.into_iter().filter_map(|(_, c)| c).collect::<Vec<_>>()
-        })
-    };
-    let images = async {
-        let list = docker
-            .list_images(Some(ListImagesOptions { all: false, ..Default::default() }))
-            .await
-            .map_err(|e| engine.error("list images", e))?;
-        let found: Vec<_> = stream::iter(list.into_iter().map(|i| i.id))
-            .map(|id| async move { inspect_image(engine, &id).await })
-            .buffer_unordered(SNAPSHOT_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok::<_, Error>(found.into_iter().flatten().collect::<Vec<_>>())
-    };
-    let networks = async {
-        let list = docker
-            .list_networks(None::<ListNetworksOptions>)
-            .await
-            .map_err(|e| engine.error("list networks", e))?;
-        let found: Vec<_> = stream::iter(list.into_iter().filter_map(|n| n.id))
-            .map(|id| async move { inspect_network(engine, &id).await })
-            .buffer_unordered(SNAPSHOT_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok::<_, Error>(found.into_iter().flatten().collect::<Vec<_>>())
-    };
-    let volumes = async {
-        let list = docker
-            .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
-            .await
-            .map_err(|e| engine.error("list volumes", e))?;
-        Ok::<_, Error>(list.volumes.unwrap_or_default().iter().map(facts::volume).collect::<Vec<_>>())
-    };
-    let (info, containers, images, networks, volumes) = tokio::try_join!(info, containers, images, networks, volumes)?;
-    Ok(Snapshot { engine: facts::engine(&engine.api_version, &info), containers, images, networks, volumes })
-}
-
-/// Inspect containers by id (pipelined when there are many). `None`: the container is gone.
-async fn inspect_containers(
-    engine: &Engine,
-    ids: Vec<String>,
-) -> Result<Vec<(String, Option<crate::model::ContainerFacts>)>> {
-    let documents = engine.inspect_containers_json(ids).await?;
-    documents
-        .into_iter()
-        .map(|(id, json)| {
-            let Some(json) = json else { return Ok((id, None)) };
-            let facts = facts::container(json).map_err(|e| Error::Docker {
-                host: engine.host.clone(),
-                action: "inspect a container".into(),
-                reason: format!("its answer for {id} is not an inspect document: {e}"),
-            })?;
-            Ok((id, Some(facts)))
-        })
-        .collect()
-}
-
-async fn inspect_image(engine: &Engine, id: &str) -> Result<Option<crate::model::ImageFacts>> {
-    match engine.docker.inspect_image(id).await {
-        Ok(inspect) => Ok(Some(facts::image(&inspect))),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(engine.error("inspect an image", e)),
-    }
-}
-
-async fn inspect_network(engine: &Engine, id: &str) -> Result<Option<crate::model::NetworkFacts>> {
-    match engine.docker.inspect_network(id, None).await {
-        Ok(inspect) => Ok(Some(facts::network(&inspect))),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(engine.error("inspect a network", e)),
-    }
-}
-
-fn daemon_now_ns(info: &bollard::models::SystemInfo) -> i64 {
-    info.system_time
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0))
 }
 
 /// Capped exponential back-off between reconnects.
@@ -234,31 +138,19 @@ impl Backoff {
 }
 
 /// Follow every host until `shutdown` turns true: one task per host.
-pub async fn follow_all(
-    store: Arc<Store>,
-    hosts: Vec<Host>,
-    shutdown: watch::Receiver<bool>,
-    updates: broadcast::Sender<MirrorUpdate>,
-) {
-    let tasks: Vec<_> = hosts
-        .into_iter()
-        .map(|host| tokio::spawn(follow(Arc::clone(&store), host, shutdown.clone(), updates.clone())))
-        .collect();
+pub async fn follow_all(fleet: Arc<Fleet>, hosts: Vec<Host>, shutdown: watch::Receiver<bool>) {
+    let tasks: Vec<_> =
+        hosts.into_iter().map(|host| tokio::spawn(follow(Arc::clone(&fleet), host, shutdown.clone()))).collect();
     for task in tasks {
         let _ = task.await;
     }
 }
 
-/// Keep one host's mirror true until `shutdown` turns true.
-pub async fn follow(
-    store: Arc<Store>,
-    host: Host,
-    mut shutdown: watch::Receiver<bool>,
-    updates: broadcast::Sender<MirrorUpdate>,
-) {
+/// Keep one host's mirror true until `shutdown` turns true, over the fleet's connection to it.
+pub async fn follow(fleet: Arc<Fleet>, host: Host, mut shutdown: watch::Receiver<bool>) {
     let span = info_span!("follow", host = host.name());
     async move {
-        let mut follower = Follower { store, host, updates, backoff: Backoff::new() };
+        let mut follower = Follower { fleet, host, backoff: Backoff::new() };
         loop {
             // Shutdown wins at any await point: mid-snapshot, mid-batch or while backing off.
             let error = tokio::select! {
@@ -267,10 +159,10 @@ pub async fn follow(
             };
             warn!(error = %error, "host lost; keeping its rows and reconnecting");
             let (host_id, message) = (follower.host.id, error.to_string());
-            if let Err(e) = blocking(&follower.store, move |s| s.mark_offline(host_id, &message)).await {
+            if let Err(e) = blocking(follower.fleet.store(), move |s| s.mark_offline(host_id, &message)).await {
                 warn!(error = %e, "could not record the host as offline");
             }
-            let _ = follower.updates.send(MirrorUpdate::Status {
+            follower.fleet.publish(MirrorUpdate::Status {
                 host_id: follower.host.id,
                 host: follower.host.name().to_owned(),
                 state: Reachability::Offline,
@@ -289,9 +181,8 @@ pub async fn follow(
 }
 
 struct Follower {
-    store: Arc<Store>,
+    fleet: Arc<Fleet>,
     host: Host,
-    updates: broadcast::Sender<MirrorUpdate>,
     backoff: Backoff,
 }
 
@@ -304,16 +195,19 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Ping the daemon; its round trip in milliseconds.
 impl Follower {
     fn status(&self, state: Reachability, rtt_ms: Option<f64>) {
-        let _ = self.updates.send(MirrorUpdate::Status {
+        self.fleet.publish(MirrorUpdate::Status {
             host_id: self.host.id,
             host: self.host.name().to_owned(),
             state,
             error: None,
             rtt_ms,
         });
+    }
+
+    fn store(&self) -> &Arc<Store> {
+        self.fleet.store()
     }
 
     /// One connected stretch: subscribe, snapshot, then apply events until something fails;
@@ -328,20 +222,19 @@ impl Follower {
     async fn connected(&mut self) -> Result<std::convert::Infallible> {
         let host_id = self.host.id;
         self.status(Reachability::Connecting, None);
-        let engine = connect(&self.host).await?;
+        let engine = self.fleet.engine_for(&self.host).await?;
         let rtt_ms = engine.ping_rtt().await?;
-        let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
+        let info = engine.info().await?;
         // Subscribe before listing, replaying from a second before now: an event that lands
         // while we list is then both in the listing or after it, never lost between the two.
-        let last_event_ns = blocking(&self.store, move |s| s.last_event_ns(host_id)).await?;
-        let snapshot_ns = daemon_now_ns(&info);
+        let last_event_ns = blocking(self.store(), move |s| s.last_event_ns(host_id)).await?;
+        let snapshot_ns = info.now_ns();
         let replay_from_s = (snapshot_ns / 1_000_000_000 - 1)
             .min(last_event_ns.map(|ns| ns / 1_000_000_000).unwrap_or(i64::MAX));
         let (tx, mut rx) = mpsc::channel(4 * BATCH_MAX);
-        let docker = engine.docker.clone();
+        let events = engine.events(replay_from_s);
         let _reader = AbortOnDrop(tokio::spawn(async move {
-            let mut events =
-                docker.events(Some(EventsOptions { since: Some(replay_from_s.to_string()), ..Default::default() }));
+            let mut events = std::pin::pin!(events);
             while let Some(item) = events.next().await {
                 if tx.send(item).await.is_err() {
                     return;
@@ -349,9 +242,9 @@ impl Follower {
             }
         }));
 
-        let snapshot = fetch_snapshot(&engine, Some(info)).await?;
+        let snapshot = engine.snapshot(Some(info)).await?;
         let counts = counts(&snapshot);
-        blocking(&self.store, move |s| {
+        blocking(self.store(), move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
             s.touch_seen(host_id, rtt_ms)?;
             s.write_snapshot(host_id, &snapshot)
@@ -361,7 +254,7 @@ impl Follower {
         info!(containers = counts.containers, images = counts.images, "snapshot written; following events");
         self.status(Reachability::Online, Some(rtt_ms));
         let name = self.host.name().to_owned();
-        let _ = self.updates.send(MirrorUpdate::Snapshot { host_id, host: name, containers: counts.containers });
+        self.fleet.publish(MirrorUpdate::Snapshot { host_id, host: name, containers: counts.containers });
 
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -383,10 +276,10 @@ impl Follower {
                                 break;
                             }
                             Some(Err(e)) => {
-                                failure = Some(engine.error("stream events", e));
+                                failure = Some(e);
                                 break;
                             }
-                            Some(Ok(message)) => batch.push(message),
+                            Some(Ok(record)) => batch.push(record),
                         }
                         if batch.len() >= BATCH_MAX {
                             break;
@@ -398,7 +291,7 @@ impl Follower {
                         }
                     }
                     if !batch.is_empty() {
-                        self.apply(&engine, &batch, snapshot_ns).await?;
+                        self.apply(&engine, batch, snapshot_ns).await?;
                     }
                     if let Some(e) = failure {
                         return Err(e);
@@ -406,7 +299,7 @@ impl Follower {
                 }
                 _ = ping.tick() => {
                     let rtt_ms = engine.ping_rtt().await?;
-                    blocking(&self.store, move |s| s.touch_seen(host_id, rtt_ms)).await?;
+                    blocking(self.store(), move |s| s.touch_seen(host_id, rtt_ms)).await?;
                     self.status(Reachability::Online, Some(rtt_ms));
                 }
             }
@@ -415,54 +308,21 @@ impl Follower {
 
     /// Store a batch of events and rewrite exactly the rows they touch. Events older than the
     /// snapshot (replayed history) are stored but change nothing: the snapshot already has them.
-    async fn apply(&self, engine: &Engine, batch: &[bollard::models::EventMessage], snapshot_ns: i64) -> Result<()> {
+    async fn apply(&self, engine: &Engine, records: Vec<EventRecord>, snapshot_ns: i64) -> Result<()> {
         let started = std::time::Instant::now();
-        let records: Vec<EventRecord> = batch.iter().map(facts::event).collect();
         let touched = Touched::from_events(records.iter().filter(|r| r.time_ns >= snapshot_ns));
-        let mut changes = Vec::new();
-        for (id, found) in inspect_containers(engine, touched.containers.iter().cloned().collect()).await? {
-            changes.push(match found {
-                Some(facts) => Change::UpsertContainer(facts),
-                None => Change::RemoveContainer(id),
-            });
-        }
-        changes.extend(touched.removed_containers.iter().cloned().map(Change::RemoveContainer));
-        for id in &touched.images {
-            changes.push(match inspect_image(engine, id).await? {
-                Some(facts) => Change::UpsertImage(facts),
-                None => Change::RemoveImage(id.clone()),
-            });
-        }
-        for id in &touched.networks {
-            changes.push(match inspect_network(engine, id).await? {
-                Some(facts) => Change::UpsertNetwork(facts),
-                None => Change::RemoveNetwork(id.clone()),
-            });
-        }
-        changes.extend(touched.removed_networks.iter().cloned().map(Change::RemoveNetwork));
-        for name in &touched.volumes {
-            changes.push(match engine.docker.inspect_volume(name).await {
-                Ok(volume) => Change::UpsertVolume(facts::volume(&volume)),
-                Err(e) if is_not_found(&e) => Change::RemoveVolume(name.clone()),
-                Err(e) => return Err(engine.error("inspect a volume", e)),
-            });
-        }
-        changes.extend(touched.removed_volumes.iter().cloned().map(Change::RemoveVolume));
-        if touched.engine {
-            let info = engine.docker.info().await.map_err(|e| engine.error("report its info", e))?;
-            changes.push(Change::Engine(facts::engine(&engine.api_version, &info)));
-        }
+        let changes = touched.reinspect(engine).await?;
         let newest_event_ns = records.iter().map(|r| r.time_ns).max().unwrap_or(0);
         let oldest_event_ns = records.iter().map(|r| r.time_ns).min().unwrap_or(0);
         let containers: Vec<String> = touched.containers.iter().chain(&touched.removed_containers).cloned().collect();
         let inspected = started.elapsed();
         let host_id = self.host.id;
         let (events, rows) = (records.len(), changes.len());
-        blocking(&self.store, move |s| s.apply_events(host_id, &records, &changes)).await?;
+        blocking(self.store(), move |s| s.apply_events(host_id, &records, &changes)).await?;
         debug!(events, rows, ?inspected, total = ?started.elapsed(), "applied events");
         if events > 0 {
             let host = self.host.name().to_owned();
-            let _ = self.updates.send(MirrorUpdate::Events { host_id, host, containers, oldest_event_ns, newest_event_ns });
+            self.fleet.publish(MirrorUpdate::Events { host_id, host, containers, oldest_event_ns, newest_event_ns });
         }
         Ok(())
     }
@@ -482,7 +342,43 @@ struct Touched {
 }
 
 impl Touched {
-    fn from_events<'a>(events: impl Iterator<Item = &'a EventRecord>) -> Touched {
+    /// Re-inspect what the batch touched: the row changes to write.
+    async fn reinspect(&self, engine: &Engine) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        for (id, found) in engine.containers(self.containers.iter().cloned().collect()).await? {
+            changes.push(match found {
+                Some(facts) => Change::UpsertContainer(facts),
+                None => Change::RemoveContainer(id),
+            });
+        }
+        changes.extend(self.removed_containers.iter().cloned().map(Change::RemoveContainer));
+        for id in &self.images {
+            changes.push(match engine.image(id).await? {
+                Some(facts) => Change::UpsertImage(facts),
+                None => Change::RemoveImage(id.clone()),
+            });
+        }
+        for id in &self.networks {
+            changes.push(match engine.network(id).await? {
+                Some(facts) => Change::UpsertNetwork(facts),
+                None => Change::RemoveNetwork(id.clone()),
+            });
+        }
+        changes.extend(self.removed_networks.iter().cloned().map(Change::RemoveNetwork));
+        for name in &self.volumes {
+            changes.push(match engine.volume(name).await? {
+                Some(facts) => Change::UpsertVolume(facts),
+                None => Change::RemoveVolume(name.clone()),
+            });
+        }
+        changes.extend(self.removed_volumes.iter().cloned().map(Change::RemoveVolume));
+        if self.engine {
+            changes.push(Change::Engine(engine.engine_facts().await?));
+        }
+        Ok(changes)
+    }
+
+    pub(crate) fn from_events<'a>(events: impl Iterator<Item = &'a EventRecord>) -> Touched {
         let mut t = Touched::default();
         for e in events {
             let Some(id) = e.actor_id.clone() else { continue };

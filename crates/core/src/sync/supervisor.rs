@@ -13,11 +13,9 @@ use tokio::sync::{broadcast, watch};
 
 use super::{follow, MirrorUpdate};
 use crate::error::Result;
+use crate::fleet::Fleet;
 use crate::model::{Host, HostSummary, Reachability};
 use crate::store::Store;
-
-/// Updates buffered per subscriber before a slow one starts missing them (and must resync).
-const UPDATES_BUFFERED: usize = 4096;
 
 struct Running {
     stop: watch::Sender<bool>,
@@ -30,16 +28,15 @@ struct Live {
 }
 
 pub struct Supervisor {
-    store: Arc<Store>,
-    updates: broadcast::Sender<MirrorUpdate>,
+    fleet: Arc<Fleet>,
     running: Mutex<HashMap<i64, Running>>,
     live: Arc<Mutex<HashMap<i64, Live>>>,
 }
 
 impl Supervisor {
     /// Must be called within a Tokio runtime: it starts the task that tracks live states.
-    pub fn new(store: Arc<Store>) -> Arc<Supervisor> {
-        let (updates, mut seen) = broadcast::channel(UPDATES_BUFFERED);
+    pub fn new(fleet: Arc<Fleet>) -> Arc<Supervisor> {
+        let mut seen = fleet.subscribe();
         let live: Arc<Mutex<HashMap<i64, Live>>> = Arc::default();
         let tracked = Arc::clone(&live);
         tokio::spawn(async move {
@@ -56,21 +53,25 @@ impl Supervisor {
                 }
             }
         });
-        Arc::new(Supervisor { store, updates, running: Mutex::default(), live })
+        Arc::new(Supervisor { fleet, running: Mutex::default(), live })
     }
 
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        self.fleet.store()
+    }
+
+    pub fn fleet(&self) -> &Arc<Fleet> {
+        &self.fleet
     }
 
     /// Every mirror update from now on. A receiver that lags must reload what it shows.
     pub fn subscribe(&self) -> broadcast::Receiver<MirrorUpdate> {
-        self.updates.subscribe()
+        self.fleet.subscribe()
     }
 
     /// Follow every stored host.
     pub fn follow_all(&self) -> Result<()> {
-        for host in self.store.hosts()? {
+        for host in self.store().hosts()? {
             self.follow(host);
         }
         Ok(())
@@ -81,10 +82,12 @@ impl Supervisor {
         let (stop, shutdown) = watch::channel(false);
         let id = host.id;
         self.set_live(id, Live { state: Reachability::Connecting, rtt_ms: None });
-        tokio::spawn(follow(Arc::clone(&self.store), host, shutdown, self.updates.clone()));
         if let Some(old) = self.running().insert(id, Running { stop }) {
             let _ = old.stop.send(true);
+            // Edited: its old connection may point elsewhere.
+            self.fleet.forget_engine(id);
         }
+        tokio::spawn(follow(Arc::clone(&self.fleet), host, shutdown));
     }
 
     /// Stop following a host (it was removed).
@@ -92,6 +95,7 @@ impl Supervisor {
         if let Some(old) = self.running().remove(&host_id) {
             let _ = old.stop.send(true);
         }
+        self.fleet.forget_engine(host_id);
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&host_id);
     }
 
@@ -104,7 +108,7 @@ impl Supervisor {
 
     /// The stored summaries with this run's live state laid over them.
     pub fn summaries(&self) -> Result<Vec<HostSummary>> {
-        let mut summaries = self.store.host_summaries()?;
+        let mut summaries = self.store().host_summaries()?;
         for summary in &mut summaries {
             self.overlay(summary);
         }
@@ -112,7 +116,7 @@ impl Supervisor {
     }
 
     pub fn summary(&self, host_id: i64) -> Result<HostSummary> {
-        let mut summary = self.store.host_summary(host_id)?;
+        let mut summary = self.store().host_summary(host_id)?;
         self.overlay(&mut summary);
         Ok(summary)
     }

@@ -21,7 +21,10 @@ export const commands = {
 	/**  Every container of every host, in every state, from the mirror (works offline). */
 	containers: () => __TAURI_INVOKE<ContainerRow[]>("containers"),
 	containerDetail: (host: string, id: string) => __TAURI_INVOKE<ContainerDetail>("container_detail", { host, id }),
-	/**  Ask the container's host to start/stop/…; the outcome reaches the UI through the event stream. */
+	/**
+	 *  Ask the container's host to start/stop/…: recorded in the audit log, sent once, and the
+	 *  container's row patched in the UI as soon as the host answers. A refusal carries Docker's words.
+	 */
 	containerAction: (host: string, id: string, action: ContainerAction) => __TAURI_INVOKE<null>("container_action", { host, id, action }),
 	/**  The newest `limit` stored events of one host (or of the fleet), oldest first. */
 	events: (host: string | null, limit: number) => __TAURI_INVOKE<EventRow[]>("events", { host, limit }),
@@ -64,6 +67,7 @@ export const commands = {
 	ipamNetApply: (pool: string) => __TAURI_INVOKE<NetReport[]>("ipam_net_apply", { pool }),
 	/**  Run a container on a pool's host with a fixed address leased from the pool. */
 	ipamRun: (spec: RunSpec) => __TAURI_INVOKE<RunOutcome>("ipam_run", { spec }),
+	audit: (query: AuditQuery) => __TAURI_INVOKE<AuditRow[]>("audit", { query }),
 };
 
 /* Types */
@@ -91,6 +95,56 @@ export type AddressRow = {
 export type AddressState = "leased" | "quarantined" | "reserved" | 
 /**  Only in what a release returns: the address is free again at once. */
 "free";
+
+/**
+ *  What a row is about: a container's full id and name (without Docker's leading `/`), a
+ *  network's, an image's id, a pool's name… Either may be unknown (the id before a create).
+ */
+export type AuditObject = {
+	id: string | null,
+	name: string | null,
+};
+
+/**  What [`Store::audit`] returns: the newest `limit` rows that pass every filter given. */
+export type AuditQuery = {
+	host?: string | null,
+	/**  Rows at or after this time (ms since the epoch). */
+	since_ms?: number | null,
+	via?: Via | null,
+	op?: string | null,
+	kind?: string | null,
+	/**
+	 *  An object's name, or its id: whole, or a prefix of at least 4 hex digits (as `docker`
+	 *  takes short ids; `sha256:` may lead).
+	 */
+	object?: string | null,
+	outcome?: Outcome | null,
+	/**  1 to [`MAX_AUDIT_LIMIT`]; 100 when left out. */
+	limit?: number,
+};
+
+/**  A stored row. */
+export type AuditRow = {
+	id: number,
+	op: string,
+	/**  RFC 3339, UTC, with milliseconds. */
+	time: string,
+	time_ms: number,
+	actor: string,
+	via: Via,
+	host: string | null,
+	kind: string,
+	object: AuditObject,
+	action: string,
+	outcome: Outcome,
+	error: string | null,
+	before: Value | null,
+	after: Value | null,
+	reason: string | null,
+	request: number | null,
+	/**  This row's link in the chain (64 hex digits). */
+	hash: string,
+};
 
 export type CheckReport = {
 	conflicts: Finding[],
@@ -319,6 +373,11 @@ export type NetReport = {
 	error: string | null,
 };
 
+/**  How a change ended. */
+export type Outcome = "ok" | "failed" | 
+/**  A request not (yet) answered; a completion whose answer never came. */
+"unknown";
+
 /**  A host on the pool's LAN, with what differs from the pool's template on it. */
 export type PoolHost = {
 	host: string,
@@ -487,4 +546,15 @@ export type UiStep = {
 	/**  Milliseconds since the page began to load (`performance.now()`). */
 	ms: number | null,
 };
+
+export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
+/**  Which way a change came in. */
+export type Via = 
+/**  The `berth` command line. */
+"cli" | 
+/**  The desktop app. */
+"app" | 
+/**  Seen in a host's events with no Berth request claiming it (the docker CLI, another tool). */
+"external";
 

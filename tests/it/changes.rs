@@ -1,0 +1,146 @@
+//! The one change path: a change Berth makes is in the mirror when the command returns (no
+//! follower running), a request the daemon refused is sent once (the CLI's path and the app's,
+//! over a kept connection), and every change is in the audit log, whose chain `audit verify`
+//! checks.
+
+use std::sync::Arc;
+
+use berth_e2e::netns::RemoteHost;
+use berth_e2e::{Berth, Daemon, TEST_IMAGE};
+use serde_json::Value;
+
+/// How many times the daemon was asked to kill container `id`, from its `--debug` log.
+fn kill_requests(daemon: &Daemon, id: &str) -> usize {
+    daemon.log().lines().filter(|l| l.contains("Calling POST") && l.contains(&format!("/containers/{id}/kill"))).count()
+}
+
+#[test]
+fn a_container_berth_runs_is_in_the_mirror_at_once_and_rm_puts_its_address_in_quarantine() {
+    let h1 = RemoteHost::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "h1", &h1.daemon.url()]);
+    berth.ok(&["sync", "--once"]);
+    let br = format!("c{}", std::process::id() % 100_000);
+    berth.ok(&["ipam", "pool", "add", "lan", "--subnet", "10.78.0.0/24", "--host", "h1,ip=10.78.0.254", "--bridge-name", &br]);
+    berth.ok(&["net", "apply", "lan"]);
+    // No follower runs: the mirror learns of web1 from `berth run` itself.
+    let ran: Value = serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web1", TEST_IMAGE, "sleep", "600"])).unwrap();
+    let rows = berth.json(&["ps", "--filter", "name=web1"]);
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["state"], "running");
+    assert_eq!(rows[0]["ips"]["lan"], ran["ip"]);
+    // A stop right after, still with no follower: the mirror says exited.
+    berth.ok(&["stop", "-t", "1", "web1"]);
+    assert_eq!(berth.json(&["ps", "-a", "--filter", "name=web1"])[0]["state"], "exited");
+    let removed = berth.ok(&["rm", "-f", "web1"]);
+    assert!(removed.contains("removed h1/web1") && removed.contains("into quarantine"), "{removed}");
+    assert_eq!(berth.json(&["ps", "-a", "--filter", "name=web1"]), serde_json::json!([]));
+    let leases = berth.json(&["ipam", "leases", "lan"]);
+    let lease = leases.as_array().unwrap().iter().find(|r| r["ip"] == ran["ip"]).expect("the address is still held");
+    assert_eq!(lease["state"], "quarantined", "{leases}");
+    // Every step is in the audit log, as the CLI's, in one chain.
+    let audit = berth.json(&["audit", "--via", "cli", "--limit", "1000"]);
+    let actions: Vec<(&str, &str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["action"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    for want in [("pool", "add", "ok"), ("network", "create", "ok"), ("lease", "lease", "ok"), ("container", "create", "ok"), ("container", "start", "ok"), ("container", "stop", "ok"), ("container", "remove", "ok"), ("lease", "release", "ok")] {
+        assert!(actions.contains(&want), "{want:?} missing from {actions:?}");
+    }
+    berth.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_refused_kill_is_sent_once_and_says_docker_s_words() {
+    let daemon = Daemon::start_with(&["--debug".to_owned()]);
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "d", &daemon.url()]);
+    let id = daemon.docker(&["create", "--name", "idle", TEST_IMAGE, "sleep", "600"]);
+    let runner = daemon.docker(&["run", "-d", "--name", "busy", TEST_IMAGE, "sleep", "600"]);
+    berth.ok(&["sync", "--once"]);
+
+    // The CLI: a kill of a stopped container fails with Docker's words, after one request.
+    let out = berth.run(&["kill", "idle"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not running"), "{stderr}");
+    assert_eq!(kill_requests(&daemon, &id), 1, "the daemon was asked more than once:\n{}", daemon.log());
+    // Docker's rule for the rest: a start of a running one and a stop of a stopped one are fine.
+    berth.ok(&["start", "busy"]);
+    berth.ok(&["stop", "-t", "0", "idle"]);
+    // Several at once: each gets its line; one failure makes the exit code 1.
+    let out = berth.run(&["pause", "busy", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch"), "{out:?}");
+    assert_eq!(daemon.docker(&["inspect", "-f", "{{.State.Status}}", "busy"]), "paused");
+    let out = berth.run(&["pause", "busy"]);
+    assert_eq!(out.status.code(), Some(1), "pausing a paused container fails, as with docker");
+
+    // The app's path: the same call over a kept connection, twice; each refusal is one request.
+    let store = Arc::new(berth_core::store::Store::open(&berth.db()).unwrap());
+    let fleet = berth_core::fleet::Fleet::new(store);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let op = berth_core::audit::Op::new(berth_core::audit::Via::App, None);
+    for round in 1..=2 {
+        let error = runtime
+            .block_on(berth_core::containers::act(&fleet, &op, "d", &id, berth_core::containers::ContainerAction::Kill, &Default::default()))
+            .unwrap_err();
+        assert_eq!(error.code(), "docker", "{error}");
+        assert!(error.to_string().contains("is not running"), "{error}");
+        assert_eq!(kill_requests(&daemon, &id), 1 + round, "round {round}:\n{}", daemon.log());
+    }
+    // Each refusal is in the audit log: asked, then failed with Docker's words.
+    let rows = berth.json(&["audit", "--limit", "1000"]);
+    let kills: Vec<&Value> = rows.as_array().unwrap().iter().filter(|r| r["action"] == "kill" && r["object"]["name"] == "idle").collect();
+    assert_eq!(kills.iter().filter(|r| r["outcome"] == "failed").count(), 3, "{rows}");
+    assert_eq!(kills.iter().filter(|r| r["outcome"] == "unknown").count(), 3, "{rows}");
+    assert!(kills.iter().filter(|r| r["outcome"] == "failed").all(|r| r["error"].as_str().unwrap().contains("is not running")));
+    assert_eq!(kills.iter().filter(|r| r["via"] == "app").count(), 4);
+    let _ = runner;
+}
+
+#[test]
+fn the_audit_log_records_who_why_and_catches_an_edited_row() {
+    let daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "d", &daemon.url()]);
+    daemon.docker(&["run", "-d", "--name", "web", TEST_IMAGE, "sleep", "600"]);
+    berth.ok(&["sync", "--once"]);
+    berth.ok(&["--reason", "maintenance window", "stop", "-t", "0", "web"]);
+
+    let rows = berth.json(&["audit", "--host", "d", "--since", "10m"]);
+    let stop: Vec<&Value> = rows.as_array().unwrap().iter().filter(|r| r["action"] == "stop").collect();
+    assert_eq!(stop.len(), 2, "the request and its completion: {rows}");
+    let (done, asked) = (stop[0], stop[1]);
+    assert_eq!((asked["outcome"].as_str(), done["outcome"].as_str()), (Some("unknown"), Some("ok")));
+    assert_eq!(done["request"], asked["id"]);
+    assert_eq!(done["op"], asked["op"]);
+    for row in [asked, done] {
+        assert_eq!(row["via"], "cli");
+        assert_eq!(row["kind"], "container");
+        assert_eq!(row["object"]["name"], "web");
+        assert_eq!(row["reason"], "maintenance window");
+        assert_eq!(row["actor"].as_str().map(str::is_empty), Some(false));
+    }
+    assert_eq!(asked["before"]["state"], "running");
+    assert_eq!(done["after"]["state"], "exited");
+    // Filters and the other formats.
+    assert_eq!(berth.json(&["audit", "--op", done["op"].as_str().unwrap()]).as_array().unwrap().len(), 2);
+    assert_eq!(berth.json(&["audit", "--via", "external"]), serde_json::json!([]));
+    let csv = berth.ok(&["audit", "--csv"]);
+    assert!(csv.starts_with("id,op,time,actor,via,host,kind"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(berth.fails(&["audit", "--via", "carrier-pigeon"]).contains("via"));
+    berth.ok(&["audit", "verify"]);
+
+    // Someone edits a row with sqlite: verify names it and exits 1.
+    let conn = rusqlite::Connection::open(berth.db()).unwrap();
+    conn.execute("UPDATE audit SET action = 'start' WHERE id = ?1", [asked["id"].as_i64().unwrap()]).unwrap();
+    drop(conn);
+    let out = berth.run(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("row {}", asked["id"])), "{said}");
+}
