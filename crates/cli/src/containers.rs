@@ -84,7 +84,7 @@ pub fn act(
             Ok(f) => found.push((name, f)),
             Err(e) => {
                 failed = true;
-                eprintln!("berth: {name}: {e}");
+                eprintln!("berth: {name}: {}", crate::errors::message(&e));
             }
         }
     }
@@ -106,7 +106,7 @@ pub fn act(
             Ok(()) => {}
             Err(e) => {
                 failed = true;
-                eprintln!("berth: {name}: {e}");
+                eprintln!("berth: {name}: {}", crate::errors::message(&e));
             }
         }
         report.push(serde_json::json!({"container": name, "host": f.host.name(), "id": f.id, "ok": result.is_ok(),
@@ -152,7 +152,7 @@ pub fn rm(ctx: &Ctx, args: &RmArgs) -> Result<ExitCode, Error> {
             }
             Err(e) => {
                 failed = true;
-                eprintln!("berth: {name}: {e}");
+                eprintln!("berth: {name}: {}", crate::errors::message(&e));
             }
         }
     }

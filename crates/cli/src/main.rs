@@ -4,6 +4,7 @@
 
 mod audit;
 mod containers;
+mod errors;
 mod exec;
 mod hosts;
 mod ipam;
@@ -123,7 +124,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("berth: {error}");
+            eprintln!("berth: {}", errors::message(&error));
             ExitCode::FAILURE
         }
     }

@@ -67,7 +67,7 @@ pub fn sync_command(ctx: &Ctx, names: Vec<String>, once: bool) -> Result<ExitCod
                 }
                 Err(e) => {
                     failed = true;
-                    eprintln!("berth: {e}");
+                    eprintln!("berth: {}", crate::errors::message(&e));
                     report.push(serde_json::json!({"host": name, "ok": false, "code": e.code(), "error": e.to_string()}));
                 }
             }

@@ -1,9 +1,10 @@
 //! The one error type at the core's boundary.
 //!
-//! Every variant says what went wrong *and* what the user can do about it, because the CLI prints
-//! `Display` as-is and the desktop app shows it next to the thing that failed. `code()` exists for
-//! the few places that branch on the kind of failure (exit codes, UI affordances); never match on
-//! the message text.
+//! Every variant says what went wrong and, where it does not depend on the front end, what the
+//! user can do about it. Advice that names a front end's own commands is that front end's: the
+//! CLI adds `berth …` commands (`crates/cli/src/errors.rs`); the app words each `code()` in the
+//! UI's language from `fields()`, with `detail()` (the daemon's or the system's own words)
+//! beneath. `code()` is for branching on the kind of failure; never match on the message text.
 
 use std::path::PathBuf;
 
@@ -15,28 +16,28 @@ pub enum Error {
     #[error("invalid {what}: {reason}")]
     InvalidInput { what: &'static str, reason: String },
 
-    #[error("a host named {name:?} already exists; pick another name or remove it first with `berth host rm {name}`")]
+    #[error("a host named {name:?} already exists; pick another name or remove that host first")]
     HostExists { name: String },
 
-    #[error("no host named {name:?}; `berth host ls` lists the hosts you have added")]
+    #[error("no host named {name:?}")]
     HostNotFound { name: String },
 
-    #[error("no container matches {query:?} in the mirror; `berth ps -a` lists what is stored (run `berth sync --once` to refresh it)")]
+    #[error("no container matches {query:?} in the mirror")]
     ContainerNotFound { query: String },
 
     #[error("{query:?} matches more than one container ({}); use a longer id prefix or HOST/NAME", candidates.join(", "))]
     AmbiguousContainer { query: String, candidates: Vec<String> },
 
-    #[error("no IP pool named {name:?}; `berth ipam pool ls` lists the pools (after losing the store, `berth ipam rebuild` reads them back from the hosts)")]
+    #[error("no IP pool named {name:?}")]
     PoolNotFound { name: String },
 
-    #[error("pool {pool:?} has no free address left{}; release some (`berth ipam leases {pool}` lists them), wait for the quarantine to pass, or widen its ranges", if quarantined > &0 { format!(" ({quarantined} are in quarantine)") } else { String::new() })]
+    #[error("pool {pool:?} has no free address left{}; release some, wait for the quarantine to pass, or widen its ranges", if quarantined > &0 { format!(" ({quarantined} are in quarantine)") } else { String::new() })]
     PoolExhausted { pool: String, quarantined: u64 },
 
     #[error("{ip} in pool {pool:?} is {reason}")]
     AddressUnavailable { pool: String, ip: String, reason: String },
 
-    #[error("{} is not a Berth database ({reason}); the file was left untouched. Point --db (or BERTH_DB) at another path", path.display())]
+    #[error("{} is not a Berth database ({reason}); the file was left untouched", path.display())]
     NotABerthDatabase { path: PathBuf, reason: String },
 
     #[error("{} was written by a newer Berth (schema version {found}, this binary knows up to {supported}); upgrade Berth, the file was left untouched", path.display())]
@@ -55,7 +56,7 @@ pub enum Error {
     #[error("permission denied on {} for host {host:?}: add your user to the group that owns the socket (usually `docker`) or run with enough rights", path.display())]
     PermissionDenied { host: String, path: PathBuf },
 
-    #[error("the host key of {host:?} ({address}) is not known: {kind} key {fingerprint}. Check that fingerprint out of band, then run `berth host trust {host}` to add it to {}", known_hosts.display())]
+    #[error("the host key of {host:?} ({address}) is not known: {kind} key {fingerprint}. Check that fingerprint out of band, then trust it to add it to {}", known_hosts.display())]
     HostKeyUnknown { host: String, address: String, kind: &'static str, fingerprint: String, known_hosts: std::path::PathBuf },
 
     #[error("REFUSED: the host key of {host:?} ({address}) has CHANGED; it now offers {kind} key {fingerprint}, which does not match {}. This may be a man-in-the-middle; nothing was sent. If the host was really re-installed, remove its old line (ssh-keygen -R '{address}' -f {}) and trust it again", known_hosts.display(), known_hosts.display())]
@@ -102,6 +103,61 @@ impl Error {
             Error::AuthFailed { .. } => "auth_failed",
             Error::KeyringUnavailable { .. } => "keyring_unavailable",
             Error::Io { .. } => "io",
+        }
+    }
+
+    /// The structured fields of the error, by name, for a front end to word it in its own
+    /// language (`{code, fields}` → a message); never secrets (there are none in any variant).
+    pub fn fields(&self) -> std::collections::BTreeMap<&'static str, String> {
+        let path = |p: &std::path::Path| p.display().to_string();
+        let pairs: Vec<(&'static str, String)> = match self {
+            Error::InvalidUrl { url, reason } => vec![("url", url.clone()), ("reason", reason.clone())],
+            Error::InvalidInput { what, reason } => vec![("what", (*what).to_owned()), ("reason", reason.clone())],
+            Error::HostExists { name } | Error::HostNotFound { name } | Error::PoolNotFound { name } => vec![("name", name.clone())],
+            Error::ContainerNotFound { query } => vec![("query", query.clone())],
+            Error::AmbiguousContainer { query, candidates } => vec![("query", query.clone()), ("candidates", candidates.join(", "))],
+            Error::PoolExhausted { pool, quarantined } => vec![("pool", pool.clone()), ("quarantined", quarantined.to_string())],
+            Error::AddressUnavailable { pool, ip, reason } => vec![("pool", pool.clone()), ("ip", ip.clone()), ("reason", reason.clone())],
+            Error::NotABerthDatabase { path: p, reason } => vec![("path", path(p)), ("reason", reason.clone())],
+            Error::SchemaTooNew { path: p, found, supported } => {
+                vec![("path", path(p)), ("found", found.to_string()), ("supported", supported.to_string())]
+            }
+            Error::Store { context, source } => vec![("context", context.clone()), ("reason", source.to_string())],
+            Error::Unreachable { host, url, reason } => vec![("host", host.clone()), ("url", url.clone()), ("reason", reason.clone())],
+            Error::PermissionDenied { host, path: p } => vec![("host", host.clone()), ("path", path(p))],
+            Error::HostKeyUnknown { host, address, kind, fingerprint, known_hosts }
+            | Error::HostKeyChanged { host, address, kind, fingerprint, known_hosts } => vec![
+                ("host", host.clone()),
+                ("address", address.clone()),
+                ("kind", (*kind).to_owned()),
+                ("fingerprint", fingerprint.clone()),
+                ("known_hosts", path(known_hosts)),
+            ],
+            Error::AuthFailed { host, user, tried, reason } => {
+                vec![("host", host.clone()), ("user", user.clone()), ("tried", tried.clone()), ("reason", reason.clone())]
+            }
+            Error::KeyringUnavailable { reason } => vec![("reason", reason.clone())],
+            Error::Docker { host, action, reason } => vec![("host", host.clone()), ("action", action.clone()), ("reason", reason.clone())],
+            Error::Io { context, source } => vec![("context", context.clone()), ("reason", source.to_string())],
+        };
+        pairs.into_iter().collect()
+    }
+
+    /// The words of whoever refused, untranslated: the daemon's answer, the system's error, the
+    /// reason a host could not be reached. A front end shows them beneath its own message.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Error::Docker { reason, .. }
+            | Error::Unreachable { reason, .. }
+            | Error::AuthFailed { reason, .. }
+            | Error::KeyringUnavailable { reason }
+            | Error::InvalidInput { reason, .. }
+            | Error::InvalidUrl { reason, .. }
+            | Error::AddressUnavailable { reason, .. }
+            | Error::NotABerthDatabase { reason, .. } => Some(reason.clone()).filter(|r| !r.is_empty()),
+            Error::Store { source, .. } => Some(source.to_string()),
+            Error::Io { source, .. } => Some(source.to_string()),
+            _ => None,
         }
     }
 

@@ -25,6 +25,6 @@ pub async fn blocking<T: Send + 'static>(
 pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> berth_core::Result<T> + Send + 'static) -> Result<T, IpcError> {
     tauri::async_runtime::spawn_blocking(f)
         .await
-        .map_err(|e| IpcError { code: "internal".into(), message: format!("a store task failed: {e}") })?
+        .map_err(|e| IpcError::internal(format!("a store task failed: {e}")))?
         .map_err(IpcError::from)
 }

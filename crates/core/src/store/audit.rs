@@ -363,10 +363,14 @@ fn validate(row: &NewAuditRow) -> Result<()> {
             return Err(Error::invalid("audit row", format!("its {what} is empty")));
         }
     }
-    if !AUDIT_KINDS.contains(&row.kind.as_str()) {
+    validate_kind(&row.kind)
+}
+
+fn validate_kind(kind: &str) -> Result<()> {
+    if !AUDIT_KINDS.contains(&kind) {
         return Err(Error::invalid(
             "kind",
-            format!("{:?}; use {}", row.kind, one_of(AUDIT_KINDS)),
+            format!("{kind:?}; use {}", one_of(AUDIT_KINDS)),
         ));
     }
     Ok(())
@@ -813,6 +817,9 @@ impl Store {
                 "limit",
                 format!("{}; take 1 to {MAX_AUDIT_LIMIT} rows", q.limit),
             ));
+        }
+        if let Some(kind) = &q.kind {
+            validate_kind(kind)?;
         }
         let (sql, params) = query_sql(q);
         let conn = self.conn();

@@ -330,14 +330,18 @@ export type HostSummary = {
 };
 
 /**
- *  What a failed command returns to the UI: `{ code, message }`.
+ *  What a failed command returns to the UI: `{ code, message, fields, detail }`.
  * 
- *  `code` is `berth_core::Error::code()`, for the UI to branch on; `message` is the core error's
- *  `Display`, already written for the user (it names the cause and what to do about it).
+ *  `code` is `berth_core::Error::code()`; the UI words the error in its own language from
+ *  `code` and `fields` (`errors.<code>` in its dictionaries) and shows `detail` (the daemon's or
+ *  the system's own words) beneath. `message` is the core's English, for logs and for a code
+ *  the UI does not know yet.
  */
 export type IpcError = {
 	code: string,
 	message: string,
+	fields: { [key in string]: string },
+	detail: string | null,
 };
 
 /**  A batch of log output as a front end receives it: whatever was ready together, in order. */

@@ -639,9 +639,13 @@ fn bad_input_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("before now"), "{error}");
-    for limit in [0, MAX_AUDIT_LIMIT + 1] {
-        let error = store.audit(&query(&format!("limit={limit}"))).unwrap_err();
-        assert_eq!(error.code(), "invalid_input");
+    for words in [
+        "limit=0",
+        &format!("limit={}", MAX_AUDIT_LIMIT + 1),
+        "kind=containers",
+    ] {
+        let error = store.audit(&query(words)).unwrap_err();
+        assert_eq!(error.code(), "invalid_input", "{words}");
     }
     assert_eq!(report(&store), (true, 0, None), "nothing half-written");
     // The table refuses what the types would: a person with sqlite3 cannot write a bad word.
