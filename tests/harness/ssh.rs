@@ -122,7 +122,7 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress {listen}\nHostKey {hk}\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
              PermitRootLogin {root}\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             AllowStreamLocalForwarding {fwd}\nAllowTcpForwarding yes\nLogLevel ERROR\n",
+             AllowStreamLocalForwarding {fwd}\nAllowTcpForwarding yes\nLogLevel INFO\n",
             port = self.port,
             listen = self.address(),
             hk = self.host_key.display(),

@@ -4,6 +4,7 @@
 //! checks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use berth_e2e::netns::RemoteHost;
 use berth_e2e::{Berth, Daemon, TEST_IMAGE};
@@ -38,6 +39,20 @@ fn a_container_berth_runs_is_in_the_mirror_at_once_and_rm_puts_its_address_in_qu
     let leases = berth.json(&["ipam", "leases", "lan"]);
     let lease = leases.as_array().unwrap().iter().find(|r| r["ip"] == ran["ip"]).expect("the address is still held");
     assert_eq!(lease["state"], "quarantined", "{leases}");
+    // The app's Remove (the same core call its command makes) releases the address too.
+    let ran2: Value = serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web2", TEST_IMAGE, "sleep", "600"])).unwrap();
+    let store = Arc::new(berth_core::store::Store::open(&berth.db()).unwrap());
+    let fleet = berth_core::fleet::Fleet::new(store);
+    let op = berth_core::audit::Op::new(berth_core::audit::Via::App, None);
+    let id = ran2["id"].as_str().unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(berth_core::containers::act(&fleet, &op, "h1", id, berth_core::containers::ContainerAction::Remove, &Default::default()))
+        .unwrap();
+    let leases = berth.json(&["ipam", "leases", "lan"]);
+    let lease = leases.as_array().unwrap().iter().find(|r| r["ip"] == ran2["ip"]).expect("the address is still held");
+    assert_eq!(lease["state"], "quarantined", "{leases}");
+    assert_eq!(berth.json(&["ps", "-a", "--filter", "name=web2"]), serde_json::json!([]));
     // Every step is in the audit log, as the CLI's, in one chain.
     let audit = berth.json(&["audit", "--via", "cli", "--limit", "1000"]);
     let actions: Vec<(&str, &str, &str)> = audit
@@ -143,4 +158,82 @@ fn the_audit_log_records_who_why_and_catches_an_edited_row() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains(&format!("row {}", asked["id"])), "{said}");
+}
+
+/// The audit rows `berth audit --json` prints that match `pred`.
+fn audit_rows(berth: &Berth, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+    berth.json(&["audit", "--limit", "1000"]).as_array().unwrap().iter().filter(|r| pred(r)).cloned().collect()
+}
+
+#[test]
+fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() {
+    let daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "d", &daemon.url()]);
+    daemon.docker(&["run", "-d", "--name", "victim", TEST_IMAGE, "sleep", "600"]);
+    daemon.docker(&["run", "-d", "--name", "ours", TEST_IMAGE, "sleep", "600"]);
+    let mut follower = berth.follow(&["d"]);
+    berth_e2e::wait_for("the follower's snapshot", Duration::from_secs(20), || {
+        let rows = berth.json(&["ps", "--filter", "name=victim"]);
+        if rows.as_array().is_some_and(|r| r.len() == 1) { Ok(()) } else { Err(rows) }
+    });
+    // The first snapshot of a host records nothing.
+    assert_eq!(audit_rows(&berth, |r| r["via"] == "external"), Vec::<Value>::new());
+
+    // A `docker kill` by hand: one external row, named kill, before running, after exited.
+    daemon.docker(&["kill", "victim"]);
+    let row = berth_e2e::wait_for("an external row for the kill", Duration::from_secs(20), || {
+        let rows = audit_rows(&berth, |r| r["via"] == "external" && r["object"]["name"] == "victim");
+        if rows.is_empty() { Err((rows, follower.log())) } else { Ok(rows) }
+    });
+    assert_eq!(row.len(), 1, "{row:?}");
+    assert_eq!(row[0]["action"], "kill");
+    assert_eq!((row[0]["before"]["state"].as_str(), row[0]["after"]["state"].as_str()), (Some("running"), Some("exited")));
+    assert_eq!(row[0]["after"]["exit_code"], 137);
+    assert_eq!(row[0]["host"], "d");
+
+    // Berth's own stop while the follower runs: its request and completion, no external row.
+    berth.ok(&["stop", "-t", "0", "ours"]);
+    std::thread::sleep(Duration::from_secs(2)); // the follower's events for it have come and gone
+    assert_eq!(audit_rows(&berth, |r| r["object"]["name"] == "ours" && r["via"] == "external"), Vec::<Value>::new());
+    assert_eq!(audit_rows(&berth, |r| r["object"]["name"] == "ours" && r["action"] == "stop").len(), 2);
+
+    // Changes while no follower watched: seen at the next resync.
+    follower.stop();
+    daemon.docker(&["rm", "-f", "victim"]);
+    daemon.docker(&["start", "ours"]);
+    daemon.docker(&["run", "-d", "--name", "newcomer", TEST_IMAGE, "sleep", "600"]);
+    let _follower = berth.follow(&["d"]);
+    let rows = berth_e2e::wait_for("the resync's rows", Duration::from_secs(20), || {
+        let rows = audit_rows(&berth, |r| r["via"] == "external" && r["reason"] == "seen at a full resync");
+        if rows.len() >= 3 { Ok(rows) } else { Err(rows) }
+    });
+    let mut seen: Vec<(String, String)> =
+        rows.iter().map(|r| (r["object"]["name"].as_str().unwrap().to_owned(), r["action"].as_str().unwrap().to_owned())).collect();
+    seen.sort();
+    assert_eq!(seen, [("newcomer".to_owned(), "create".to_owned()), ("ours".into(), "start".into()), ("victim".into(), "destroy".into())]);
+    berth.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_berth_killed_between_request_and_answer_leaves_an_unknown_row() {
+    let daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "d", &daemon.url()]);
+    // `sleep` as PID 1 ignores SIGTERM: a stop waits its whole grace time.
+    daemon.docker(&["run", "-d", "--name", "stubborn", TEST_IMAGE, "sleep", "600"]);
+    berth.ok(&["sync", "--once"]);
+    let mut stop = berth.command(&["stop", "-t", "30", "stubborn"]).spawn().unwrap();
+    berth_e2e::wait_for("the request row", Duration::from_secs(20), || {
+        let rows = audit_rows(&berth, |r| r["action"] == "stop");
+        if rows.is_empty() { Err(rows) } else { Ok(()) }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.kill().unwrap(); // SIGKILL: no completion can be written
+    stop.wait().unwrap();
+    let rows = audit_rows(&berth, |r| r["action"] == "stop");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["outcome"], "unknown");
+    assert_eq!(rows[0]["object"]["name"], "stubborn");
+    berth.ok(&["audit", "verify"]);
 }

@@ -377,3 +377,80 @@ fn exec_sessions_stream_through_the_tunnel() {
         assert_eq!(bytes, (0..=255u8).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn one_ssh_session_per_host_carries_following_acting_shells_and_logs_at_once() {
+    use std::sync::{Arc, Mutex};
+    let d = Daemon::shared();
+    let sshd = Sshd::start();
+    let berth = Berth::new();
+    add_trusted(&berth, "one", &ssh_url(sshd.port, d), &sshd);
+    let name = format!("one-session-{}", std::process::id());
+    let id = d.docker(&["run", "-d", "--name", &name, "--label", "berth.test=one-session", TEST_IMAGE, "sh", "-c", "while true; do echo tick; sleep 0.2; done"]);
+    // sshd logs each authenticated connection once.
+    let sessions = || sshd.log().matches("Accepted publickey").count();
+
+    // `berth sync`: one session while it follows.
+    let before = sessions();
+    {
+        let _follower = berth.follow(&["one"]);
+        wait_for("the follower online", Duration::from_secs(20), || {
+            let hosts = berth.json(&["host", "ls"]);
+            if hosts[0]["status"] == "online" { Ok(()) } else { Err(hosts) }
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(sessions(), before + 1, "{}", sshd.log());
+    }
+
+    // The app's make-up: one Fleet under the follower, an action, a shell and a log at once.
+    let before = sessions();
+    let store = Arc::new(berth_core::store::Store::open(&berth.db()).unwrap());
+    let fleet = berth_core::fleet::Fleet::new(store);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let supervisor = berth_core::sync::Supervisor::new(Arc::clone(&fleet));
+        let mut updates = fleet.subscribe();
+        supervisor.follow_all().unwrap();
+        loop {
+            if let Ok(berth_core::sync::MirrorUpdate::Snapshot { .. }) = updates.recv().await {
+                break;
+            }
+        }
+        let op = berth_core::audit::Op::new(berth_core::audit::Via::App, None);
+        let action = berth_core::containers::ContainerAction::Start;
+        berth_core::containers::act(&fleet, &op, "one", &id, action, &Default::default()).await.unwrap();
+        let engine = fleet.engine("one").await.unwrap();
+        let shells = berth_core::shell::Shells::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let subscriber: berth_core::shell::Subscriber = Arc::new(move |event| {
+            if let berth_core::shell::ShellEvent::Output(bytes) = event {
+                sink.lock().unwrap().extend_from_slice(&bytes);
+            }
+        });
+        let spec = berth_core::exec::ExecSpec { tty: true, stdin: true, ..Default::default() };
+        let shell = shells.open(&engine, &id, spec, subscriber, berth_core::shell::Flow::Unbounded).await.unwrap();
+        let logs = Arc::new(berth_core::shell::LogStreams::new());
+        let lines = Arc::new(Mutex::new(0usize));
+        let count = Arc::clone(&lines);
+        let log_sink: berth_core::shell::LogSubscriber = Arc::new(move |event| {
+            if let berth_core::shell::LogEvent::Lines(pieces) = event {
+                *count.lock().unwrap() += pieces.len();
+            }
+        });
+        let log_spec = berth_core::exec::LogSpec { follow: true, tail: Some(5), ..Default::default() };
+        let stream = logs.open(&engine, &id, &log_spec, log_sink);
+        shells.input(shell, b"echo one-$((40+2))\n").await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("one-42") || *lines.lock().unwrap() < 3 {
+            assert!(std::time::Instant::now() < deadline, "shell or log silent");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(engine.ssh_sessions(), Some(1));
+        assert_eq!(sessions(), before + 1, "one SSH session for everything:\n{}", sshd.log());
+        logs.close(stream);
+        shells.close(shell).unwrap();
+        supervisor.stop_all();
+    });
+    d.docker(&["rm", "-f", &name]);
+}

@@ -1,19 +1,70 @@
 //! Writing the mirror: whole snapshots and the precise changes of event batches.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use rusqlite::{params, Transaction};
 
+use super::audit::NewAuditRow;
+use super::query::{containers_in, ContainerFilter};
 use super::{now_ms, Store};
 use crate::error::{Result, StoreContext};
-use crate::model::{Change, ContainerFacts, EventRecord, ImageFacts, NetworkFacts, Snapshot, VolumeFacts};
+use crate::model::{Change, ContainerFacts, ContainerRow, EventRecord, ImageFacts, NetworkFacts, Snapshot, VolumeFacts};
+
+/// What a follower's batch looked like from inside its transaction, for the audit log.
+pub struct BatchSeen<'a> {
+    /// The events this batch stored for the first time: another process following the same
+    /// host may have stored (and recorded) the others already.
+    pub fresh: Vec<&'a EventRecord>,
+    /// The mirror's rows of the containers the batch rewrites or deletes, before it.
+    pub before: BTreeMap<String, ContainerRow>,
+    /// Those of them a Berth request (in any process on this store) claims right now.
+    pub claimed: BTreeSet<String>,
+}
+
+/// What a full snapshot replaces, for the audit log.
+pub struct SnapshotSeen {
+    /// The host's container rows before the snapshot.
+    pub before: Vec<ContainerRow>,
+    /// Whether the host had a snapshot before (its first records nothing).
+    pub had_snapshot: bool,
+}
+
+/// The mirror's rows of `ids` on `host_id`, by id.
+fn rows_of(tx: &Transaction<'_>, host_id: i64, ids: Vec<String>) -> Result<BTreeMap<String, ContainerRow>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let host: String = tx
+        .query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0))
+        .store_context(|| "reading a host's name".into())?;
+    let filter = ContainerFilter { all: true, host: Some(host), ids, ..Default::default() };
+    Ok(containers_in(tx, &filter)?.into_iter().map(|row| (row.id.clone(), row)).collect())
+}
 
 impl Store {
     /// Replace everything mirrored from one host with `snapshot`, in one transaction: rows of
     /// objects that no longer exist are deleted, the rest upserted.
     pub fn write_snapshot(&self, host_id: i64, snapshot: &Snapshot) -> Result<()> {
+        self.write_snapshot_recorded(host_id, snapshot, |_| Vec::new())
+    }
+
+    /// [`Store::write_snapshot`], appending in the same transaction the audit rows `record`
+    /// makes of what the snapshot replaces (so two processes resyncing one host at once record
+    /// a change once: the second finds it in the mirror already).
+    pub fn write_snapshot_recorded(&self, host_id: i64, snapshot: &Snapshot, record: impl FnOnce(&SnapshotSeen) -> Vec<NewAuditRow>) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().store_context(|| "starting the snapshot write".into())?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).store_context(|| "starting the snapshot write".into())?;
         let now = now_ms();
         let ctx = || "writing the snapshot".to_owned();
+        let had_snapshot: bool = tx
+            .query_row("SELECT ifnull((SELECT full_syncs FROM sync_state WHERE host_id = ?1), 0) > 0", [host_id], |r| r.get(0))
+            .store_context(ctx)?;
+        let rows = if had_snapshot {
+            let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
+            record(&SnapshotSeen { before: containers_in(&tx, &ContainerFilter { all: true, host: Some(host), ..Default::default() })?, had_snapshot })
+        } else {
+            Vec::new()
+        };
         // Deleting first and re-inserting keeps this a single pass; the cascade clears container_ips.
         for table in ["containers", "images", "networks", "volumes"] {
             tx.execute(&format!("DELETE FROM {table} WHERE host_id = ?1"), [host_id]).store_context(ctx)?;
@@ -36,15 +87,53 @@ impl Store {
             params![host_id, now],
         )
         .store_context(ctx)?;
+        self.audit_append_in(&tx, &rows)?;
         tx.commit().store_context(ctx)
     }
 
     /// Store a batch of events and apply the row changes they caused, in one transaction.
     pub fn apply_events(&self, host_id: i64, events: &[EventRecord], changes: &[Change]) -> Result<()> {
+        self.apply_events_recorded(host_id, events, changes, |_| Vec::new())
+    }
+
+    /// [`Store::apply_events`], appending in the same transaction the audit rows `record` makes
+    /// of what the batch saw (`record` runs only when the batch stored container events no
+    /// process on this store had stored yet).
+    pub fn apply_events_recorded(
+        &self,
+        host_id: i64,
+        events: &[EventRecord],
+        changes: &[Change],
+        record: impl FnOnce(&BatchSeen<'_>) -> Vec<NewAuditRow>,
+    ) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().store_context(|| "starting an event batch".into())?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).store_context(|| "starting an event batch".into())?;
         let now = now_ms();
         let ctx = || "applying an event batch".to_owned();
+        let touched: Vec<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::UpsertContainer(facts) => Some(facts.id.clone()),
+                Change::RemoveContainer(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let fresh = if events.is_empty() { Vec::new() } else { insert_events(&tx, host_id, events, self.events_kept_per_host)? };
+        let fresh: Vec<&EventRecord> = events.iter().zip(fresh).filter(|(e, new)| *new && e.kind == "container").map(|(e, _)| e).collect();
+        let seen = if fresh.is_empty() || touched.is_empty() {
+            None
+        } else {
+            let before = rows_of(&tx, host_id, touched.clone())?;
+            let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
+            let mut claimed = BTreeSet::new();
+            for id in &touched {
+                let name = before.get(id).map(|r| r.name.as_str()).or_else(|| fresh.iter().find(|e| e.actor_id.as_deref() == Some(id)).and_then(|e| e.actor_name.as_deref()));
+                if super::audit::audit_claimed_in(&tx, &host, id, name, now)?.is_some() {
+                    claimed.insert(id.clone());
+                }
+            }
+            Some(BatchSeen { fresh, before, claimed })
+        };
         for change in changes {
             match change {
                 Change::UpsertContainer(c) => upsert_container(&tx, host_id, c, now)?,
@@ -65,15 +154,18 @@ impl Store {
             }
         }
         if !events.is_empty() {
-            insert_events(&tx, host_id, events, self.events_kept_per_host)?;
             tx.execute("UPDATE host_status SET last_seen_ms = ?2 WHERE host_id = ?1", params![host_id, now])
                 .store_context(ctx)?;
+        }
+        if let Some(seen) = seen {
+            self.audit_append_in(&tx, &record(&seen))?;
         }
         tx.commit().store_context(ctx)
     }
 }
 
-fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], keep: i64) -> Result<()> {
+/// Store `events` (a replayed one is ignored); for each, whether it was new.
+fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], keep: i64) -> Result<Vec<bool>> {
     let ctx = || "storing events".to_owned();
     let mut insert = tx
         .prepare_cached(
@@ -83,8 +175,9 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], kee
         .store_context(ctx)?;
     let mut newest = i64::MIN;
     let mut last_seq = 0;
+    let mut fresh = Vec::with_capacity(events.len());
     for e in events {
-        insert
+        let stored = insert
             .execute(params![
                 host_id,
                 e.time_ns,
@@ -95,6 +188,7 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], kee
                 serde_json::to_string(&e.attributes).expect("attributes serialise"),
             ])
             .store_context(ctx)?;
+        fresh.push(stored == 1);
         newest = newest.max(e.time_ns);
         last_seq = tx.last_insert_rowid();
     }
@@ -107,7 +201,7 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], kee
     // Keep the newest `keep` events. Finding the cut-off walks that many index entries, so trim
     // only when the event sequence crosses a multiple of 1,024 (the bound overshoots by < 1,024).
     if last_seq / 1024 == (last_seq - events.len() as i64) / 1024 {
-        return Ok(());
+        return Ok(fresh);
     }
     tx.execute(
         "DELETE FROM events WHERE host_id = ?1 AND time_ns < (
@@ -115,7 +209,7 @@ fn insert_events(tx: &Transaction<'_>, host_id: i64, events: &[EventRecord], kee
         params![host_id, keep - 1],
     )
     .store_context(ctx)?;
-    Ok(())
+    Ok(fresh)
 }
 
 fn delete(tx: &Transaction<'_>, table: &str, key: &str, host_id: i64, value: &str) -> Result<()> {

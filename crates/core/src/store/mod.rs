@@ -22,6 +22,7 @@ use crate::error::{Error, Result, StoreContext};
 
 pub use hosts::validate_host_name;
 pub(crate) use hosts::validate_name;
+pub use mirror::{BatchSeen, SnapshotSeen};
 pub use query::{ContainerFilter, EventQuery};
 
 /// Events kept per host; older ones are dropped as new ones arrive.

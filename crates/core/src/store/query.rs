@@ -129,49 +129,9 @@ impl Store {
         if let Some(host) = &filter.host {
             self.host(host)?; // an unknown host is an error, not an empty list
         }
-        let (where_sql, params) = filter.where_clause();
-        let sql = format!(
-            "SELECT h.name, c.id, c.name, c.image, c.state, c.exit_code, c.created_ms, c.started_ms, c.finished_ms,
-                    c.health, c.labels, c.synced_ms, h.id,
-                    (SELECT json_group_object(i.network, i.ip) FROM container_ips i
-                     WHERE i.host_id = c.host_id AND i.container_id = c.id)
-             FROM containers c JOIN hosts h ON h.id = c.host_id
-             {where_sql}
-             ORDER BY h.name, c.created_ms DESC, c.name"
-        );
-        let now = super::now_ms();
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql).store_context(|| "listing containers".into())?;
-        let rows = stmt
-            .query_map(params_from_iter(params), |row| {
-                let state: String = row.get(4)?;
-                let exit_code: Option<i64> = row.get(5)?;
-                let health: Option<String> = row.get(9)?;
-                let labels: String = row.get(10)?;
-                let ips: Option<String> = row.get(13)?;
-                let created_ms: i64 = row.get(6)?;
-                Ok(ContainerRow {
-                    host: row.get(0)?,
-                    host_id: row.get(12)?,
-                    id: row.get(1)?,
-                    name: row.get(2)?,
-                    image: row.get(3)?,
-                    status: container_status(&state, exit_code, row.get(7)?, row.get(8)?, health.as_deref(), now),
-                    state,
-                    exit_code,
-                    ips: ips.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
-                    labels: serde_json::from_str::<BTreeMap<String, String>>(&labels).unwrap_or_default(),
-                    created: rfc3339_ms(created_ms),
-                    synced_at: rfc3339_ms(row.get(11)?),
-                    created_ms,
-                    started_ms: row.get(7)?,
-                    finished_ms: row.get(8)?,
-                    health,
-                })
-            })
-            .store_context(|| "listing containers".into())?;
-        rows.collect::<rusqlite::Result<_>>().store_context(|| "reading containers".into())
+        containers_in(&self.conn(), filter)
     }
+
 
     /// Find one container by full id, name, `HOST/NAME` or unique id prefix; returns (host, id, inspect JSON).
     pub fn container_inspect(&self, query: &str) -> Result<(String, String, String)> {
@@ -261,4 +221,49 @@ impl Store {
             .store_context(|| "listing events".into())?;
         rows.collect::<rusqlite::Result<_>>().store_context(|| "reading events".into())
     }
+}
+
+/// [`Store::containers`] on a connection already held (inside a write transaction).
+pub(crate) fn containers_in(conn: &rusqlite::Connection, filter: &ContainerFilter) -> Result<Vec<ContainerRow>> {
+    let (where_sql, params) = filter.where_clause();
+    let sql = format!(
+        "SELECT h.name, c.id, c.name, c.image, c.state, c.exit_code, c.created_ms, c.started_ms, c.finished_ms,
+                c.health, c.labels, c.synced_ms, h.id,
+                (SELECT json_group_object(i.network, i.ip) FROM container_ips i
+                 WHERE i.host_id = c.host_id AND i.container_id = c.id)
+         FROM containers c JOIN hosts h ON h.id = c.host_id
+         {where_sql}
+         ORDER BY h.name, c.created_ms DESC, c.name"
+    );
+    let now = super::now_ms();
+    let mut stmt = conn.prepare_cached(&sql).store_context(|| "listing containers".into())?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |row| {
+            let state: String = row.get(4)?;
+            let exit_code: Option<i64> = row.get(5)?;
+            let health: Option<String> = row.get(9)?;
+            let labels: String = row.get(10)?;
+            let ips: Option<String> = row.get(13)?;
+            let created_ms: i64 = row.get(6)?;
+            Ok(ContainerRow {
+                host: row.get(0)?,
+                host_id: row.get(12)?,
+                id: row.get(1)?,
+                name: row.get(2)?,
+                image: row.get(3)?,
+                status: container_status(&state, exit_code, row.get(7)?, row.get(8)?, health.as_deref(), now),
+                state,
+                exit_code,
+                ips: ips.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+                labels: serde_json::from_str::<BTreeMap<String, String>>(&labels).unwrap_or_default(),
+                created: rfc3339_ms(created_ms),
+                synced_at: rfc3339_ms(row.get(11)?),
+                created_ms,
+                started_ms: row.get(7)?,
+                finished_ms: row.get(8)?,
+                health,
+            })
+        })
+        .store_context(|| "listing containers".into())?;
+    rows.collect::<rusqlite::Result<_>>().store_context(|| "reading containers".into())
 }

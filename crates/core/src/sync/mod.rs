@@ -89,9 +89,10 @@ pub async fn sync_once(fleet: &Fleet, host: &Host) -> Result<SnapshotCounts> {
         let snapshot = engine.snapshot(None).await?;
         let counts = counts(&snapshot);
         let host_id = host.id;
+        let name = host.name().to_owned();
         blocking(store, move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
-            s.write_snapshot(host_id, &snapshot)
+            s.write_snapshot_recorded(host_id, &snapshot, |seen| resync_rows(&name, seen, &snapshot))
         })
         .await?;
         fleet.publish(MirrorUpdate::Snapshot { host_id, host: host.name().to_owned(), containers: counts.containers });
@@ -150,7 +151,7 @@ pub async fn follow_all(fleet: Arc<Fleet>, hosts: Vec<Host>, shutdown: watch::Re
 pub async fn follow(fleet: Arc<Fleet>, host: Host, mut shutdown: watch::Receiver<bool>) {
     let span = info_span!("follow", host = host.name());
     async move {
-        let mut follower = Follower { fleet, host, backoff: Backoff::new() };
+        let mut follower = Follower { fleet, host, backoff: Backoff::new(), signals: Default::default() };
         loop {
             // Shutdown wins at any await point: mid-snapshot, mid-batch or while backing off.
             let error = tokio::select! {
@@ -184,7 +185,13 @@ struct Follower {
     fleet: Arc<Fleet>,
     host: Host,
     backoff: Backoff,
+    /// Container verbs seen lately that changed nothing yet (`kill` before its `die`), so the
+    /// audit log names an out-of-band change by what was done.
+    signals: std::collections::HashMap<String, (Vec<String>, std::time::Instant)>,
 }
+
+/// How long a verb that changed nothing is kept for naming the change that follows it.
+const SIGNAL_MEMORY: Duration = Duration::from_secs(5);
 
 /// Aborts the event-reading task when the session ends, however it ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -244,10 +251,11 @@ impl Follower {
 
         let snapshot = engine.snapshot(Some(info)).await?;
         let counts = counts(&snapshot);
+        let name = self.host.name().to_owned();
         blocking(self.store(), move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
             s.touch_seen(host_id, rtt_ms)?;
-            s.write_snapshot(host_id, &snapshot)
+            s.write_snapshot_recorded(host_id, &snapshot, |seen| resync_rows(&name, seen, &snapshot))
         })
         .await?;
         self.backoff.reset();
@@ -308,7 +316,7 @@ impl Follower {
 
     /// Store a batch of events and rewrite exactly the rows they touch. Events older than the
     /// snapshot (replayed history) are stored but change nothing: the snapshot already has them.
-    async fn apply(&self, engine: &Engine, records: Vec<EventRecord>, snapshot_ns: i64) -> Result<()> {
+    async fn apply(&mut self, engine: &Engine, records: Vec<EventRecord>, snapshot_ns: i64) -> Result<()> {
         let started = std::time::Instant::now();
         let touched = Touched::from_events(records.iter().filter(|r| r.time_ns >= snapshot_ns));
         let changes = touched.reinspect(engine).await?;
@@ -318,7 +326,35 @@ impl Follower {
         let inspected = started.elapsed();
         let host_id = self.host.id;
         let (events, rows) = (records.len(), changes.len());
-        blocking(self.store(), move |s| s.apply_events(host_id, &records, &changes)).await?;
+        self.signals.retain(|_, (_, at)| at.elapsed() < SIGNAL_MEMORY);
+        let earlier: std::collections::HashMap<String, Vec<String>> = self.signals.iter().map(|(id, (verbs, _))| (id.clone(), verbs.clone())).collect();
+        let host = self.host.name().to_owned();
+        let recorded = blocking(self.store(), move |s| {
+            let mut recorded: Vec<String> = Vec::new();
+            s.apply_events_recorded(host_id, &records, &changes, |seen| {
+                let rows = external_rows(&host, seen, &changes, &earlier);
+                recorded = rows.iter().filter_map(|r| r.object.id.clone()).collect();
+                rows
+            })?;
+            // Verbs of this batch that changed nothing are kept for the next one.
+            let verbs: Vec<(String, String)> = records
+                .iter()
+                .filter(|e| e.kind == "container" && e.time_ns >= snapshot_ns)
+                .filter_map(|e| Some((e.actor_id.clone()?, e.action.split(':').next().unwrap_or_default().trim().to_owned())))
+                .collect();
+            Ok((recorded, verbs))
+        })
+        .await?;
+        let (recorded, verbs) = recorded;
+        for (id, verb) in verbs {
+            if !recorded.contains(&id) {
+                let entry = self.signals.entry(id).or_insert_with(|| (Vec::new(), std::time::Instant::now()));
+                entry.0.push(verb);
+            }
+        }
+        for id in &recorded {
+            self.signals.remove(id);
+        }
         debug!(events, rows, ?inspected, total = ?started.elapsed(), "applied events");
         if events > 0 {
             let host = self.host.name().to_owned();
@@ -326,6 +362,51 @@ impl Follower {
         }
         Ok(())
     }
+}
+
+/// What changed on a host while no follower watched it (seen when a snapshot replaces the
+/// mirror's rows), as external rows; the first snapshot of a host records nothing.
+fn resync_rows(host: &str, seen: &crate::store::SnapshotSeen, snapshot: &Snapshot) -> Vec<crate::audit::NewAuditRow> {
+    use crate::audit;
+    let before = seen.before.iter().map(|row| (row.id.clone(), audit::row_summary(row))).collect();
+    let after = snapshot.containers.iter().map(|facts| (facts.id.clone(), audit::facts_summary(facts))).collect();
+    audit::resync_rows(host, &audit::Op::new(audit::Via::External, None).id, &before, &after)
+}
+
+/// The out-of-band changes of a batch: its fresh container events, per container, against the
+/// mirror's rows before and the re-inspected facts after ([`crate::audit::external_rows`]).
+fn external_rows(
+    host: &str,
+    seen: &crate::store::BatchSeen<'_>,
+    changes: &[Change],
+    earlier: &std::collections::HashMap<String, Vec<String>>,
+) -> Vec<crate::audit::NewAuditRow> {
+    use crate::audit;
+    let op = audit::Op::new(audit::Via::External, None).id;
+    let touched: Vec<(&str, Option<serde_json::Value>)> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::UpsertContainer(facts) => Some((facts.id.as_str(), Some(audit::facts_summary(facts)))),
+            Change::RemoveContainer(id) => Some((id.as_str(), None)),
+            _ => None,
+        })
+        .collect();
+    let each: Vec<audit::Seen<'_>> = touched
+        .into_iter()
+        .map(|(id, after)| {
+            let before = seen.before.get(id);
+            audit::Seen {
+                id,
+                name: before.map(|r| r.name.as_str()),
+                events: seen.fresh.iter().copied().filter(|e| e.actor_id.as_deref() == Some(id)).collect(),
+                before: before.map(audit::row_summary),
+                after,
+                claimed: seen.claimed.contains(id),
+                earlier_verbs: earlier.get(id).cloned().unwrap_or_default(),
+            }
+        })
+        .collect();
+    audit::external_rows(host, &op, &each)
 }
 
 /// The objects a batch of events names, deduplicated: each is re-inspected once.
