@@ -120,7 +120,7 @@ fn run(started: Instant) -> anyhow::Result<()> {
 /// On a first start (empty store) add the local engine as host "local" if it answers.
 /// Failure only costs the user that shortcut, so it is logged and the app carries on.
 async fn adopt_local_engine(supervisor: &Supervisor) {
-    match berth_core::fleet::adopt_local_engine(supervisor.fleet()).await {
+    match berth_core::fleet::adopt_local_engine(supervisor.fleet(), &Op::new(Via::App, None)).await {
         Ok(Some(host)) => tracing::info!(host = %host.name, url = %host.url, "adopted the local engine"),
         Ok(None) => tracing::info!("local engine not adopted: the store already has hosts or no local engine answered"),
         Err(error) => tracing::warn!(code = error.code(), %error, "could not adopt the local engine"),

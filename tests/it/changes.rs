@@ -146,7 +146,11 @@ fn the_audit_log_records_who_why_and_catches_an_edited_row() {
     assert_eq!(berth.json(&["audit", "--via", "external"]), serde_json::json!([]));
     let csv = berth.ok(&["audit", "--csv"]);
     assert!(csv.starts_with("id,op,time,actor,via,host,kind"), "{csv}");
-    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(csv.lines().count(), 4, "the header, the host added, the stop asked and done: {csv}");
+    let added = audit_rows(&berth, |r| r["kind"] == "host");
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!((added[0]["action"].as_str(), added[0]["outcome"].as_str(), added[0]["object"]["name"].as_str()), (Some("add"), Some("ok"), Some("d")));
+    assert_eq!(added[0]["after"]["url"], daemon.url());
     assert!(berth.fails(&["audit", "--via", "carrier-pigeon"]).contains("via"));
     berth.ok(&["audit", "verify"]);
 

@@ -11,7 +11,7 @@ use berth_core::Error;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use crate::{output, prompt};
+use crate::{Ctx, output, prompt};
 
 #[derive(Debug, Subcommand)]
 pub enum HostCommand {
@@ -69,9 +69,10 @@ pub struct HostAddArgs {
     proxy_jump: Option<String>,
 }
 
-pub fn host_command(store: &Store, command: HostCommand, json: bool) -> Result<ExitCode, Error> {
+pub fn host_command(ctx: &Ctx, command: HostCommand) -> Result<ExitCode, Error> {
+    let (store, json, op) = (ctx.store(), ctx.json, &ctx.op);
     match command {
-        HostCommand::Add(args) => add(store, args, json)?,
+        HostCommand::Add(args) => add(store, op, args, json)?,
         HostCommand::Ls => {
             let hosts = fleet::list_hosts(store)?;
             if json {
@@ -81,13 +82,13 @@ pub fn host_command(store: &Store, command: HostCommand, json: bool) -> Result<E
             }
         }
         HostCommand::Rm { name } => {
-            fleet::remove_host(store, &name)?;
+            fleet::remove_host(store, op, &name)?;
             if !json {
                 println!("removed host {name} and its mirrored data");
             }
         }
         HostCommand::Import => {
-            let outcomes = fleet::import_hosts(store)?;
+            let outcomes = fleet::import_hosts(store, op)?;
             if json {
                 output::json(&outcomes);
             } else if outcomes.is_empty() {
@@ -122,7 +123,7 @@ pub fn host_command(store: &Store, command: HostCommand, json: bool) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-fn add(store: &Store, args: HostAddArgs, json: bool) -> Result<(), Error> {
+fn add(store: &Store, op: &berth_core::audit::Op, args: HostAddArgs, json: bool) -> Result<(), Error> {
     let tls = match (args.tls_ca, args.tls_cert, args.tls_key) {
         (Some(ca), Some(cert), Some(key)) => Some(TlsFiles { ca, cert, key }),
         _ => None,
@@ -150,6 +151,7 @@ fn add(store: &Store, args: HostAddArgs, json: bool) -> Result<(), Error> {
     };
     let host = fleet::add_host_with_secret(
         store,
+        op,
         &args.name,
         &args.url,
         tls,

@@ -171,7 +171,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     };
     let (store, json) = (ctx.store(), cli.json);
     match cli.command {
-        Command::Host(command) => hosts::host_command(store, command, json),
+        Command::Host(command) => hosts::host_command(&ctx, command),
         Command::Sync { hosts, once } => sync::sync_command(&ctx, hosts, once),
         Command::Ps(args) => mirror::ps_command(store, args, json),
         Command::Inspect { container } => mirror::inspect_command(store, &container),

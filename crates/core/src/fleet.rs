@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
+use crate::audit::Op;
 use crate::connect::{Engine, Engines};
 use crate::sync::MirrorUpdate;
 
@@ -69,6 +70,11 @@ impl Fleet {
 
 pub use crate::credentials::SecretKind;
 
+/// The audit row of a change to host `name`, as `op`'s.
+fn host_row(op: &Op, name: &str) -> crate::audit::NewAuditRow {
+    op.row(Some(name), "host", crate::audit::AuditObject { id: None, name: Some(name.to_owned()) }, "")
+}
+
 /// Name given to the local engine when the desktop app adopts it.
 pub const LOCAL_HOST_NAME: &str = "local";
 
@@ -100,6 +106,7 @@ pub fn add_host_with(
 /// the password takes the host away again: nothing is half-written.
 pub fn add_host_with_secret(
     store: &Store,
+    op: &Op,
     name: &str,
     url: &str,
     tls: Option<TlsFiles>,
@@ -107,10 +114,11 @@ pub fn add_host_with_secret(
     labels: BTreeMap<String, String>,
     password: Option<&str>,
 ) -> Result<Host> {
-    let host = add_host_with(store, name, url, tls, ssh, labels)?;
+    let endpoint = Endpoint::parse_with(url, tls, ssh)?;
+    let host = store.audited(&host_row(op, name)).add_host(&HostConfig { name: name.to_owned(), endpoint, labels })?;
     if let Some(password) = password {
         if let Err(e) = crate::credentials::store(&host.config.name, SecretKind::Password, password) {
-            store.remove_host(&host.config.name)?;
+            store.audited(&host_row(op, name)).remove_host(&host.config.name)?;
             return Err(e);
         }
     }
@@ -182,14 +190,15 @@ pub fn host_config(spec: &HostSpec) -> Result<HostConfig> {
 }
 
 /// Add a host from a front end's form. Nothing is written when any part is wrong.
-pub fn add_host_spec(store: &Store, spec: &HostSpec) -> Result<Host> {
-    store.add_host(&host_config(spec)?)
+pub fn add_host_spec(store: &Store, op: &Op, spec: &HostSpec) -> Result<Host> {
+    let config = host_config(spec)?;
+    store.audited(&host_row(op, &config.name)).add_host(&config)
 }
 
 /// Replace host `name`'s configuration; a rename carries its keyring secrets along.
-pub fn edit_host(store: &Store, name: &str, spec: &HostSpec) -> Result<Host> {
+pub fn edit_host(store: &Store, op: &Op, name: &str, spec: &HostSpec) -> Result<Host> {
     let config = host_config(spec)?;
-    let host = store.update_host(name, &config)?;
+    let host = store.audited(&host_row(op, name)).update_host(name, &config)?;
     if config.name != name {
         crate::credentials::rename(name, &config.name);
     }
@@ -197,9 +206,9 @@ pub fn edit_host(store: &Store, name: &str, spec: &HostSpec) -> Result<Host> {
 }
 
 /// Remove a host, its mirror and its keyring secrets.
-pub fn remove_host(store: &Store, name: &str) -> Result<Host> {
+pub fn remove_host(store: &Store, op: &Op, name: &str) -> Result<Host> {
     let host = store.host(name)?;
-    store.remove_host(name)?;
+    store.audited(&host_row(op, name)).remove_host(name)?;
     crate::credentials::forget(name);
     Ok(host)
 }
@@ -390,7 +399,7 @@ pub fn list_hosts(store: &Store) -> Result<Vec<HostSummary>> {
 /// On a store with no hosts, add the local engine (`DOCKER_HOST`, else the platform default) as
 /// `local` when it answers. Returns the added host; `None` when the store already had hosts or
 /// nothing answered. The desktop app calls this once on start-up; the CLI never does.
-pub async fn adopt_local_engine(fleet: &Fleet) -> Result<Option<HostSummary>> {
+pub async fn adopt_local_engine(fleet: &Fleet, op: &Op) -> Result<Option<HostSummary>> {
     let store = fleet.store();
     if !store.hosts()?.is_empty() {
         return Ok(None);
@@ -408,7 +417,7 @@ pub async fn adopt_local_engine(fleet: &Fleet) -> Result<Option<HostSummary>> {
         }
         Err(_) => return Ok(None),
     }
-    match store.add_host(&probe.config) {
+    match store.audited(&host_row(op, LOCAL_HOST_NAME)).add_host(&probe.config) {
         Ok(host) => {
             if let Err(e) = crate::sync::sync_once(fleet, &host).await {
                 tracing::warn!(error = %e, "first sync of the local engine failed");
@@ -458,7 +467,7 @@ fn docker_contexts() -> Vec<(String, String, Option<TlsFiles>)> {
 
 /// Add hosts from docker contexts and `DOCKER_HOST`; existing names and bad entries are reported,
 /// not fatal.
-pub fn import_hosts(store: &Store) -> Result<Vec<ImportOutcome>> {
+pub fn import_hosts(store: &Store, op: &Op) -> Result<Vec<ImportOutcome>> {
     let mut candidates: Vec<(String, String, Option<TlsFiles>, String)> =
         docker_contexts().into_iter().map(|(name, url, tls)| (name.clone(), url, tls, format!("docker context {name}"))).collect();
     if let Ok(url) = std::env::var("DOCKER_HOST") {
@@ -470,7 +479,8 @@ pub fn import_hosts(store: &Store) -> Result<Vec<ImportOutcome>> {
     for (name, url, tls, source) in candidates {
         // Docker names its built-in context "default"; keep it but make the name a valid host name.
         let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
-        let result = add_host(store, &name, &url, tls, BTreeMap::new());
+        let result = Endpoint::parse_with(&url, tls, SshOptions::default())
+            .and_then(|endpoint| store.audited(&host_row(op, &name)).add_host(&HostConfig { name: name.clone(), endpoint, labels: BTreeMap::new() }));
         let reason = match result {
             Ok(_) => None,
             Err(Error::HostExists { .. }) => Some("a host with this name exists".to_owned()),
@@ -510,7 +520,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let sock = add_host(&store, "sock", "unix:///run/x.sock", None, BTreeMap::new()).unwrap();
-        let ssh = add_host_with_secret(&store, "far", "ssh://root@far.example/run/docker.sock", None, SshOptions::default(), BTreeMap::new(), None).unwrap();
+        let ssh = add_host_with_secret(&store, &Op::new(crate::audit::Via::Cli, None), "far", "ssh://root@far.example/run/docker.sock", None, SshOptions::default(), BTreeMap::new(), None).unwrap();
         assert_eq!(secrets_to_ask(&[sock, ssh]).unwrap(), vec![]);
     }
 }

@@ -23,7 +23,8 @@ pub async fn fleet(state: State<'_, AppState>) -> Result<Vec<HostSummary>, IpcEr
 #[specta::specta]
 #[tracing::instrument(skip(state, app), err(Debug))]
 pub async fn add_host(state: State<'_, AppState>, app: AppHandle, spec: HostSpec) -> Result<HostSummary, IpcError> {
-    let host = blocking(&state, move |store| fleet::add_host_spec(store, &spec)).await?;
+    let op = state.op();
+    let host = blocking(&state, move |store| fleet::add_host_spec(store, &op, &spec)).await?;
     follow(&state, &app, host)
 }
 
@@ -37,7 +38,8 @@ pub async fn edit_host(
     name: String,
     spec: HostSpec,
 ) -> Result<HostSummary, IpcError> {
-    let host = blocking(&state, move |store| fleet::edit_host(store, &name, &spec)).await?;
+    let op = state.op();
+    let host = blocking(&state, move |store| fleet::edit_host(store, &op, &name, &spec)).await?;
     follow(&state, &app, host)
 }
 
@@ -54,7 +56,8 @@ fn follow(state: &AppState, app: &AppHandle, host: Host) -> Result<HostSummary, 
 #[specta::specta]
 #[tracing::instrument(skip(state, app), err(Debug))]
 pub async fn remove_host(state: State<'_, AppState>, app: AppHandle, name: String) -> Result<(), IpcError> {
-    let host = blocking(&state, move |store| fleet::remove_host(store, &name)).await?;
+    let op = state.op();
+    let host = blocking(&state, move |store| fleet::remove_host(store, &op, &name)).await?;
     state.supervisor.unfollow(host.id);
     events::fleet_changed(&app, &state.supervisor);
     Ok(())

@@ -43,27 +43,27 @@ impl Store {
     /// Add a host. Names are unique; the endpoint was validated by [`Endpoint::parse`].
     pub fn add_host(&self, config: &HostConfig) -> Result<Host> {
         validate_host_name(&config.name)?;
-        let conn = self.conn();
-        let mut values = config_columns(config).to_vec();
-        values.push(Value::Integer(now_ms()));
-        conn.execute(
-            "INSERT INTO hosts (name, url, tls_ca, tls_cert, tls_key, labels, ssh, added_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params_from_iter(values),
-        )
-        .map_err(|e| write_error(e, config, "adding"))?;
-        Ok(Host { id: conn.last_insert_rowid(), config: config.clone() })
+        self.write_tx_recorded(&format!("add host {}", config.name), |tx| {
+            let mut values = config_columns(config).to_vec();
+            values.push(Value::Integer(now_ms()));
+            tx.execute(
+                "INSERT INTO hosts (name, url, tls_ca, tls_cert, tls_key, labels, ssh, added_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params_from_iter(values),
+            )
+            .map_err(|e| write_error(e, config, "adding"))?;
+            Ok(Host { id: tx.last_insert_rowid(), config: config.clone() })
+        })
     }
 
     /// Remove a host and everything mirrored from it.
     pub fn remove_host(&self, name: &str) -> Result<()> {
-        let removed = self
-            .conn()
-            .execute("DELETE FROM hosts WHERE name = ?1", [name])
-            .store_context(|| format!("removing host {name:?}"))?;
-        if removed == 0 {
-            return Err(Error::HostNotFound { name: name.to_owned() });
-        }
-        Ok(())
+        self.write_tx_recorded(&format!("remove host {name}"), |tx| {
+            let removed = tx.execute("DELETE FROM hosts WHERE name = ?1", [name]).store_context(|| format!("removing host {name:?}"))?;
+            if removed == 0 {
+                return Err(Error::HostNotFound { name: name.to_owned() });
+            }
+            Ok(())
+        })
     }
 
     pub fn hosts(&self) -> Result<Vec<Host>> {
@@ -151,8 +151,7 @@ impl Store {
     pub fn update_host(&self, name: &str, config: &HostConfig) -> Result<Host> {
         validate_host_name(&config.name)?;
         let old = self.host(name)?;
-        let mut conn = self.conn();
-        let tx = conn.transaction().store_context(|| format!("editing host {name:?}"))?;
+        self.write_tx_recorded(&format!("edit host {name}"), |tx| {
         let mut values = config_columns(config).to_vec();
         values.push(Value::Integer(old.id));
         tx.execute(
@@ -166,8 +165,8 @@ impl Store {
                     .store_context(|| format!("forgetting the old mirror of host {name:?}"))?;
             }
         }
-        tx.commit().store_context(|| format!("editing host {name:?}"))?;
         Ok(Host { id: old.id, config: config.clone() })
+        })
     }
 
     /// The daemon answered: record it as online with its engine facts.

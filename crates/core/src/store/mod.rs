@@ -9,6 +9,7 @@ mod hosts;
 pub mod ipam;
 mod mirror;
 mod query;
+mod recorded;
 pub mod schema;
 
 use std::io::Read;
@@ -23,6 +24,7 @@ use crate::error::{Error, Result, StoreContext};
 pub use hosts::validate_host_name;
 pub(crate) use hosts::validate_name;
 pub use mirror::{BatchSeen, SnapshotSeen};
+pub use recorded::Audited;
 pub use query::{ContainerFilter, EventQuery};
 
 /// Events kept per host; older ones are dropped as new ones arrive.
