@@ -1,9 +1,12 @@
-// A Backend for tests: holds hosts, rows and events in memory, counts calls, and lets a test
-// emit the backend's scoped events by hand. Reads can be held back with `hold` to test ordering.
+// A Backend for tests: holds hosts, rows, events and audit rows in memory, counts calls, and lets
+// a test emit the backend's scoped events by hand. Reads can be held back with `hold` to test
+// ordering. Failures reject as the real backend's do: an IpcError with code, fields and detail.
 import type { UnlistenFn } from "@tauri-apps/api/event";
 import {
   IpcError,
   type AddressRow,
+  type AuditQuery,
+  type AuditRow,
   type CheckReport,
   type Finding,
   type NetReport,
@@ -96,6 +99,46 @@ export function event(overrides: Partial<EventRow> & Pick<EventRow, "seq">): Eve
   };
 }
 
+/** An IpcError as a command of the real backend rejects with (message: the core's English). */
+export function ipcError(code: string, fields: Record<string, string> = {}, detail: string | null = null, message?: string): IpcError {
+  const words = Object.entries(fields).map(([name, value]) => `${name}=${value}`).join(", ");
+  return new IpcError(code, message ?? `${code}: ${words}${detail ? `: ${detail}` : ""}`, fields, detail);
+}
+
+export function auditRow(overrides: Partial<AuditRow> & Pick<AuditRow, "id">): AuditRow {
+  const timeMs = overrides.time_ms ?? Date.parse("2025-03-03T14:00:00Z") + overrides.id * 1000;
+  return {
+    op: `op-${overrides.id}`,
+    time: new Date(timeMs).toISOString(),
+    time_ms: timeMs,
+    actor: "alice",
+    via: "app",
+    host: "local",
+    kind: "container",
+    object: { id: "c0ffee000000", name: "web" },
+    action: "stop",
+    outcome: "ok",
+    error: null,
+    before: null,
+    after: null,
+    reason: null,
+    request: null,
+    hash: overrides.id.toString(16).padStart(64, "0"),
+    ...overrides,
+  };
+}
+
+/** The kinds the store accepts in a query (crates/core/src/store/audit.rs). */
+const AUDIT_KINDS = new Set(["container", "network", "image", "pool", "lease", "host", "volume", "app"]);
+
+/** The store's object filter: a name, a whole id, or an id prefix of ≥ 4 hex digits. */
+function matchesObject(row: AuditRow, object: string): boolean {
+  if (row.object.name === object) return true;
+  const id = row.object.id;
+  if (id === null) return false;
+  return /^(sha256:)?[0-9a-f]{4,}$/.test(object) ? id.startsWith(object) : id === object;
+}
+
 export class FakeBackend implements Backend {
   hosts: HostSummary[] = [];
   rows: ContainerRow[] = [];
@@ -107,10 +150,14 @@ export class FakeBackend implements Backend {
   /** Answers for testConnection, used in order (the last one repeats). */
   testResults: TestResult[] = [];
   trusted: { spec: HostSpec; fingerprint: string }[] = [];
-  /** When set, the next call of that command rejects with it. */
+  /** When set, the next call of that command rejects with it (see `ipcError`). */
   failures = new Map<string, IpcError>();
-  /** When set, containers()/events()/fleet() wait for it. */
-  hold: { containers?: Promise<void>; events?: Promise<void>; fleet?: Promise<void> } = {};
+  /** When set, containers()/events()/fleet()/audit() wait for it. */
+  hold: { containers?: Promise<void>; events?: Promise<void>; fleet?: Promise<void>; audit?: Promise<void> } = {};
+  /** The audit log, in any order (audit() answers newest first). */
+  auditRows: AuditRow[] = [];
+  /** Every audit query asked, in order. */
+  auditQueries: AuditQuery[] = [];
 
   readonly #containerHandlers = new Map<number, Set<Handler<ContainersPatch>>>();
   readonly #statusHandlers = new Map<number, Set<Handler<HostSummary>>>();
@@ -159,7 +206,7 @@ export class FakeBackend implements Backend {
   async testConnection(): Promise<TestResult> {
     this.#fail("testConnection");
     const result = this.testResults.length > 1 ? this.testResults.shift() : this.testResults[0];
-    if (!result) throw new IpcError("test", "no test result set");
+    if (!result) throw ipcError("internal", {}, null, "the fake has no test result set");
     return result;
   }
 
@@ -178,7 +225,7 @@ export class FakeBackend implements Backend {
   async editHost(name: string, spec: HostSpec): Promise<HostSummary> {
     this.#fail("editHost");
     const existing = this.hosts.find((h) => h.name === name);
-    if (!existing) throw new IpcError("not_found", `no host named ${name}`);
+    if (!existing) throw ipcError("host_not_found", { name }, null, `no host named "${name}"`);
     const summary = { ...existing, name: spec.name, url: spec.url };
     this.hosts = this.hosts.map((h) => (h.id === existing.id ? summary : h));
     return summary;
@@ -355,6 +402,34 @@ export class FakeBackend implements Backend {
     return { host: spec.host, name: spec.name, id: "f".repeat(64), pool: spec.pool, ip };
   }
 
+  /** The store's query: every filter given, newest first (time, then id), at most `limit`. */
+  async audit(query: AuditQuery): Promise<AuditRow[]> {
+    this.#fail("audit");
+    this.auditQueries.push(query);
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+      throw ipcError("invalid_input", { what: "limit", reason: `${limit}; take 1 to 100000 rows` }, `${limit}; take 1 to 100000 rows`);
+    }
+    if (query.kind != null && !AUDIT_KINDS.has(query.kind)) {
+      throw ipcError("invalid_input", { what: "kind", reason: `unknown kind ${query.kind}` }, `unknown kind ${query.kind}`);
+    }
+    const rows = this.auditRows
+      .filter(
+        (row) =>
+          (query.host == null || row.host === query.host) &&
+          (query.since_ms == null || row.time_ms >= query.since_ms) &&
+          (query.via == null || row.via === query.via) &&
+          (query.op == null || row.op === query.op) &&
+          (query.kind == null || row.kind === query.kind) &&
+          (query.outcome == null || row.outcome === query.outcome) &&
+          (query.object == null || matchesObject(row, query.object)),
+      )
+      .sort((a, b) => b.time_ms - a.time_ms || b.id - a.id)
+      .slice(0, limit);
+    await this.hold.audit;
+    return rows;
+  }
+
   /** A batch of log output (or the end) on stream `id`. */
   emitLog(id: number, event: LogEvent): void {
     this.logStreams.get(id)!.sink(event);
@@ -374,7 +449,7 @@ export class FakeBackend implements Backend {
 
   #shell(id: number): FakeShell {
     const shell = this.shellSessions.get(id);
-    if (!shell) throw new IpcError("invalid_input", `invalid shell session: ${id} is not open`);
+    if (!shell) throw ipcError("invalid_input", { what: "shell session", reason: `${id} is not open` }, `${id} is not open`, `invalid shell session: ${id} is not open`);
     return shell;
   }
 }

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { IpcError } from "$lib/ipc";
 import { appContext } from "$lib/context";
 import { Fleet } from "$lib/fleet/fleet.svelte";
 import { rowKey } from "$lib/fleet/patch";
 import { ContainerActions } from "$lib/containers/pending.svelte";
 import { ContainersTable } from "$lib/containers/table.svelte";
-import { FakeBackend, host, row } from "../../testing/fake-backend";
+import { i18n } from "$lib/i18n/locale.svelte";
+import { FakeBackend, host, ipcError, row } from "../../testing/fake-backend";
 import ContainersView from "../views/ContainersView.svelte";
 
 const inspect = {
@@ -113,15 +113,27 @@ describe("ContainerDetail", () => {
     expect(backend.actions).toEqual([{ host: "edge-1", id: "web", action: "stop" }]);
   });
 
-  it("shows a failed action's error verbatim, and the action is no longer pending", async () => {
+  it("shows a refused action in the UI's language with Docker's words beneath; it is no longer pending", async () => {
     await open("old");
-    backend.failures.set("containerAction", new IpcError("docker", "conflict: unable to remove container: it is in use"));
+    const words = "conflict: unable to remove container: it is in use (HTTP 409)";
+    backend.failures.set("containerAction", ipcError("docker", { host: "edge-1", action: "remove container old", reason: words }, words));
     $("action-remove")!.click();
     flushSync();
     $("confirm-yes")!.click();
     await settle();
     expect($("confirm-yes")).toBeNull();
-    expect($("action-error")!.textContent).toBe("conflict: unable to remove container: it is in use");
+    expect($("action-error")!.dataset.code).toBe("docker");
+    expect($("action-error-text")!.textContent).toBe("Docker on host edge-1 refused to remove container old.");
+    expect($("action-error-detail")!.textContent).toBe(words);
+    try {
+      i18n.setLocale("zh-CN");
+      flushSync();
+      expect($("action-error-text")!.textContent).toBe("主机 edge-1 上的 Docker 拒绝执行“remove container old”。");
+      expect($("action-error-detail")!.textContent).toBe(words);
+    } finally {
+      i18n.setLocale("en");
+      flushSync();
+    }
     expect($("container-detail")!.textContent).not.toContain("Removing…");
     expect($<HTMLButtonElement>("action-remove")!.disabled).toBe(false);
   });

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { IpcError, type HostKeyCheck, type TestResult } from "$lib/ipc";
+import type { HostKeyCheck, TestResult } from "$lib/ipc";
+import { i18n } from "$lib/i18n/locale.svelte";
 import { appContext } from "$lib/context";
 import { Fleet } from "$lib/fleet/fleet.svelte";
 import { ContainerActions } from "$lib/containers/pending.svelte";
-import { FakeBackend, host } from "../../testing/fake-backend";
+import { FakeBackend, host, ipcError } from "../../testing/fake-backend";
 import FleetView from "./FleetView.svelte";
 import OfflineBanner from "../fleet/OfflineBanner.svelte";
 
@@ -139,18 +140,57 @@ describe("FleetView", () => {
     expect(backend.calls).not.toContain("addHost");
   });
 
-  it("shows the backend's error verbatim in the dialog", async () => {
-    backend.failures.set("editHost", new IpcError("invalid_url", 'unsupported URL "http://x": use unix://, npipe://, tcp:// or ssh://'));
+  it("words the backend's refusal in the dialog, its reason beneath", async () => {
+    const reason = "unsupported scheme: use unix://, npipe://, tcp:// or ssh://";
+    backend.failures.set("editHost", ipcError("invalid_url", { url: "http://x", reason }, reason, `invalid host URL "http://x": ${reason}`));
     all("host-row")[0].querySelector<HTMLElement>("[data-testid='edit-host']")!.click();
     flushSync();
     expect($<HTMLInputElement>("host-name")!.value).toBe("local");
     fill("host-url", "http://x");
     $("host-save")!.click();
     await settle();
-    expect($("dialog-error")!.textContent).toBe('unsupported URL "http://x": use unix://, npipe://, tcp:// or ssh://');
+    expect($("dialog-error-text")!.textContent).toBe("The host URL http://x is not valid.");
+    expect($("dialog-error-detail")!.textContent).toBe(reason);
     $("host-cancel")!.click();
     flushSync();
     expect($("host-name")).toBeNull();
+  });
+
+  it("words a failed connection test by its code, in the language chosen, the core's words beneath", async () => {
+    const message = 'host "lab" (tcp://127.0.0.1:9) is unreachable: connection refused; is dockerd running and listening there?';
+    backend.testResults = [tested({ ok: false, code: "unreachable", message, api_version: null, server_version: null, rtt_ms: null, containers: null })];
+    $("add-host")!.click();
+    flushSync();
+    fill("host-name", "lab");
+    fill("host-url", "tcp://127.0.0.1:9");
+    try {
+      i18n.setLocale("zh-CN");
+      $("host-test")!.click();
+      await settle();
+      expect($("host-test-result")!.dataset.ok).toBe("false");
+      expect($("host-test-result")!.dataset.code).toBe("unreachable");
+      expect($("host-test-message-text")!.textContent).toBe("无法连接到主机 lab（tcp://127.0.0.1:9）。");
+      expect($("host-test-message-detail")!.textContent).toBe(message);
+      i18n.setLocale("en");
+      flushSync();
+      expect($("host-test-message-text")!.textContent).toBe("Cannot reach host lab (tcp://127.0.0.1:9).");
+    } finally {
+      i18n.setLocale("en");
+      flushSync();
+    }
+  });
+
+  it("shows the core's words for a failed test whose code needs fields the result lacks", async () => {
+    const message = 'SSH authentication as "deploy" on host "edge-3" failed (tried publickey)';
+    backend.testResults = [tested({ ok: false, code: "auth_failed", message })];
+    $("add-host")!.click();
+    flushSync();
+    fill("host-name", "edge-3");
+    fill("host-url", "ssh://deploy@edge-3");
+    $("host-test")!.click();
+    await settle();
+    expect($("host-test-message-text")!.textContent).toBe(message);
+    expect($("host-test-message-detail")).toBeNull();
   });
 
   it("asks before removing a host", async () => {

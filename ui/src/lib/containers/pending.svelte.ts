@@ -1,8 +1,9 @@
 // Container actions in flight. An action is shown as pending ("Stopping…") from the click until
 // the row's state changes through the event stream: the command's own return says nothing
-// about the result. A command that fails clears it and leaves its error, verbatim.
+// about the result. A command that fails clears it and leaves its error (the IpcError itself, so
+// the view words it in the current language).
 import { SvelteMap } from "svelte/reactivity";
-import { toIpcError, type Backend, type ContainerAction, type ContainerRow } from "$lib/ipc";
+import { toIpcError, type Backend, type ContainerAction, type ContainerRow, type IpcError } from "$lib/ipc";
 import { rowKey } from "$lib/fleet/patch";
 import { stateSignature } from "./actions";
 
@@ -19,7 +20,7 @@ export interface PendingAction {
 export class ContainerActions {
   readonly #backend: Backend;
   readonly #pending = new SvelteMap<string, PendingAction>();
-  readonly #errors = new SvelteMap<string, string>();
+  readonly #errors = new SvelteMap<string, IpcError>();
 
   constructor(backend: Backend) {
     this.#backend = backend;
@@ -33,8 +34,8 @@ export class ContainerActions {
     return pending;
   }
 
-  /** The last failure of an action on this container, verbatim. */
-  errorFor(key: string): string | null {
+  /** The last failure of an action on this container. */
+  errorFor(key: string): IpcError | null {
     return this.#errors.get(key) ?? null;
   }
 
@@ -52,7 +53,7 @@ export class ContainerActions {
     } catch (rejection) {
       const error = toIpcError(rejection);
       if (this.#pending.get(key)?.action === action) this.#pending.delete(key);
-      this.#errors.set(key, error.message);
+      this.#errors.set(key, error);
       throw error;
     }
   }

@@ -1,6 +1,6 @@
 // The IP pools view: pools with how full they are, one pool's address map, and the conflicts
 // and orphans of every pool against the mirror, each with its one-click repair where one is safe.
-import { toIpcError, type AddressRow, type Backend, type CheckReport, type Finding, type NetReport, type PoolSummary, type RunOutcome } from "$lib/ipc";
+import { toIpcError, type AddressRow, type Backend, type CheckReport, type Finding, type IpcError, type NetReport, type PoolSummary, type RunOutcome } from "$lib/ipc";
 
 export type CellState = "free" | "leased" | "quarantined" | "reserved" | "conflict" | "unusable";
 
@@ -103,7 +103,8 @@ export class IpamView {
   report = $state.raw<CheckReport>({ conflicts: [], orphans: [] });
   page = $state(0);
   loading = $state(false);
-  error = $state<string | null>(null);
+  /** The last failure, kept whole so the view words it in the current language. */
+  error = $state.raw<IpcError | null>(null);
   /** Findings being repaired, by `pool ip kind`. */
   repairing = $state.raw<ReadonlySet<string>>(new Set());
   /** The last `net apply` of the selected pool, per host. */
@@ -112,7 +113,7 @@ export class IpamView {
   form = $state<RunForm>(emptyRunForm(null));
   running = $state(false);
   /** The last container run, or why it failed. */
-  ran = $state.raw<RunOutcome | { error: string } | null>(null);
+  ran = $state.raw<RunOutcome | { error: IpcError } | null>(null);
 
   readonly pool: PoolSummary | null = $derived(this.pools.find((p) => p.name === this.selected) ?? null);
   readonly cells: Cell[] = $derived(this.pool ? mapPage(this.pool, this.addresses, this.report.conflicts, this.page) : []);
@@ -138,7 +139,7 @@ export class IpamView {
       }
       this.addresses = this.selected ? await this.#backend.ipamAddresses(this.selected) : [];
     } catch (rejection) {
-      this.error = toIpcError(rejection).message;
+      this.error = toIpcError(rejection);
     } finally {
       this.loading = false;
     }
@@ -156,7 +157,7 @@ export class IpamView {
       const rows = await this.#backend.ipamAddresses(name);
       if (this.selected === name) this.addresses = rows;
     } catch (rejection) {
-      this.error = toIpcError(rejection).message;
+      this.error = toIpcError(rejection);
     }
   }
 
@@ -178,7 +179,7 @@ export class IpamView {
     try {
       this.netReports = await this.#backend.ipamNetApply(pool);
     } catch (rejection) {
-      this.error = toIpcError(rejection).message;
+      this.error = toIpcError(rejection);
     } finally {
       this.applying = false;
     }
@@ -207,7 +208,7 @@ export class IpamView {
       const ran = this.ran;
       if (ran && "ip" in ran) this.reveal(ran.ip);
     } catch (rejection) {
-      this.ran = { error: toIpcError(rejection).message };
+      this.ran = { error: toIpcError(rejection) };
     } finally {
       this.running = false;
     }
@@ -221,7 +222,7 @@ export class IpamView {
       await this.#backend.ipamRepair(finding);
       await this.load();
     } catch (rejection) {
-      this.error = toIpcError(rejection).message;
+      this.error = toIpcError(rejection);
     } finally {
       const next = new Set(this.repairing);
       next.delete(key);

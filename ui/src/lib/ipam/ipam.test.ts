@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FakeBackend } from "../../testing/fake-backend";
-import { IpcError, type AddressRow, type Finding, type PoolSummary } from "$lib/ipc";
+import { FakeBackend, ipcError } from "../../testing/fake-backend";
+import { type AddressRow, type Finding, type PoolSummary } from "$lib/ipc";
 import { IpamView, ipv4Range, ipv4ToNumber, mapPage, numberToIpv4, pageCount, usage } from "./ipam.svelte";
 
 function pool(name: string, subnet: string, counts: Partial<PoolSummary> = {}): PoolSummary {
@@ -110,9 +110,9 @@ describe("IpamView", () => {
   it("says why when the backend fails, and keeps what it had", async () => {
     const { backend, ipam } = setup();
     await ipam.load();
-    backend.failures.set("ipamRepair", new IpcError("address_unavailable", "10.0.0.30 in pool \"lan\" is reserved (printer)"));
+    backend.failures.set("ipamRepair", ipcError("address_unavailable", { pool: "lan", ip: "10.0.0.30", reason: "reserved (printer)" }, "reserved (printer)"));
     await ipam.repair(ipam.report.orphans[0]);
-    expect(ipam.error).toContain("reserved (printer)");
+    expect(ipam.error).toMatchObject({ code: "address_unavailable", fields: { pool: "lan", ip: "10.0.0.30" }, detail: "reserved (printer)" });
     expect(ipam.pools).toHaveLength(2);
   });
 
@@ -152,9 +152,9 @@ describe("IpamView", () => {
     await ipam.load();
     ipam.form.name = "web2";
     ipam.form.image = "shop/web:1.4";
-    backend.failures.set("ipamRun", new IpcError("address_unavailable", "10.0.0.9 in pool \"lan\" is leased to container api on host edge-1"));
+    backend.failures.set("ipamRun", ipcError("address_unavailable", { pool: "lan", ip: "10.0.0.9", reason: "leased to container api on host edge-1" }, "leased to container api on host edge-1"));
     await ipam.run();
-    expect(ipam.ran).toEqual({ error: expect.stringContaining("leased to container api") });
+    expect(ipam.ran).toEqual({ error: expect.objectContaining({ code: "address_unavailable", detail: "leased to container api on host edge-1" }) });
     expect(ipam.form.name).toBe("web2");
     expect(ipam.running).toBe(false);
   });

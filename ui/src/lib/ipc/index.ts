@@ -5,6 +5,8 @@ import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
   AddressRow,
+  AuditQuery,
+  AuditRow,
   CheckReport,
   Finding,
   NetReport,
@@ -30,14 +32,23 @@ import type {
 
 export * from "./types";
 
-/** The one error shape that crosses the IPC boundary: `{ code, message }`. */
+/**
+ * The one error shape that crosses the IPC boundary: `{ code, message, fields, detail }`.
+ * `code` and `fields` are what the UI words in its own language (`describeError` in
+ * `$lib/errors`); `detail` is the daemon's or the system's own words, shown beneath as they are;
+ * `message` is the core's English, for a code the UI does not know.
+ */
 export class IpcError extends Error {
   readonly code: string;
+  readonly fields: Readonly<Record<string, string>>;
+  readonly detail: string | null;
 
-  constructor(code: string, message: string) {
+  constructor(code: string, message: string, fields: Record<string, string> = {}, detail: string | null = null) {
     super(message);
     this.name = "IpcError";
     this.code = code;
+    this.fields = fields;
+    this.detail = detail;
   }
 }
 
@@ -84,6 +95,8 @@ export interface Backend {
   ipamNetApply(pool: string): Promise<NetReport[]>;
   /** Runs a container on a pool's host with a fixed address leased from the pool. */
   ipamRun(spec: RunSpec): Promise<RunOutcome>;
+  /** The newest `query.limit` rows of the audit log that pass every filter given, newest first. */
+  audit(query: AuditQuery): Promise<AuditRow[]>;
 
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
@@ -91,7 +104,7 @@ export interface Backend {
   onFleet(handler: (hosts: HostSummary[]) => void): Promise<UnlistenFn>;
 }
 
-function hasErrorShape(value: unknown): value is { code: string; message: string } {
+function hasErrorShape(value: unknown): value is { code: string; message: string; fields?: unknown; detail?: unknown } {
   return (
     typeof value === "object" &&
     value !== null &&
@@ -100,11 +113,22 @@ function hasErrorShape(value: unknown): value is { code: string; message: string
   );
 }
 
+/** The string-valued entries of `value` (an older backend or a fake may send none). */
+function stringFields(value: unknown): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return fields;
+  for (const [name, field] of Object.entries(value)) {
+    if (typeof field === "string") fields[name] = field;
+  }
+  return fields;
+}
+
 /** Turns whatever `invoke` rejected with into an IpcError. */
 export function toIpcError(rejection: unknown): IpcError {
   if (rejection instanceof IpcError) return rejection;
   if (hasErrorShape(rejection)) {
-    return new IpcError(rejection.code, rejection.message);
+    const detail = typeof rejection.detail === "string" && rejection.detail !== "" ? rejection.detail : null;
+    return new IpcError(rejection.code, rejection.message, stringFields(rejection.fields), detail);
   }
   // Not from a command: no Tauri runtime (a plain browser), a missing command, a bad argument.
   const message = rejection instanceof Error ? rejection.message : String(rejection);
@@ -185,6 +209,7 @@ export const tauriBackend: Backend = {
   },
   ipamNetApply: (pool) => call(commands.ipamNetApply(pool)),
   ipamRun: (spec) => call(commands.ipamRun(spec)),
+  audit: (query) => call(commands.audit(query)),
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
   onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),

@@ -2,11 +2,16 @@
 // `cargo test -p berth-app` fails when it drifts, `./x bindings` rewrites it). This file only
 // gives the UI's names to the generated ones.
 
-import type { Reachability, SshOptions } from "./bindings";
+import type { Reachability, SshOptions, Value } from "./bindings";
 
 export type {
   AddressRow,
   AddressState,
+  AuditObject,
+  AuditQuery,
+  AuditRow,
+  Outcome,
+  Via,
   CheckReport,
   Finding,
   FindingKind,
@@ -35,6 +40,9 @@ export type {
   TlsFiles,
   UiStep,
 } from "./bindings";
+
+/** A JSON value as it crosses the edge (an audit row's `before`/`after`). */
+export type JsonValue = Value;
 
 /** Maps come out of Rust as index signatures; read them with `??` / Object.entries. */
 export type StringMap = { [key in string]: string };

@@ -3,6 +3,7 @@
 // keep arriving into a bounded hold while paused), searchable.
 import { toIpcError, type Backend, type ContainerRow, type LogEvent, type LogSpec } from "$lib/ipc";
 import { VirtualList } from "$lib/virtual/virtual-list.svelte";
+import { plainError, type ErrorLike } from "$lib/errors";
 
 /** The most lines kept; a chatty container's older lines are dropped. */
 export const MAX_LINES = 20_000;
@@ -35,6 +36,11 @@ export function sinceSeconds(text: string, nowMs: number): number | null | undef
   return Math.floor(nowMs / 1000) - Number(match[1]) * UNITS[match[2]];
 }
 
+/** A "since" that is not a duration, worded by `errors.bad_duration`. */
+export function badDuration(value: string): ErrorLike {
+  return { code: "bad_duration", message: `"${value}" is not a duration; write e.g. 30s, 10m, 2h or 1d`, fields: { value }, detail: null };
+}
+
 export class ContainerLog {
   target = $state.raw<{ host: string; id: string; name: string } | null>(null);
   options = $state<LogOptions>({ tail: 1000, since: "", timestamps: false, follow: true });
@@ -45,11 +51,12 @@ export class ContainerLog {
   /** Lines that arrived while paused. */
   held = $state(0);
   state = $state<"idle" | "reading" | "following" | "ended" | "failed">("idle");
-  error = $state<string | null>(null);
+  /** Why the log could not be read, kept whole so the view words it in the current language. */
+  error = $state.raw<ErrorLike | null>(null);
   search = $state("");
   saving = $state(false);
   /** The outcome of the last save: the file written, or why it failed. */
-  saved = $state.raw<{ path: string; bytes: number } | { error: string } | null>(null);
+  saved = $state.raw<{ path: string; bytes: number } | { error: ErrorLike } | null>(null);
 
   readonly list = new VirtualList({ rowHeight: LOG_ROW_HEIGHT, count: () => this.lines.length });
   /** Indexes of the lines matching the search. */
@@ -91,7 +98,7 @@ export class ContainerLog {
     const since = sinceSeconds(this.options.since, this.#now());
     if (since === undefined) {
       this.state = "failed";
-      this.error = `"${this.options.since}" is not a duration; write e.g. 30s, 10m, 2h or 1d`;
+      this.error = badDuration(this.options.since);
       return;
     }
     const generation = ++this.#generation;
@@ -112,7 +119,7 @@ export class ContainerLog {
     } catch (rejection) {
       if (generation !== this.#generation) return;
       this.state = "failed";
-      this.error = toIpcError(rejection).message;
+      this.error = toIpcError(rejection);
     }
   }
 
@@ -142,7 +149,7 @@ export class ContainerLog {
     if (!target || this.saving) return;
     const since = sinceSeconds(this.options.since, this.#now());
     if (since === undefined) {
-      this.saved = { error: `"${this.options.since}" is not a duration; write e.g. 30s, 10m, 2h or 1d` };
+      this.saved = { error: badDuration(this.options.since) };
       return;
     }
     this.saving = true;
@@ -152,7 +159,7 @@ export class ContainerLog {
       const file = await this.#backend.logsSave(target.host, target.id, spec);
       this.saved = { path: file.path, bytes: file.bytes };
     } catch (rejection) {
-      this.saved = { error: toIpcError(rejection).message };
+      this.saved = { error: toIpcError(rejection) };
     } finally {
       this.saving = false;
     }
@@ -167,7 +174,7 @@ export class ContainerLog {
     }
     if (event.Failed !== undefined) {
       this.state = "failed";
-      this.error = event.Failed;
+      this.error = plainError(event.Failed);
       this.#stream = null;
       return;
     }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeBackend, row } from "../../testing/fake-backend";
-import { IpcError } from "$lib/ipc";
+import { FakeBackend, ipcError, row } from "../../testing/fake-backend";
 import { ContainerLog, MAX_LINES, sinceSeconds } from "./log.svelte";
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -38,12 +37,12 @@ describe("ContainerLog", () => {
 
   it("reports a failed save and refuses a bad since without asking the backend", async () => {
     const { backend, log } = await opened();
-    backend.failures.set("logsSave", new IpcError("unreachable", "host edge-1 is unreachable"));
+    backend.failures.set("logsSave", ipcError("unreachable", { host: "edge-1", url: "tcp://edge-1:2375", reason: "connection refused" }, "connection refused"));
     await log.save();
-    expect(log.saved).toEqual({ error: "host edge-1 is unreachable" });
+    expect(log.saved).toEqual({ error: expect.objectContaining({ code: "unreachable", fields: expect.objectContaining({ host: "edge-1" }), detail: "connection refused" }) });
     log.options.since = "yesterday";
     await log.save();
-    expect(log.saved).toMatchObject({ error: expect.stringContaining("not a duration") });
+    expect(log.saved).toEqual({ error: { code: "bad_duration", message: expect.stringContaining("not a duration"), fields: { value: "yesterday" }, detail: null } });
     expect(backend.savedLogs).toHaveLength(0);
   });
 
@@ -90,15 +89,16 @@ describe("ContainerLog", () => {
     log.options.since = "yesterday";
     await log.reload();
     expect(log.state).toBe("failed");
-    expect(log.error).toContain("30s, 10m");
+    expect(log.error).toMatchObject({ code: "bad_duration", fields: { value: "yesterday" } });
+    expect(log.error?.message).toContain("30s, 10m");
     log.options.since = "";
-    backend.failures.set("logsOpen", new IpcError("unreachable", "host \"edge-1\" is unreachable"));
+    backend.failures.set("logsOpen", ipcError("unreachable", { host: "edge-1", url: "tcp://edge-1:2375", reason: "connection refused" }, "connection refused"));
     await log.reload();
-    expect(log.error).toContain("unreachable");
+    expect(log.error?.code).toBe("unreachable");
     await log.reload();
     backend.emitLog([...backend.logStreams.keys()].at(-1)!, { Failed: "the link dropped" });
     expect(log.state).toBe("failed");
-    expect(log.error).toBe("the link dropped");
+    expect(log.error?.message).toBe("the link dropped");
   });
 
   it("parses since durations", () => {

@@ -2,6 +2,7 @@
 // its terminal outlive the view that shows them (switching views keeps the session and its
 // screen); a tab whose session ended says how and can reconnect into the same terminal.
 import { toIpcError, type Backend, type ContainerRow, type ExecEnd, type ShellMessage } from "$lib/ipc";
+import { plainError, type ErrorLike } from "$lib/errors";
 
 /** What the tabs need of a terminal; the app's is xterm.js (./xterm.ts), tests pass their own. */
 export interface Terminal {
@@ -45,7 +46,8 @@ export class ShellTab {
   state = $state<TabState>("opening");
   session = $state<number | null>(null);
   end = $state.raw<ExecEnd | null>(null);
-  failure = $state<string | null>(null);
+  /** Why the session failed: a command's error, or the words its end came with. */
+  failure = $state.raw<ErrorLike | null>(null);
   opened = false;
   /** Keystrokes not yet sent: sent in order, one call at a time, batched while one is in flight. */
   pendingInput = "";
@@ -112,7 +114,7 @@ export class ShellTabs {
         await this.#backend.shellAttach(info.id, (message) => this.#receive(tab, info.id, message));
       } catch (rejection) {
         tab.state = "failed";
-        tab.failure = toIpcError(rejection).message;
+        tab.failure = toIpcError(rejection);
       }
     }
   }
@@ -168,7 +170,7 @@ export class ShellTabs {
       session = await this.#backend.shellOpen(tab.host, tab.containerId, { cmd: [], user: null, workdir: null, env: [], tty: true, stdin: true, size: { rows: tab.terminal.rows, cols: tab.terminal.cols } }, sink);
     } catch (rejection) {
       tab.state = "failed";
-      tab.failure = toIpcError(rejection).message;
+      tab.failure = toIpcError(rejection);
       return;
     }
     tab.session = session;
@@ -187,7 +189,7 @@ export class ShellTabs {
       tab.end = message.ended;
     } else {
       tab.state = "failed";
-      tab.failure = message.failed;
+      tab.failure = plainError(message.failed);
     }
   }
 
@@ -220,7 +222,7 @@ export class ShellTabs {
       tab.pendingInput = "";
       if (tab.state === "open") {
         tab.state = "failed";
-        tab.failure = toIpcError(rejection).message;
+        tab.failure = toIpcError(rejection);
       }
     } finally {
       tab.sending = false;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeBackend, FakeTerminal, row } from "../../testing/fake-backend";
-import { IpcError } from "$lib/ipc";
+import { FakeBackend, FakeTerminal, ipcError, row } from "../../testing/fake-backend";
 import { ACK_STEP, ShellTabs } from "./tabs.svelte";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -98,16 +97,16 @@ describe("ShellTabs", () => {
 
   it("shows a failure to open and a failure while reading", async () => {
     const { backend, shells } = setup();
-    backend.failures.set("shellOpen", new IpcError("docker", "Docker on host \"edge-1\" refused to start an exec: container is not running"));
+    backend.failures.set("shellOpen", ipcError("docker", { host: "edge-1", action: "start an exec", reason: "container is not running" }, "container is not running"));
     const tab = await shells.open(row({ id: "c1" }));
     await settle();
     expect(tab.state).toBe("failed");
-    expect(tab.failure).toContain("not running");
+    expect(tab.failure).toMatchObject({ code: "docker", detail: "container is not running" });
     shells.reconnect(tab);
     await settle();
     backend.emitShell(tab.session!, { failed: "the SSH link dropped" });
     expect(tab.state).toBe("failed");
-    expect(tab.failure).toBe("the SSH link dropped");
+    expect(tab.failure?.message).toBe("the SSH link dropped");
   });
 
   it("restores the backend's sessions after a reload, replaying their output", async () => {
