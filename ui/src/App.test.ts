@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { FakeBackend, FakeTerminal, gate, host, row } from "./testing/fake-backend";
+import { FakeBackend, FakeTerminal, auditRow, gate, host, row } from "./testing/fake-backend";
 import App from "./App.svelte";
 
 const settle = async () => {
@@ -129,6 +129,22 @@ describe("App", () => {
     search.dispatchEvent(new Event("input", { bubbles: true }));
     flushSync();
     expect(target.querySelector("mark")?.textContent).toBe("timeout");
+  });
+
+  it("shows the activity log from the navigation", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-1" })];
+    backend.auditRows = [auditRow({ id: 1, via: "external", actor: "docker", action: "kill", host: "edge-1" })];
+    start(backend);
+    await settle();
+    $("nav-activity")!.click();
+    flushSync();
+    await settle();
+    expect($("activity-view")).not.toBeNull();
+    expect($("activity-row")!.dataset.via).toBe("external");
+    $("nav-fleet")!.click();
+    flushSync();
+    expect($("activity-view")).toBeNull();
   });
 
   it("switches the language from the header", async () => {

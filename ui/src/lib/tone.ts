@@ -33,3 +33,15 @@ export function containerTone(row: Pick<ContainerRow, "state" | "exit_code" | "h
       return "muted";
   }
 }
+
+/** An audit line's outcome: done, refused, or asked with no answer recorded. */
+export function outcomeTone(outcome: "ok" | "failed" | "unknown"): Tone {
+  switch (outcome) {
+    case "ok":
+      return "ok";
+    case "failed":
+      return "danger";
+    case "unknown":
+      return "warn";
+  }
+}

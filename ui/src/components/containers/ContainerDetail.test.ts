@@ -6,7 +6,7 @@ import { rowKey } from "$lib/fleet/patch";
 import { ContainerActions } from "$lib/containers/pending.svelte";
 import { ContainersTable } from "$lib/containers/table.svelte";
 import { i18n } from "$lib/i18n/locale.svelte";
-import { FakeBackend, host, ipcError, row } from "../../testing/fake-backend";
+import { FakeBackend, auditRow, host, ipcError, row } from "../../testing/fake-backend";
 import ContainersView from "../views/ContainersView.svelte";
 
 const inspect = {
@@ -148,6 +148,36 @@ describe("ContainerDetail", () => {
     expect($("actions-disabled-reason")!.textContent).toContain("edge-2 is offline");
     await open("web");
     expect($("actions-disabled-reason")).toBeNull();
+  });
+
+  it("lists the container's own activity, newest first, and opens a line in place", async () => {
+    backend.auditRows = [
+      auditRow({ id: 1, host: "edge-1", action: "stop", outcome: "unknown", object: { id: "web", name: "web" }, before: { state: "running" } }),
+      auditRow({ id: 2, host: "edge-1", action: "stop", outcome: "ok", request: 1, object: { id: "web", name: "web" }, before: { state: "running" }, after: { state: "exited" } }),
+      auditRow({ id: 3, host: "edge-1", via: "external", actor: "docker", action: "start", object: { id: "web", name: "web" } }),
+      auditRow({ id: 4, host: "edge-1", action: "kill", object: { id: "old", name: "old" } }),
+    ];
+    await open("web");
+    expect(backend.auditQueries).toEqual([{ limit: 50, object: "web" }]);
+    const section = $("container-activity")!;
+    const lines = [...section.querySelectorAll<HTMLElement>("[data-testid='activity-row']")];
+    expect(lines.map((line) => [line.dataset.action, line.dataset.via, line.dataset.outcome])).toEqual([
+      ["start", "external", "ok"],
+      ["stop", "app", "ok"],
+    ]);
+    lines[1].click();
+    flushSync();
+    const detail = section.querySelector<HTMLElement>("[data-testid='activity-detail']")!;
+    expect(detail.querySelector<HTMLElement>("[data-testid='activity-diff-row'][data-key='state']")!.dataset.changed).toBe("true");
+    // A patch of its host reads it again (debounced): the new row shows up.
+    backend.auditRows.push(auditRow({ id: 5, host: "edge-1", action: "pause", object: { id: "web", name: "web" } }));
+    backend.emitPatch({ host_id: 1, replace: false, upsert: [{ ...backend.rows[0], state: "paused" }], remove: [] });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    flushSync();
+    expect($("container-activity")!.querySelector<HTMLElement>("[data-testid='activity-row']")!.dataset.action).toBe("pause");
+    await open("old");
+    expect(backend.auditQueries.at(-1)).toEqual({ limit: 50, object: "old" });
+    expect([...$("container-activity")!.querySelectorAll<HTMLElement>("[data-testid='activity-row']")].map((line) => line.dataset.action)).toEqual(["kill"]);
   });
 
   it("says so when the open container is removed", async () => {

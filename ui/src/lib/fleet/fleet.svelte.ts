@@ -62,6 +62,7 @@ export class Fleet {
   #frameScheduled = false;
   #stopped = false;
   readonly #eventsLoadedFor = new Set<string>();
+  readonly #patchListeners = new Set<(patch: ContainersPatch) => void>();
 
   constructor(backend: Backend, options: FleetOptions = {}) {
     this.#backend = backend;
@@ -140,6 +141,16 @@ export class Fleet {
       this.#eventsLoadedFor.delete(host);
       this.eventsError = toIpcError(rejection);
     }
+  }
+
+  /**
+   * Hears each container patch of a followed host as it arrives (before it is applied), for a
+   * view that re-reads something a change on a host touches (the activity log). Returns the
+   * unsubscribe.
+   */
+  onPatch(listener: (patch: ContainersPatch) => void): () => void {
+    this.#patchListeners.add(listener);
+    return () => void this.#patchListeners.delete(listener);
   }
 
   /** A host the backend just added or edited: shown at once, ahead of the fleet event. */
@@ -276,6 +287,7 @@ export class Fleet {
 
   #onPatch(hostId: number, patch: ContainersPatch): void {
     if (!this.#listeners.has(hostId)) return;
+    for (const listener of this.#patchListeners) listener(patch);
     const held = this.#catchingUp.get(hostId);
     if (held) {
       held.push(patch);
