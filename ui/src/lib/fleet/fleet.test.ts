@@ -99,6 +99,20 @@ describe("Fleet", () => {
     expect(backend.calls.filter((c) => c === "containers")).toHaveLength(1);
   });
 
+  it("tells onPatch listeners of each patch of a followed host as it arrives, until they unsubscribe", async () => {
+    const backend = twoHosts();
+    const { fleet } = setup(backend);
+    await fleet.start();
+    const heard: number[] = [];
+    const unsubscribe = fleet.onPatch((patch) => heard.push(patch.host_id));
+    backend.emitPatch({ host_id: 2, replace: false, upsert: [], remove: ["c"] });
+    backend.emitPatch({ host_id: 1, replace: false, upsert: [], remove: [] });
+    expect(heard).toEqual([2, 1]);
+    unsubscribe();
+    backend.emitPatch({ host_id: 1, replace: false, upsert: [], remove: [] });
+    expect(heard).toEqual([2, 1]);
+  });
+
   it("overlays live status on the host", async () => {
     const backend = twoHosts();
     const { fleet } = setup(backend);
