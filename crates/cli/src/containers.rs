@@ -106,7 +106,7 @@ pub fn act(
             Ok(()) => {}
             Err(e) => {
                 failed = true;
-                eprintln!("berth: {name}: {}", crate::errors::message(&e));
+                eprintln!("berth: {name}: {}", crate::errors::message(e));
             }
         }
         report.push(serde_json::json!({"container": name, "host": f.host.name(), "id": f.id, "ok": result.is_ok(),

@@ -277,9 +277,14 @@ mod tests {
         }
     }
 
+    /// A container's state and exit code.
+    type State = (&'static str, Option<i64>);
+    /// Events, earlier verbs, before, after, and the action named (None: no row).
+    type Case = (&'static [&'static str], &'static [&'static str], State, State, Option<&'static str>);
+
     #[test]
     fn external_changes_are_named_by_their_most_telling_verb() {
-        let cases: &[(&[&str], &[&str], (&str, Option<i64>), (&str, Option<i64>), Option<&str>)] = &[
+        let cases: &[Case] = &[
             // events, earlier verbs, before, after → action (None: no row)
             (&["kill", "die"], &[], ("running", Some(0)), ("exited", Some(137)), Some("kill")),
             (&["die"], &["kill"], ("running", Some(0)), ("exited", Some(137)), Some("kill")),

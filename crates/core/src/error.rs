@@ -185,14 +185,14 @@ impl Error {
             Error::HostKeyUnknown { host, address, kind, fingerprint, known_hosts } => Error::HostKeyUnknown {
                 host: host.clone(),
                 address: address.clone(),
-                kind: *kind,
+                kind,
                 fingerprint: fingerprint.clone(),
                 known_hosts: known_hosts.clone(),
             },
             Error::HostKeyChanged { host, address, kind, fingerprint, known_hosts } => Error::HostKeyChanged {
                 host: host.clone(),
                 address: address.clone(),
-                kind: *kind,
+                kind,
                 fingerprint: fingerprint.clone(),
                 known_hosts: known_hosts.clone(),
             },

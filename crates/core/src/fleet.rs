@@ -104,6 +104,7 @@ pub fn add_host_with(
 
 /// [`add_host_with`], then its password (when given) into the OS keyring. A keyring that refuses
 /// the password takes the host away again: nothing is half-written.
+#[allow(clippy::too_many_arguments, reason = "the fields of `berth host add`, each its own flag")]
 pub fn add_host_with_secret(
     store: &Store,
     op: &Op,

@@ -291,8 +291,11 @@ impl Engine {
 /// caller dials again. An edited host (another configuration) is dialled anew.
 #[derive(Default)]
 pub struct Engines {
-    slots: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Mutex<Option<(crate::model::HostConfig, Engine)>>>>>,
+    slots: std::sync::Mutex<std::collections::HashMap<i64, EngineSlot>>,
 }
+
+/// A host's connection (with the configuration it was dialled for), dialled one at a time.
+type EngineSlot = std::sync::Arc<tokio::sync::Mutex<Option<(crate::model::HostConfig, Engine)>>>;
 
 impl Engines {
     pub fn new() -> Engines {

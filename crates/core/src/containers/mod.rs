@@ -158,7 +158,7 @@ pub async fn act(fleet: &Fleet, op: &Op, host: &str, id: &str, action: Container
     row.before = mirrored(fleet, &found.host, &found.id).await?;
     let pending = recorder.request(row).await?;
     let result = send(&engine, &found.id, action, options).await;
-    let after = write_back(fleet, &found.host, &engine, &[found.id.clone()]).await;
+    let after = write_back(fleet, &found.host, &engine, std::slice::from_ref(&found.id)).await;
     recorder.complete(pending, &result, after.first().cloned().flatten(), None).await;
     result
 }
