@@ -100,11 +100,11 @@ async fn echo_latency(shells: &Shells, engine: &berth_core::connect::Engine, con
 }
 
 async fn ping(engine: &berth_core::connect::Engine, rounds: usize) -> Duration {
-    engine.docker.ping().await.unwrap();
+    engine.ping().await.unwrap();
     let mut samples = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        engine.docker.ping().await.unwrap();
+        engine.ping().await.unwrap();
         samples.push(t.elapsed());
     }
     percentile(&mut samples, 0.5)

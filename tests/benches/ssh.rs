@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use berth_core::connect::Engine;
 use berth_core::endpoint::{Endpoint, SshOptions};
 use berth_core::model::{Host, HostConfig};
 use berth_e2e::ssh::{free_port, DelayRelay, Sshd};
 use berth_e2e::{berth_binary, Daemon, TEST_IMAGE};
-use bollard::query_parameters::ListContainersOptions;
 
 const ONE_WAY: Duration = Duration::from_millis(75);
 
@@ -33,26 +33,26 @@ fn host(name: &str, url: &str, sshd: &Sshd, known_hosts: &std::path::Path) -> Ho
     Host { id: 0, config: HostConfig { name: name.into(), endpoint, labels: BTreeMap::new() } }
 }
 
-async fn per_request(docker: &bollard::Docker, rounds: usize) -> (Duration, Duration) {
+async fn per_request(engine: &Engine, rounds: usize) -> (Duration, Duration) {
     for _ in 0..3 {
-        docker.ping().await.unwrap();
+        engine.ping().await.unwrap();
     }
     let mut pings = Vec::new();
     let mut lists = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        docker.ping().await.unwrap();
+        engine.ping().await.unwrap();
         pings.push(t.elapsed());
         let t = Instant::now();
-        docker.list_containers(Some(ListContainersOptions { all: true, ..Default::default() })).await.unwrap();
+        engine.container_count().await.unwrap();
         lists.push(t.elapsed());
     }
     (median(pings), median(lists))
 }
 
-async fn burst(docker: &bollard::Docker) -> Duration {
+async fn burst(engine: &Engine) -> Duration {
     let t = Instant::now();
-    let lists = (0..10).map(|_| docker.list_containers(Some(ListContainersOptions { all: true, ..Default::default() })));
+    let lists = (0..10).map(|_| engine.container_count());
     for result in futures_util::future::join_all(lists).await {
         result.unwrap();
     }
@@ -89,13 +89,13 @@ fn main() {
         let direct = berth_core::connect::connect(&host("direct", &daemon.url(), &sshd, &known_hosts)).await.unwrap();
         let near = berth_core::connect::connect(&host("near", &near_url, &sshd, &known_hosts)).await.unwrap();
         let far = berth_core::connect::connect(&host("far", &far_url, &sshd, &known_hosts)).await.unwrap();
-        let d = per_request(&direct.docker, rounds).await;
-        let n = per_request(&near.docker, rounds).await;
-        let f = per_request(&far.docker, rounds.min(10)).await;
-        burst(&far.docker).await; // warm-up: the pool now holds 10 connections
+        let d = per_request(&direct, rounds).await;
+        let n = per_request(&near, rounds).await;
+        let f = per_request(&far, rounds.min(10)).await;
+        burst(&far).await; // warm-up: the pool now holds 10 connections
         let mut bursts = Vec::new();
         for _ in 0..3 {
-            bursts.push(burst(&far.docker).await);
+            bursts.push(burst(&far).await);
         }
         (d, n, f, median(bursts))
     });

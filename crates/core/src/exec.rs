@@ -2,26 +2,22 @@
 //! attached, resize), the same way over a local socket, TCP or an SSH tunnel. The app's web shell
 //! and `berth exec` both stand on this; `berth logs` and the app's log view on [`logs`].
 //!
-//! The attached start is hijacked here rather than through bollard: with a TTY, Docker sends the
-//! process's bytes raw, and bollard's decoder takes a chunk that starts with byte 0, 1 or 2 for a
-//! stream header. Raw bytes must stay raw (a shell can print anything), so this module reads the
+//! The attached start is hijacked (`Engine::hijack`): with a TTY, Docker sends the process's
+//! bytes raw, and raw bytes must stay raw (a shell can print anything), so this module reads the
 //! TTY stream as it is and decodes only the non-TTY stream's frames. TLS and named-pipe hosts,
-//! which this crate reaches only through bollard, fall back to bollard's decoder.
+//! which the hijack cannot reach, fall back to `Engine::start_exec_attached` (whose decoder may
+//! take a TTY chunk for a stream header). The requests themselves are [`crate::connect`]'s.
 
-use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
-use bollard::container::LogOutput;
-use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ExecConfig, ExecInspectResponse};
-use bollard::query_parameters::{LogsOptionsBuilder, ResizeExecOptions};
-use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use bytes::{Buf, BytesMut};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::connect::Engine;
+pub use crate::connect::{InputSink, Output, OutputStream};
+use crate::connect::{Engine, ExecCreate, ExecState, LogQuery};
 use crate::error::{Error, Result};
 
 /// What `ExecSpec::cmd` runs when it is empty: bash when the image has it, else sh.
@@ -102,24 +98,6 @@ impl ExecSpec {
     }
 }
 
-/// A piece of the process's output. With a TTY everything is `Stdout`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    Stdout(Bytes),
-    Stderr(Bytes),
-}
-
-impl Output {
-    pub fn bytes(&self) -> &Bytes {
-        match self {
-            Output::Stdout(b) | Output::Stderr(b) => b,
-        }
-    }
-}
-
-pub type OutputStream = Pin<Box<dyn Stream<Item = Result<Output>> + Send>>;
-pub type InputSink = Pin<Box<dyn AsyncWrite + Send>>;
-
 /// A started exec: its id on the daemon, for resizing it and reading how it ended.
 #[derive(Clone)]
 pub struct Exec {
@@ -145,8 +123,8 @@ pub struct ExecEnd {
 pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<(Exec, OutputStream, InputSink)> {
     spec.validate()?;
     let action = format!("start an exec in container {container}");
-    let created = engine.docker.create_exec(container, exec_config(spec, &engine.api_version)).await.map_err(|e| engine.error(&action, e))?;
-    let exec = Exec { engine: engine.clone(), id: created.id, container: container.to_owned(), tty: spec.tty };
+    let id = engine.create_exec(container, &exec_create(spec, &engine.api_version)).await?;
+    let exec = Exec { engine: engine.clone(), id, container: container.to_owned(), tty: spec.tty };
 
     let body = serde_json::json!({ "Detach": false, "Tty": spec.tty });
     let (output, input): (OutputStream, InputSink) =
@@ -155,23 +133,7 @@ pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<
                 let (read, write) = tokio::io::split(hijacked?);
                 (read_output(read, spec.tty), Box::pin(write))
             }
-            None => {
-                let options = StartExecOptions { detach: false, tty: spec.tty, output_capacity: Some(64 * 1024) };
-                match engine.docker.start_exec(&exec.id, Some(options)).await.map_err(|e| engine.error(&action, e))? {
-                    StartExecResults::Attached { output, input } => {
-                        let engine = engine.clone();
-                        let output = output.map(move |item| match item {
-                            Ok(LogOutput::StdErr { message }) => Ok(Output::Stderr(message)),
-                            Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => {
-                                Ok(Output::Stdout(message))
-                            }
-                            Err(e) => Err(engine.error("read an exec's output", e)),
-                        });
-                        (Box::pin(output), input)
-                    }
-                    StartExecResults::Detached => unreachable!("started attached"),
-                }
-            }
+            None => engine.start_exec_attached(&exec.id, spec.tty, &action).await?,
         };
     if let (Some(size), true) = (spec.size, spec.tty && !sizes_at_create(&engine.api_version)) {
         // The process runs already and may have ended (`ls`): then this is nothing to do, and its
@@ -187,21 +149,17 @@ fn sizes_at_create(api_version: &str) -> bool {
     api_at_least(api_version, 1, 42)
 }
 
-/// The exec create body for `spec` on a daemon speaking `api_version`. (bollard's
-/// `CreateExecOptions` has no console size; its generated `ExecConfig` model has.)
-fn exec_config(spec: &ExecSpec, api_version: &str) -> ExecConfig {
+/// The exec create request for `spec` on a daemon speaking `api_version`.
+fn exec_create(spec: &ExecSpec, api_version: &str) -> ExecCreate {
     let console_size = spec.size.filter(|_| spec.tty && sizes_at_create(api_version));
-    ExecConfig {
-        attach_stdin: Some(spec.stdin),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        tty: Some(spec.tty),
-        console_size: console_size.map(|size| vec![usize::from(size.rows), usize::from(size.cols)]),
-        cmd: Some(spec.command()),
-        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+    ExecCreate {
+        cmd: spec.command(),
+        env: spec.env.clone(),
         user: spec.user.clone(),
-        working_dir: spec.workdir.clone(),
-        ..Default::default()
+        workdir: spec.workdir.clone(),
+        tty: spec.tty,
+        stdin: spec.stdin,
+        console_size: console_size.map(|size| (size.rows, size.cols)),
     }
 }
 
@@ -215,53 +173,44 @@ impl Exec {
     /// whether the process still runs, and only a process it says runs gets the error (about a
     /// second late: see [`Exec::inspect_settled`]).
     pub async fn resize(&self, size: TermSize) -> Result<()> {
-        let options = ResizeExecOptions { h: size.rows as i32, w: size.cols as i32 };
-        match self.engine.docker.resize_exec(&self.id, options).await {
+        match self.engine.resize_exec(&self.id, size.rows, size.cols).await {
             Ok(()) => Ok(()),
             Err(error) => match self.inspect_settled().await {
                 Ok(None) => Ok(()),
-                Ok(Some(inspect)) if inspect.running != Some(true) => {
+                Ok(Some(state)) if !state.running => {
                     tracing::debug!(exec = %self.id, %error, "no resize: the process has ended");
                     Ok(())
                 }
-                _ => Err(self.engine.error("resize an exec's terminal", error)),
+                _ => Err(error),
             },
         }
     }
 
     /// How the exec ended, once its output has ended (Docker may take a moment to record it).
     pub async fn wait(&self) -> Result<ExecEnd> {
-        match self.inspect_settled().await {
-            Ok(Some(inspect)) => {
-                let container_running = self.container_running().await;
-                Ok(ExecEnd { exit_code: inspect.exit_code, container_running })
+        match self.inspect_settled().await? {
+            Some(state) => {
+                let container_running = self.engine.container_running(&self.container).await;
+                Ok(ExecEnd { exit_code: state.exit_code, container_running })
             }
-            Ok(None) => Ok(ExecEnd { exit_code: None, container_running: false }),
-            Err(e) => Err(self.engine.error("read how an exec ended", e)),
+            None => Ok(ExecEnd { exit_code: None, container_running: false }),
         }
     }
 
     /// Docker's record of the exec, asked again every 20 ms for up to a second while it says the
     /// process runs: Docker records an exit a moment after the process ends (the exit travels
     /// from containerd's shim). `None`: the exec is gone (with its container).
-    async fn inspect_settled(&self) -> std::result::Result<Option<ExecInspectResponse>, bollard::errors::Error> {
+    async fn inspect_settled(&self) -> Result<Option<ExecState>> {
         let mut tries = 0;
         loop {
-            match self.engine.docker.inspect_exec(&self.id).await {
-                Ok(inspect) if inspect.running == Some(true) && tries < 50 => {
+            match self.engine.inspect_exec(&self.id).await? {
+                Some(state) if state.running && tries < 50 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Ok(inspect) => return Ok(Some(inspect)),
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
-                Err(e) => return Err(e),
+                settled => return Ok(settled),
             }
         }
-    }
-
-    async fn container_running(&self) -> bool {
-        let inspect = self.engine.docker.inspect_container(&self.container, None).await;
-        inspect.ok().and_then(|c| c.state).and_then(|s| s.running).unwrap_or(false)
     }
 }
 
@@ -348,24 +297,8 @@ pub struct LogSpec {
 
 /// A container's log as Docker keeps it, stdout and stderr apart.
 pub fn logs(engine: &Engine, container: &str, spec: &LogSpec) -> OutputStream {
-    let tail = spec.tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
-    let options = LogsOptionsBuilder::new()
-        .follow(spec.follow)
-        .stdout(true)
-        .stderr(true)
-        .since(spec.since.unwrap_or(0).clamp(0, i32::MAX as i64) as i32)
-        .timestamps(spec.timestamps)
-        .tail(&tail)
-        .build();
-    let engine = engine.clone();
-    let action = format!("read the log of container {container}");
-    Box::pin(engine.docker.logs(container, Some(options)).map(move |item| match item {
-        Ok(LogOutput::StdErr { message }) => Ok(Output::Stderr(message)),
-        Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => {
-            Ok(Output::Stdout(message))
-        }
-        Err(e) => Err(engine.error(&action, e)),
-    }))
+    let query = LogQuery { follow: spec.follow, tail: spec.tail, since_s: spec.since, timestamps: spec.timestamps };
+    engine.logs(container, &query)
 }
 
 /// A log written to a file by [`save_logs`].
@@ -415,6 +348,7 @@ pub async fn save_logs(engine: &Engine, host: &str, container: &str, spec: &LogS
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn sizes_parse_and_refuse_nonsense() {
@@ -466,15 +400,15 @@ mod tests {
     fn a_tty_size_goes_in_at_create_from_api_1_42() {
         let size = Some(TermSize { rows: 40, cols: 120 });
         for (api, tty, size, console_size) in [
-            ("1.42", true, size, Some(vec![40, 120])),
-            ("1.51", true, size, Some(vec![40, 120])),
+            ("1.42", true, size, Some((40, 120))),
+            ("1.51", true, size, Some((40, 120))),
             // Older daemons have no such field: a resize after start sets the size.
             ("1.41", true, size, None),
             ("1.42", false, size, None),
             ("1.42", true, None, None),
         ] {
             let spec = ExecSpec { tty, size, ..Default::default() };
-            assert_eq!(exec_config(&spec, api).console_size, console_size, "{api} tty={tty} {size:?}");
+            assert_eq!(exec_create(&spec, api).console_size, console_size, "{api} tty={tty} {size:?}");
         }
         assert!(sizes_at_create("1.42") && !sizes_at_create("1.41"));
     }

@@ -307,27 +307,22 @@ pub async fn test_connection(spec: &HostSpec) -> Result<TestResult> {
     let attempt = async {
         let engine = crate::connect::connect(&probe).await?;
         let started = std::time::Instant::now();
-        engine.docker.ping().await.map_err(|e| engine.error("answer a ping", e))?;
+        engine.ping().await?;
         let rtt_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let version = engine.docker.version().await.map_err(|e| engine.error("report its version", e))?;
-        let listed = engine
-            .docker
-            .list_containers(Some(bollard::query_parameters::ListContainersOptions { all: true, ..Default::default() }))
-            .await
-            .map_err(|e| engine.error("list containers", e))?;
+        let version = engine.version().await?;
+        let containers = engine.container_count().await?;
         Ok::<_, Error>(TestResult {
             ok: true,
             message: format!(
-                "Docker {} answered in {rtt_ms:.0} ms (API {}), {} containers",
+                "Docker {} answered in {rtt_ms:.0} ms (API {}), {containers} containers",
                 version.version.as_deref().unwrap_or("?"),
                 engine.api_version,
-                listed.len()
             ),
             code: None,
             api_version: Some(engine.api_version.clone()),
             server_version: version.version,
             rtt_ms: Some(rtt_ms),
-            containers: Some(listed.len() as i64),
+            containers: Some(containers as i64),
             host_key: None,
         })
     };

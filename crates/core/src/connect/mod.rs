@@ -3,10 +3,12 @@
 //! ([`crate::model`]'s facts, the inspect documents as the daemon wrote them).
 
 mod containers;
+mod exec;
 pub(crate) mod facts;
 mod reads;
 
-pub use reads::{DaemonInfo, SNAPSHOT_CONCURRENCY};
+pub use exec::{ExecCreate, ExecState, InputSink, LogQuery, Output, OutputStream};
+pub use reads::{DaemonInfo, DaemonVersion, SNAPSHOT_CONCURRENCY};
 pub mod pipeline;
 #[cfg(unix)]
 pub mod ssh;
@@ -29,7 +31,8 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// A live, version-negotiated client for one host.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    pub docker: Docker,
+    /// bollard's client: never leaves this module.
+    docker: Docker,
     pub host: String,
     pub endpoint: Endpoint,
     pub api_version: String,
@@ -228,17 +231,22 @@ impl Engine {
     }
 
     /// Turn a bollard error from talking to this host into a [`crate::Error`] that says what to do.
-    pub fn error(&self, action: &str, err: bollard::errors::Error) -> Error {
+    fn error(&self, action: &str, err: bollard::errors::Error) -> Error {
         classify(&self.host, &self.endpoint, action, err)
+    }
+
+    /// Ping the daemon (`/_ping`), waiting as long as a request may.
+    pub async fn ping(&self) -> Result<()> {
+        self.docker.ping().await.map(drop).map_err(|e| self.error("answer a ping", e))
     }
 
     /// Ping the daemon: the round trip in milliseconds, or why it did not answer (within
     /// `PING_TIMEOUT`).
     pub async fn ping_rtt(&self) -> Result<f64> {
         let started = std::time::Instant::now();
-        match tokio::time::timeout(PING_TIMEOUT, self.docker.ping()).await {
-            Ok(Ok(_)) => Ok(started.elapsed().as_secs_f64() * 1000.0),
-            Ok(Err(e)) => Err(self.error("answer a ping", e)),
+        match tokio::time::timeout(PING_TIMEOUT, self.ping()).await {
+            Ok(Ok(())) => Ok(started.elapsed().as_secs_f64() * 1000.0),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Unreachable {
                 host: self.host.clone(),
                 url: self.endpoint.to_string(),
@@ -556,7 +564,7 @@ fn message_of(body: &[u8]) -> String {
 }
 
 /// True when the daemon answered 404: the object is gone.
-pub fn is_not_found(err: &bollard::errors::Error) -> bool {
+fn is_not_found(err: &bollard::errors::Error) -> bool {
     matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 

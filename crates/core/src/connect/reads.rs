@@ -27,9 +27,29 @@ impl DaemonInfo {
     }
 }
 
+/// The daemon's `/version`: what it says it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonVersion {
+    /// Docker's version (`20.10.24`).
+    pub version: Option<String>,
+    /// The newest API it speaks (this connection may speak an older one: [`Engine::api_version`]).
+    pub api: Option<String>,
+}
+
 impl Engine {
     pub async fn info(&self) -> Result<DaemonInfo> {
         self.docker.info().await.map(DaemonInfo).map_err(|e| self.error("report its info", e))
+    }
+
+    pub async fn version(&self) -> Result<DaemonVersion> {
+        let version = self.docker.version().await.map_err(|e| self.error("report its version", e))?;
+        Ok(DaemonVersion { version: version.version, api: version.api_version })
+    }
+
+    /// How many containers the host has, running or not (one listing).
+    pub async fn container_count(&self) -> Result<usize> {
+        let list = self.docker.list_containers(Some(ListContainersOptions { all: true, ..Default::default() })).await;
+        list.map(|containers| containers.len()).map_err(|e| self.error("list containers", e))
     }
 
     /// The engine's facts (versions and `/info`) for the host's status row.
