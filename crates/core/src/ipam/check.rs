@@ -1,5 +1,6 @@
 //! Reconciliation: the pools' leases against what the mirror says the hosts run. Pure: it takes
-//! the pools, the address rows and the mirror's containers, and says what disagrees.
+//! the pools, the address rows and the mirror's containers ([`MirrorView`], made from the store's
+//! rows by [`MirrorView::from_rows`]), and says what disagrees.
 //!
 //! - conflicts: one address in use by two containers of one segment (across hosts); a reserved
 //!   address in use; a container on an address leased to another, or off its own lease;
@@ -14,7 +15,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::PoolSpec;
-use crate::store::ipam::{AddressRow, AddressState};
+use crate::store::ipam::{AddressRow, AddressState, IpamMirrorRows};
 
 /// A container as the mirror has it, with what the check needs.
 #[derive(Debug, Clone)]
@@ -37,6 +38,23 @@ pub struct MirrorView {
     pub networks: Vec<SeenNetwork>,
     /// Per host, when the mirror last heard from it (a snapshot or an event), in ms.
     pub heard_ms: HashMap<String, i64>,
+}
+
+impl MirrorView {
+    /// The view of the store's rows: a container's adjacent address rows make one container.
+    pub fn from_rows(rows: IpamMirrorRows) -> MirrorView {
+        let mut containers: Vec<SeenContainer> = Vec::new();
+        for row in rows.addresses {
+            let same = containers.last().is_some_and(|c| c.host == row.host && c.id == row.container_id);
+            if !same {
+                containers.push(SeenContainer { host: row.host, id: row.container_id, name: row.container, running: row.running, ips: Vec::new() });
+            }
+            if let Some(address) = row.address {
+                containers.last_mut().expect("pushed above").ips.push(address);
+            }
+        }
+        MirrorView { containers, networks: rows.networks, heard_ms: rows.synced_ms.into_iter().collect() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -310,6 +328,34 @@ mod tests {
             since_ms: 1_000,
             until_ms: None,
         }
+    }
+
+    #[test]
+    fn a_containers_address_rows_make_one_container() {
+        use crate::store::ipam::MirroredAddress;
+        let address = |host: &str, id: &str, at: Option<(&str, &str)>| MirroredAddress {
+            host: host.into(),
+            container_id: id.into(),
+            container: format!("{id}-name"),
+            running: id != "stopped",
+            address: at.map(|(network, ip)| (network.into(), ip.parse().unwrap())),
+        };
+        let rows = IpamMirrorRows {
+            addresses: vec![
+                address("a", "web", Some(("lan", "10.0.0.5"))),
+                address("a", "web", Some(("back", "172.18.0.2"))),
+                address("a", "stopped", None),
+                address("b", "web", Some(("lan", "10.0.0.6"))),
+            ],
+            networks: vec![("a".into(), "lan".into(), vec!["10.0.0.0/24".into()])],
+            synced_ms: vec![("a".into(), 5_000), ("b".into(), 0)],
+        };
+        let view = MirrorView::from_rows(rows);
+        let seen: Vec<_> = view.containers.iter().map(|c| (c.host.as_str(), c.name.as_str(), c.running, c.ips.len())).collect();
+        assert_eq!(seen, [("a", "web-name", true, 2), ("a", "stopped-name", false, 0), ("b", "web-name", true, 1)]);
+        assert_eq!(view.containers[0].ips[1], ("back".to_owned(), "172.18.0.2".parse().unwrap()));
+        assert_eq!(view.networks.len(), 1);
+        assert_eq!(view.heard_ms, HashMap::from([("a".to_owned(), 5_000), ("b".to_owned(), 0)]));
     }
 
     #[test]

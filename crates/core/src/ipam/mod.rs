@@ -24,7 +24,7 @@ use crate::store::Store;
 pub fn check(store: &Store) -> Result<check::CheckReport> {
     let pools: Vec<PoolSpec> = store.pools()?.into_iter().map(|p| p.spec).collect();
     let addresses = store.addresses(None)?;
-    let mirror = store.ipam_mirror()?;
+    let mirror = check::MirrorView::from_rows(store.ipam_mirror()?);
     Ok(check::check(&pools, &addresses, &mirror))
 }
 

@@ -643,6 +643,30 @@ fn free_addresses(tx: &rusqlite::Connection, head: &PoolHead, now: i64, want: us
     Ok(out)
 }
 
+/// A container's address on one network, as the mirror has it: one row per container and
+/// network it has an address on, or one row with no `address` for a container with none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirroredAddress {
+    pub host: String,
+    pub container_id: String,
+    /// The container's name.
+    pub container: String,
+    pub running: bool,
+    /// (network, address).
+    pub address: Option<(String, IpAddr)>,
+}
+
+/// The mirror's side of `ipam check` ([`Store::ipam_mirror`]).
+#[derive(Debug, Clone, Default)]
+pub struct IpamMirrorRows {
+    /// A container's rows are adjacent (ordered by host, then container id).
+    pub addresses: Vec<MirroredAddress>,
+    /// (host, network name, subnets) of every network.
+    pub networks: Vec<(String, String, Vec<String>)>,
+    /// (host, when its last full snapshot was written, in ms; 0: never) of every host.
+    pub synced_ms: Vec<(String, i64)>,
+}
+
 /// The mirror's side of IPAM: what the hosts run, as last mirrored.
 impl Store {
     /// What Berth wrote on the hosts, as the mirror has it: (host, network, pool definition
@@ -667,13 +691,12 @@ impl Store {
         Ok((networks, containers))
     }
 
-    /// Every container's addresses from the mirror, and when each host's last full snapshot was
-    /// written (this machine's clock, as leases are; event times are the host's): the mirror's
-    /// side of `ipam check`.
-    pub fn ipam_mirror(&self) -> Result<crate::ipam::check::MirrorView> {
-        use crate::ipam::check::{MirrorView, SeenContainer};
+    /// Every container's addresses from the mirror, its networks, and when each host's last full
+    /// snapshot was written (this machine's clock, as leases are; event times are the host's):
+    /// the mirror's side of `ipam check`, as rows.
+    pub fn ipam_mirror(&self) -> Result<IpamMirrorRows> {
         let conn = self.conn();
-        let mut view = MirrorView::default();
+        let mut addresses = Vec::new();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT h.name, c.id, c.name, c.state, ci.network, ci.ip
@@ -685,24 +708,18 @@ impl Store {
         let mut rows = stmt.query([]).store_context(|| "reading containers for the check".into())?;
         while let Some(r) = rows.next().store_context(|| "reading containers for the check".into())? {
             let column = |i| -> Result<Option<String>> { r.get(i).store_context(|| "reading containers for the check".into()) };
-            let (host, id, name, state) = (column(0)?.unwrap_or_default(), column(1)?.unwrap_or_default(), column(2)?.unwrap_or_default(), column(3)?);
+            let (host, container_id, container, state) = (column(0)?.unwrap_or_default(), column(1)?.unwrap_or_default(), column(2)?.unwrap_or_default(), column(3)?);
             let (network, ip) = (column(4)?, column(5)?);
-            let same = view.containers.last().is_some_and(|c: &SeenContainer| c.host == host && c.id == id);
-            if !same {
-                view.containers.push(SeenContainer { host, id, name, running: state.as_deref() == Some("running"), ips: Vec::new() });
-            }
-            if let (Some(network), Some(ip)) = (network, ip.and_then(|ip| ip.parse().ok())) {
-                view.containers.last_mut().expect("pushed above").ips.push((network, ip));
-            }
+            let address = network.zip(ip.and_then(|ip| ip.parse().ok()));
+            addresses.push(MirroredAddress { host, container_id, container, running: state.as_deref() == Some("running"), address });
         }
-        let heard = conn
+        let synced_ms = conn
             .prepare_cached(
                 "SELECT h.name, coalesce(s.last_full_ms, 0) FROM hosts h LEFT JOIN sync_state s ON s.host_id = h.id",
             )
             .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>())
             .store_context(|| "reading when hosts were synced".into())?;
-        view.heard_ms = heard.into_iter().collect();
-        view.networks = conn
+        let networks = conn
             .prepare_cached("SELECT h.name, n.name, n.subnets FROM networks n JOIN hosts h ON h.id = n.host_id")
             .and_then(|mut s| {
                 s.query_map([], |r| {
@@ -712,7 +729,7 @@ impl Store {
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
             .store_context(|| "reading networks for the check".into())?;
-        Ok(view)
+        Ok(IpamMirrorRows { addresses, networks, synced_ms })
     }
 }
 
