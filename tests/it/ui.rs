@@ -85,6 +85,19 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.find("[data-testid=raw-json]").await;
         ui.screenshot("detail").await;
 
+        // Restart another from its detail: the app's change is in the audit log as the app's,
+        // and in the container's own activity.
+        ui.search("ui-cron").await;
+        ui.click("[data-testid=container-row][data-name=ui-cron]").await;
+        ui.wait_attr("[data-testid=container-detail]", "data-state", "running", Duration::from_secs(10)).await;
+        ui.click("[data-testid=action-restart]").await;
+        wait_for("the app's restart in the audit log", Duration::from_secs(30), || {
+            let rows = berth.json(&["audit", "--via", "app"]);
+            let done = rows.as_array().unwrap().iter().any(|r| r["action"] == "restart" && r["outcome"] == "ok" && r["object"]["name"] == "ui-cron");
+            if done { Ok(()) } else { Err(rows) }
+        });
+        ui.wait_attr("[data-testid=container-activity] [data-testid=activity-row][data-action=restart]", "data-outcome", "ok", Duration::from_secs(15)).await;
+
         // A web shell into a running container: type a command into the terminal, read its output.
         shell_echo(&ui, "ui-web", "berth-$((6*7))", "berth-42").await;
         ui.screenshot("shell").await;
@@ -133,6 +146,14 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.find("[data-testid=event-row][data-abnormal=true]").await;
         ui.screenshot("events").await;
 
+        // The Activity view: the kill by hand stands out as external, beside the app's own changes.
+        ui.click("[data-testid=nav-activity]").await;
+        ui.find("[data-testid=activity-row][data-via=external][data-action=kill][data-object=ui-web]").await;
+        ui.find("[data-testid=activity-row][data-via=app][data-action=restart]").await;
+        ui.click("[data-testid=activity-row][data-via=external][data-action=kill]").await;
+        ui.find("[data-testid=activity-detail] [data-testid=activity-diff]").await;
+        ui.screenshot("activity").await;
+
         // The engine goes away: a banner says so, the rows stay, actions are disabled.
         daemon.stop();
         step(format_args!("daemon stopped"));
@@ -157,6 +178,15 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         assert_ne!(fleet_label, translated, "the language switch changes the navigation");
         ui.click("[data-testid=nav-fleet]").await;
         ui.screenshot("fleet-zh").await;
+        // An error in the UI's language: testing an address nothing answers on.
+        ui.click("[data-testid=add-host]").await;
+        ui.type_into("[data-testid=host-name]", "lab").await;
+        ui.type_into("[data-testid=host-url]", "tcp://127.0.0.1:9").await;
+        ui.click("[data-testid=host-test]").await;
+        ui.wait_attr("[data-testid=host-test-result]", "data-code", "unreachable", Duration::from_secs(20)).await;
+        ui.wait_text("[data-testid=host-test-message-text]", "无法连接到主机 lab", Duration::from_secs(10)).await;
+        ui.screenshot("error-zh").await;
+        ui.click("[data-testid=host-cancel]").await;
 
         ui.client.close().await.unwrap();
     };
