@@ -80,10 +80,6 @@ mod tests {
             return;
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == fresh,
-            "{} is out of date with the Rust types; run `./x bindings` and commit the result",
-            path.display()
-        );
+        assert!(committed == fresh, "{} is out of date with the Rust types; run `./x bindings` and commit the result", path.display());
     }
 }

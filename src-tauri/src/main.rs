@@ -67,8 +67,7 @@ fn main() -> ExitCode {
 
 fn run(started: Instant) -> anyhow::Result<()> {
     let db_path = berth_core::paths::db_path_from_env().context("finding the database path")?;
-    let store =
-        Store::open(&db_path).with_context(|| format!("opening the Berth database at {}", db_path.display()))?;
+    let store = Store::open(&db_path).with_context(|| format!("opening the Berth database at {}", db_path.display()))?;
     let store = Arc::new(store);
     tracing::info!(db = %db_path.display(), "opened the store");
     startup_step(started, "store opened");
@@ -131,9 +130,5 @@ async fn adopt_local_engine(supervisor: &Supervisor) {
 fn init_tracing() {
     use std::io::IsTerminal as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).init();
 }

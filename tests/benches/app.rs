@@ -189,6 +189,10 @@ fn main() {
         v[v.len() / 2]
     };
     println!();
-    println!("cold start to painted fleet (median of {rounds}): {:.0} ms app clock, {:.0} ms wall   goal ≤ 1500 ms", median(painted_app), median(painted_wall.clone()));
+    println!(
+        "cold start to painted fleet (median of {rounds}): {:.0} ms app clock, {:.0} ms wall   goal ≤ 1500 ms",
+        median(painted_app),
+        median(painted_wall.clone())
+    );
     println!("memory of the whole app once painted (median):   {:.1} MB PSS ({:.1} MB RSS)   goal ≤ 150 MB", median(pss), median(rss));
 }

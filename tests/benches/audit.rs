@@ -51,26 +51,16 @@ fn row(k: i64) -> NewAuditRow {
     let action = ["stop", "start", "restart", "create", "remove"][(k / 2 % 5) as usize];
     NewAuditRow {
         op: format!("op-{:08x}", k / 2),
-        actor: if via == Via::External {
-            format!("host:node{host:03}")
-        } else {
-            "alice".into()
-        },
+        actor: if via == Via::External { format!("host:node{host:03}") } else { "alice".into() },
         via,
         host: Some(format!("node{host:03}")),
         kind: "container".into(),
-        object: AuditObject {
-            id: Some(container_id(host, container)),
-            name: Some(format!("svc-{host}-{container}")),
-        },
+        object: AuditObject { id: Some(container_id(host, container)), name: Some(format!("svc-{host}-{container}")) },
         action: action.into(),
         outcome,
-        error: failed.then(|| {
-            "Error response from daemon: container is restarting, wait until it is running".into()
-        }),
+        error: failed.then(|| "Error response from daemon: container is restarting, wait until it is running".into()),
         before: Some(json!({"state": "running", "image": "shop/api:1", "restart_count": 0})),
-        after: completion
-            .then(|| json!({"state": "exited", "image": "shop/api:1", "exit_code": 0})),
+        after: completion.then(|| json!({"state": "exited", "image": "shop/api:1", "exit_code": 0})),
         reason: None,
         request: completion.then_some(k),
     }
@@ -90,9 +80,7 @@ fn main() {
     let step = 90 * DAY_MS / ROWS;
     let clock = Arc::new(AtomicI64::new(now - ROWS * step));
     let ticks = Arc::clone(&clock);
-    let store = Store::open(&path)
-        .unwrap()
-        .with_audit_clock(move || ticks.fetch_add(step, Ordering::Relaxed));
+    let store = Store::open(&path).unwrap().with_audit_clock(move || ticks.fetch_add(step, Ordering::Relaxed));
 
     let started = Instant::now();
     for batch in 0..ROWS / BATCH {
@@ -100,8 +88,7 @@ fn main() {
         store.audit_append(&rows).unwrap();
     }
     let built = started.elapsed();
-    let megabytes =
-        |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0.0, |m| m.len() as f64 / 1e6);
+    let megabytes = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0.0, |m| m.len() as f64 / 1e6);
     println!("a log of {ROWS} rows, {HOSTS} hosts, 90 days:");
     println!(
         "  built 10,000 rows a transaction           {:>9.2} s   ({:.1} µs a row; {:.0} MB file + {:.0} MB WAL)",
@@ -116,36 +103,17 @@ fn main() {
     let short_id = &container_id(42, 7)[..12];
     // As the app sends them.
     let queries = [
-        (
-            "one host, last hour",
-            "≤ 50 ms",
-            json!({"host": "node042", "since_ms": last_hour}),
-        ),
-        (
-            "one op",
-            "≤ 50 ms",
-            json!({"op": format!("op-{:08x}", 123_456)}),
-        ),
+        ("one host, last hour", "≤ 50 ms", json!({"host": "node042", "since_ms": last_hour})),
+        ("one op", "≤ 50 ms", json!({"op": format!("op-{:08x}", 123_456)})),
         ("one host, all time", "", json!({"host": "node042"})),
         ("no filter", "", json!({})),
         ("failed", "", json!({"outcome": "failed"})),
-        (
-            "external, last day",
-            "",
-            json!({"via": "external", "since_ms": last_day}),
-        ),
+        ("external, last day", "", json!({"via": "external", "since_ms": last_day})),
         ("one container by name", "", json!({"object": "svc-42-7"})),
         ("one container by short id", "", json!({"object": short_id})),
-        (
-            "no match (kind volume): every row read",
-            "",
-            json!({"kind": "volume"}),
-        ),
+        ("no match (kind volume): every row read", "", json!({"kind": "volume"})),
     ];
-    let queries: Vec<(&str, &str, AuditQuery)> = queries
-        .into_iter()
-        .map(|(name, goal, json)| (name, goal, serde_json::from_value(json).unwrap()))
-        .collect();
+    let queries: Vec<(&str, &str, AuditQuery)> = queries.into_iter().map(|(name, goal, json)| (name, goal, serde_json::from_value(json).unwrap())).collect();
     println!("\naudit(query), newest 100 rows, median of 9:");
     for (name, goal, query) in &queries {
         let mut runs = Vec::new();
@@ -155,18 +123,10 @@ fn main() {
             found = store.audit(query).unwrap().len();
             runs.push(t.elapsed());
         }
-        println!(
-            "  {name:<40} {:>10}   {found:>3} rows   {goal}",
-            ms(median(runs))
-        );
+        println!("  {name:<40} {:>10}   {found:>3} rows   {goal}", ms(median(runs)));
     }
     let rows = store.audit(&queries[0].2).unwrap();
-    assert!(
-        !rows.is_empty()
-            && rows
-                .iter()
-                .all(|r| r.host.as_deref() == Some("node042") && r.time_ms >= last_hour)
-    );
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.host.as_deref() == Some("node042") && r.time_ms >= last_hour));
 
     let mut runs = Vec::new();
     for _ in 0..3 {
@@ -176,31 +136,43 @@ fn main() {
         assert!(report.ok && report.rows == ROWS as u64, "{report:?}");
     }
     println!("\naudit_verify, {ROWS} rows (goal ≤ 2 s):");
+    println!("  the whole chain                          {:>9.3} s   median of 3", median(runs).as_secs_f64());
+
+    // The same as a user types them: a process that opens the store, queries, prints.
+    let berth = berth_e2e::berth_binary();
+    let process = |args: &[&str]| {
+        let mut runs = Vec::new();
+        let mut printed = 0;
+        for _ in 0..9 {
+            let t = Instant::now();
+            let out = std::process::Command::new(&berth).arg("--db").arg(&path).args(args).output().unwrap();
+            runs.push(t.elapsed());
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            printed = out.stdout.len();
+        }
+        (median(runs), printed)
+    };
     println!(
-        "  the whole chain                          {:>9.3} s   median of 3",
-        median(runs).as_secs_f64()
+        "
+as a process (`berth …`), median of 9:"
     );
+    let (took, printed) = process(&["audit", "--host", "node042", "--since", "1h", "--json"]);
+    println!("  berth audit --host node042 --since 1h --json {:>7}   {printed} bytes   ≤ 50 ms", ms(took));
+    let (took, _) = process(&["audit", "verify"]);
+    println!("  berth audit verify                        {:>9.3} s   ≤ 2 s", took.as_secs_f64());
 
     // The clock still steps 7.776 s a read: claims that outlast the 20 pairs.
     let mut pairs = Vec::new();
     for k in 0..20 {
         let t = Instant::now();
         let request = store.audit_request(&row(2 * k), newest + DAY_MS).unwrap();
-        store
-            .audit_complete(request, Outcome::Ok, None, None, None, newest + DAY_MS)
-            .unwrap();
+        store.audit_complete(request, Outcome::Ok, None, None, None, newest + DAY_MS).unwrap();
         pairs.push(t.elapsed());
     }
     println!("\nwrites on the full log:");
-    println!(
-        "  a request and its completion            {:>10}   median of 20 (two transactions)",
-        ms(median(pairs))
-    );
+    println!("  a request and its completion            {:>10}   median of 20 (two transactions)", ms(median(pairs)));
     let t = Instant::now();
     let pruned = store.audit_prune(now - 89 * DAY_MS).unwrap();
-    println!(
-        "  prune the oldest day ({pruned} rows)       {:>10}   (the rows checked, then deleted)",
-        ms(t.elapsed())
-    );
+    println!("  prune the oldest day ({pruned} rows)       {:>10}   (the rows checked, then deleted)", ms(t.elapsed()));
     assert!(store.audit_verify().unwrap().ok);
 }

@@ -65,7 +65,8 @@ fn fleet(path: &Path) -> Store {
     let mut uses = Vec::new();
     for h in 0..100usize {
         let name = format!("node{h:03}");
-        let host = store.add_host(&HostConfig { name: name.clone(), endpoint: Endpoint::parse("tcp://127.0.0.1:1", None).unwrap(), labels: BTreeMap::new() }).unwrap();
+        let host =
+            store.add_host(&HostConfig { name: name.clone(), endpoint: Endpoint::parse("tcp://127.0.0.1:1", None).unwrap(), labels: BTreeMap::new() }).unwrap();
         store.mark_online(host.id, &engine).unwrap();
         let p = h / 10;
         hosts_of_pool.entry(p).or_default().push(PoolHost { host: name.clone(), parent: None, ip: None });
@@ -121,9 +122,17 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     println!("allocate every address of a /16 (goal ≤ 1 s):");
     let (took, n) = fill_a_slash_16_at_once(dir.path());
-    println!("  {n} leases in one transaction          {:>8.3} s   ({:.1} µs a lease; `ipam lease --count`)", took.as_secs_f64(), took.as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "  {n} leases in one transaction          {:>8.3} s   ({:.1} µs a lease; `ipam lease --count`)",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / n as f64
+    );
     let (took, n) = fill_a_slash_16(dir.path());
-    println!("  {n} leases, one transaction each       {:>8.3} s   ({:.1} µs a lease; `ipam lease`, `run`)", took.as_secs_f64(), took.as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "  {n} leases, one transaction each       {:>8.3} s   ({:.1} µs a lease; `ipam lease`, `run`)",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / n as f64
+    );
 
     let db = dir.path().join("fleet.db");
     let store = fleet(&db);
@@ -136,7 +145,12 @@ fn main() {
     }
     let report = report.unwrap();
     println!("\nipam check, 10,000 containers on 100 hosts in 10 pools (goal ≤ 100 ms):");
-    println!("  core (store reads + reconciliation)   {:>9}   median of 7; {} conflicts, {} orphans found", ms(median(runs)), report.conflicts.len(), report.orphans.len());
+    println!(
+        "  core (store reads + reconciliation)   {:>9}   median of 7; {} conflicts, {} orphans found",
+        ms(median(runs)),
+        report.conflicts.len(),
+        report.orphans.len()
+    );
     assert_eq!(report.conflicts.len(), 10, "the ten duplicated addresses");
     let berth = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("berth");
     let mut cli = Vec::new();

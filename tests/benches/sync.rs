@@ -101,7 +101,12 @@ fn main() {
     let kills = running.min(200);
     let latencies = runtime.block_on(kill_latency(&daemon, &docker, &ids[..kills]));
     println!("\nevent -> stored row latency, docker kill while following ({} batches over {kills} kills):", latencies.len());
-    println!("  p50 {}   p99 {}   max {}  (goal p99 <= 50 ms)", ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)), ms(*latencies.last().unwrap()));
+    println!(
+        "  p50 {}   p99 {}   max {}  (goal p99 <= 50 ms)",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap())
+    );
 
     // 3. ps --filter name= over 10k stored containers.
     let (query_median, query_p95) = ps_over_stored(&daemon, &berth, 10_000);
@@ -142,8 +147,7 @@ async fn populate(docker: &bollard::Docker, total: usize, running: usize) -> Vec
 /// Baseline (b): one HTTP/1.1 keep-alive connection, list then inspect each container in turn.
 async fn keep_alive_loop(socket: &std::path::Path) -> usize {
     let stream = tokio::net::UnixStream::connect(socket).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
     tokio::spawn(connection);
     let mut get = async |path: String| -> Bytes {
         let request = hyper::Request::get(path).header("host", "docker").body(Empty::<Bytes>::new()).unwrap();
@@ -188,11 +192,9 @@ async fn kill_latency(daemon: &Daemon, docker: &bollard::Docker, ids: &[String])
                     let store = Arc::clone(&store);
                     let filter = berth_core::store::ContainerFilter { all: true, ..Default::default() };
                     let id = id.clone();
-                    let exited = tokio::task::spawn_blocking(move || {
-                        store.containers(&filter).unwrap().iter().any(|c| c.id == id && c.state == "exited")
-                    })
-                    .await
-                    .unwrap();
+                    let exited = tokio::task::spawn_blocking(move || store.containers(&filter).unwrap().iter().any(|c| c.id == id && c.state == "exited"))
+                        .await
+                        .unwrap();
                     if exited {
                         break;
                     }

@@ -107,7 +107,11 @@ fn main() {
         let docker = MB as f64 / t.elapsed().as_secs_f64();
         println!("output throughput, {MB} MB through a TTY (median of 3; goal ≥ 20 MB/s):");
         println!("  exec → xterm.js on screen     {:>6.1} MB/s   (runs: {})", rates[1], rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", "));
-        println!("  xterm.js alone, no IPC        {:>6.1} MB/s   (1 MiB writes to the write callback; runs: {})", alone[1], alone.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", "));
+        println!(
+            "  xterm.js alone, no IPC        {:>6.1} MB/s   (1 MiB writes to the write callback; runs: {})",
+            alone[1],
+            alone.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
+        );
         println!("  docker exec -t > /dev/null    {docker:>6.1} MB/s");
 
         for n in 2..=10 {

@@ -12,11 +12,7 @@ use crate::wait_for;
 pub fn app_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let app = exe.parent().and_then(Path::parent).unwrap().join("berth-app");
-    assert!(
-        app.exists(),
-        "{} is missing: build it with `cargo build -p berth-app --features custom-protocol` (./x test does)",
-        app.display()
-    );
+    assert!(app.exists(), "{} is missing: build it with `cargo build -p berth-app --features custom-protocol` (./x test does)", app.display());
     app
 }
 
@@ -57,14 +53,8 @@ pub fn xvfb() -> (Group, String) {
             continue;
         }
         let display = format!(":{n}");
-        let server = spawn_group(
-            Command::new("Xvfb")
-                .args([display.as_str(), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
-                .stderr(Stdio::null()),
-        );
-        wait_for("Xvfb", Duration::from_secs(10), || {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() { Ok(()) } else { Err(()) }
-        });
+        let server = spawn_group(Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1440x900x24", "-nolisten", "tcp"]).stderr(Stdio::null()));
+        wait_for("Xvfb", Duration::from_secs(10), || if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() { Ok(()) } else { Err(()) });
         return (server, display);
     }
     panic!("no free X display between :90 and :139");
@@ -117,11 +107,7 @@ pub fn tree_memory(root: u32) -> Vec<ProcessMemory> {
         }
     }
     let kb = |text: &str, key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024
+        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).unwrap_or(0) * 1024
     };
     let mut found = Vec::new();
     let mut stack = vec![root];

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 pub use tempfile::TempDir;
 
 pub mod desktop;
-pub mod webdriver;
 pub mod netns;
 pub mod ssh;
+pub mod webdriver;
 
 /// The busybox image every test daemon gets.
 pub const TEST_IMAGE: &str = "berth-test:latest";
@@ -32,7 +32,11 @@ pub struct Daemon {
 
 fn docker_cli() -> &'static str {
     // Debian's client matches Debian's engine; another `docker` on PATH may be newer than its API.
-    if Path::new("/usr/bin/docker").exists() { "/usr/bin/docker" } else { "docker" }
+    if Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    }
 }
 
 fn testbed_root() -> PathBuf {
@@ -75,13 +79,7 @@ impl Daemon {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = testbed_root().join(format!("{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("creating the daemon folder");
-        let mut daemon = Daemon {
-            socket: dir.join("docker.sock"),
-            dir,
-            extra_args: extra_args.to_vec(),
-            netns: netns.map(str::to_owned),
-            child: None,
-        };
+        let mut daemon = Daemon { socket: dir.join("docker.sock"), dir, extra_args: extra_args.to_vec(), netns: netns.map(str::to_owned), child: None };
         daemon.launch(None);
         daemon.load_test_image();
         daemon
@@ -129,8 +127,7 @@ impl Daemon {
                 // `ip netns exec` gives a private mount namespace with a fresh /sys and no
                 // cgroups: mount the v1 hierarchies (and cgroup2) before dockerd starts.
                 let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", ns, "sh", "-c", netns::CGROUP_MOUNTS, "sh", dockerd])
-                    .arg(format!("--cgroup-parent=/{ns}"));
+                cmd.args(["netns", "exec", ns, "sh", "-c", netns::CGROUP_MOUNTS, "sh", dockerd]).arg(format!("--cgroup-parent=/{ns}"));
                 cmd
             }
         };
@@ -218,13 +215,7 @@ impl Daemon {
     }
 
     pub fn docker_at(&self, url: &str, args: &[&str]) -> String {
-        let out = Command::new(docker_cli())
-            .arg("-H")
-            .arg(url)
-            .args(args)
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .expect("running the docker CLI");
+        let out = Command::new(docker_cli()).arg("-H").arg(url).args(args).env("DOCKER_BUILDKIT", "0").output().expect("running the docker CLI");
         assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }

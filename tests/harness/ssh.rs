@@ -63,22 +63,13 @@ impl Sshd {
 
     /// `docker_host`: DOCKER_HOST for remote commands (what `docker -H ssh://` runs there).
     pub fn start_full(password_auth: bool, stream_forwarding: bool, docker_host: Option<String>) -> Sshd {
-        let sshd = ["/usr/sbin/sshd"].into_iter().find(|p| Path::new(p).exists()).unwrap_or_else(|| {
-            panic!("no sshd found: install Debian's openssh-server (./x test does)")
-        });
+        let sshd = ["/usr/sbin/sshd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| panic!("no sshd found: install Debian's openssh-server (./x test does)"));
         assert!(Path::new(sshd).exists());
         let (dir, client_key, host_key) = Sshd::keys();
-        let mut server = Sshd {
-            dir,
-            port: free_port(),
-            client_key,
-            host_key,
-            password_auth,
-            stream_forwarding,
-            docker_host,
-            netns: None,
-            child: None,
-        };
+        let mut server = Sshd { dir, port: free_port(), client_key, host_key, password_auth, stream_forwarding, docker_host, netns: None, child: None };
         server.launch();
         server
     }
@@ -154,9 +145,7 @@ impl Sshd {
         }
         self.child = Some(cmd.spawn().expect("starting sshd"));
         let (address, port) = (self.address().to_owned(), self.port);
-        wait_for("sshd to listen", Duration::from_secs(10), || {
-            TcpStream::connect((address.as_str(), port)).map(|_| ()).map_err(|e| e.to_string())
-        });
+        wait_for("sshd to listen", Duration::from_secs(10), || TcpStream::connect((address.as_str(), port)).map(|_| ()).map_err(|e| e.to_string()));
     }
 
     pub fn stop(&mut self) {

@@ -33,9 +33,7 @@ fn free_port() -> u16 {
 }
 
 pub fn screenshots_dir() -> PathBuf {
-    let dir = std::env::var_os("BERTH_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
-    });
+    let dir = std::env::var_os("BERTH_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -115,10 +113,7 @@ impl Session {
         if text.is_empty() {
             // Clearing alone fires no input event; tell the page the field is empty now.
             let field = serde_json::to_value(&field).unwrap();
-            self.client
-                .execute("arguments[0].dispatchEvent(new Event('input', { bubbles: true }))", vec![field])
-                .await
-                .unwrap();
+            self.client.execute("arguments[0].dispatchEvent(new Event('input', { bubbles: true }))", vec![field]).await.unwrap();
         } else {
             field.send_keys(text).await.unwrap();
         }
@@ -200,4 +195,3 @@ pub fn step(what: std::fmt::Arguments) {
     let start = *START.get_or_init(Instant::now);
     eprintln!("ui {:>7.2}s {what}", start.elapsed().as_secs_f64());
 }
-

@@ -28,14 +28,22 @@ fn the_app_opens_its_window_and_adopts_the_local_engine() {
             .env("DISPLAY", &display)
             .output()
             .unwrap_or_else(|e| panic!("running xdotool: {e} (./x test installs it)"));
-        if found.status.success() { Ok(()) } else { Err(app_log()) }
+        if found.status.success() {
+            Ok(())
+        } else {
+            Err(app_log())
+        }
     });
     let local = wait_for("the local engine to be adopted and mirrored", Duration::from_secs(30), || {
         if !berth.db().exists() {
             return Err(app_log());
         }
         let host = host_entry(&berth, "local");
-        if host["status"] == "online" && host["last_sync"].is_string() { Ok(host) } else { Err(format!("{host}\n{}", app_log())) }
+        if host["status"] == "online" && host["last_sync"].is_string() {
+            Ok(host)
+        } else {
+            Err(format!("{host}\n{}", app_log()))
+        }
     });
     assert_eq!(local["url"], d.url().as_str());
     assert!(local["containers"].as_i64().is_some());
@@ -44,6 +52,10 @@ fn the_app_opens_its_window_and_adopts_the_local_engine() {
     d.docker(&["run", "-d", "--name", "app-live", "--label", "berth.test=app", berth_e2e::TEST_IMAGE, "sleep", "3600"]);
     wait_for("the app to mirror a new container", Duration::from_secs(10), || {
         let rows = berth.json(&["ps", "--filter", "name=app-live"]);
-        if rows.as_array().is_some_and(|r| r.len() == 1) { Ok(()) } else { Err(format!("{rows}\n{}", app_log())) }
+        if rows.as_array().is_some_and(|r| r.len() == 1) {
+            Ok(())
+        } else {
+            Err(format!("{rows}\n{}", app_log()))
+        }
     });
 }

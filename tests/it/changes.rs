@@ -25,7 +25,8 @@ fn a_container_berth_runs_is_in_the_mirror_at_once_and_rm_puts_its_address_in_qu
     berth.ok(&["ipam", "pool", "add", "lan", "--subnet", "10.78.0.0/24", "--host", "h1,ip=10.78.0.254", "--bridge-name", &br]);
     berth.ok(&["net", "apply", "lan"]);
     // No follower runs: the mirror learns of web1 from `berth run` itself.
-    let ran: Value = serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web1", TEST_IMAGE, "sleep", "600"])).unwrap();
+    let ran: Value =
+        serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web1", TEST_IMAGE, "sleep", "600"])).unwrap();
     let rows = berth.json(&["ps", "--filter", "name=web1"]);
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["state"], "running");
@@ -40,7 +41,8 @@ fn a_container_berth_runs_is_in_the_mirror_at_once_and_rm_puts_its_address_in_qu
     let lease = leases.as_array().unwrap().iter().find(|r| r["ip"] == ran["ip"]).expect("the address is still held");
     assert_eq!(lease["state"], "quarantined", "{leases}");
     // The app's Remove (the same core call its command makes) releases the address too.
-    let ran2: Value = serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web2", TEST_IMAGE, "sleep", "600"])).unwrap();
+    let ran2: Value =
+        serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web2", TEST_IMAGE, "sleep", "600"])).unwrap();
     let store = Arc::new(berth_core::store::Store::open(&berth.db()).unwrap());
     let fleet = berth_core::fleet::Fleet::new(store);
     let op = berth_core::audit::Op::new(berth_core::audit::Via::App, None);
@@ -55,13 +57,18 @@ fn a_container_berth_runs_is_in_the_mirror_at_once_and_rm_puts_its_address_in_qu
     assert_eq!(berth.json(&["ps", "-a", "--filter", "name=web2"]), serde_json::json!([]));
     // Every step is in the audit log, as the CLI's, in one chain.
     let audit = berth.json(&["audit", "--via", "cli", "--limit", "1000"]);
-    let actions: Vec<(&str, &str, &str)> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["kind"].as_str().unwrap(), r["action"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
-        .collect();
-    for want in [("pool", "add", "ok"), ("network", "create", "ok"), ("lease", "lease", "ok"), ("container", "create", "ok"), ("container", "start", "ok"), ("container", "stop", "ok"), ("container", "remove", "ok"), ("lease", "release", "ok")] {
+    let actions: Vec<(&str, &str, &str)> =
+        audit.as_array().unwrap().iter().map(|r| (r["kind"].as_str().unwrap(), r["action"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    for want in [
+        ("pool", "add", "ok"),
+        ("network", "create", "ok"),
+        ("lease", "lease", "ok"),
+        ("container", "create", "ok"),
+        ("container", "start", "ok"),
+        ("container", "stop", "ok"),
+        ("container", "remove", "ok"),
+        ("lease", "release", "ok"),
+    ] {
         assert!(actions.contains(&want), "{want:?} missing from {actions:?}");
     }
     berth.ok(&["audit", "verify"]);
@@ -179,7 +186,11 @@ fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() 
     let mut follower = berth.follow(&["d"]);
     berth_e2e::wait_for("the follower's snapshot", Duration::from_secs(20), || {
         let rows = berth.json(&["ps", "--filter", "name=victim"]);
-        if rows.as_array().is_some_and(|r| r.len() == 1) { Ok(()) } else { Err(rows) }
+        if rows.as_array().is_some_and(|r| r.len() == 1) {
+            Ok(())
+        } else {
+            Err(rows)
+        }
     });
     // The first snapshot of a host records nothing.
     assert_eq!(audit_rows(&berth, |r| r["via"] == "external"), Vec::<Value>::new());
@@ -188,7 +199,11 @@ fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() 
     daemon.docker(&["kill", "victim"]);
     let row = berth_e2e::wait_for("an external row for the kill", Duration::from_secs(20), || {
         let rows = audit_rows(&berth, |r| r["via"] == "external" && r["object"]["name"] == "victim");
-        if rows.is_empty() { Err((rows, follower.log())) } else { Ok(rows) }
+        if rows.is_empty() {
+            Err((rows, follower.log()))
+        } else {
+            Ok(rows)
+        }
     });
     assert_eq!(row.len(), 1, "{row:?}");
     assert_eq!(row[0]["action"], "kill");
@@ -210,7 +225,11 @@ fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() 
     let _follower = berth.follow(&["d"]);
     let rows = berth_e2e::wait_for("the resync's rows", Duration::from_secs(20), || {
         let rows = audit_rows(&berth, |r| r["via"] == "external" && r["reason"] == "seen at a full resync");
-        if rows.len() >= 3 { Ok(rows) } else { Err(rows) }
+        if rows.len() >= 3 {
+            Ok(rows)
+        } else {
+            Err(rows)
+        }
     });
     let mut seen: Vec<(String, String)> =
         rows.iter().map(|r| (r["object"]["name"].as_str().unwrap().to_owned(), r["action"].as_str().unwrap().to_owned())).collect();
@@ -230,7 +249,11 @@ fn a_berth_killed_between_request_and_answer_leaves_an_unknown_row() {
     let mut stop = berth.command(&["stop", "-t", "30", "stubborn"]).spawn().unwrap();
     berth_e2e::wait_for("the request row", Duration::from_secs(20), || {
         let rows = audit_rows(&berth, |r| r["action"] == "stop");
-        if rows.is_empty() { Err(rows) } else { Ok(()) }
+        if rows.is_empty() {
+            Err(rows)
+        } else {
+            Ok(())
+        }
     });
     std::thread::sleep(Duration::from_millis(300));
     stop.kill().unwrap(); // SIGKILL: no completion can be written

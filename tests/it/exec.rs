@@ -345,9 +345,18 @@ fn a_shell_session_replays_its_output_to_a_late_subscriber_and_reports_its_end()
         let shells = Shells::new();
         let first: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
         let sink = Arc::clone(&first);
-        let session = shells.open(&engine, &id, ExecSpec { cmd: vec!["sh".into()], ..Default::default() }, Arc::new(move |e| sink.lock().unwrap().push(e)), Flow::Unbounded).await.unwrap();
+        let session = shells
+            .open(&engine, &id, ExecSpec { cmd: vec!["sh".into()], ..Default::default() }, Arc::new(move |e| sink.lock().unwrap().push(e)), Flow::Unbounded)
+            .await
+            .unwrap();
         shells.input(session, b"echo replay-$((40+2))\n").await.unwrap();
-        wait_for("the first subscriber to see the output", Duration::from_secs(10), || if text(&first).contains("replay-42") { Ok(()) } else { Err(text(&first)) });
+        wait_for("the first subscriber to see the output", Duration::from_secs(10), || {
+            if text(&first).contains("replay-42") {
+                Ok(())
+            } else {
+                Err(text(&first))
+            }
+        });
 
         // A page that reloads attaches anew: it gets the recent output first, then what follows.
         let second: Arc<Mutex<Vec<ShellEvent>>> = Arc::default();
@@ -381,7 +390,11 @@ fn a_saved_log_is_whole_named_after_its_container_and_never_overwrites() {
     let id = d.docker(&["run", "-d", "--name", "log-save", TEST_IMAGE, "sh", "-c", script]);
     wait_for("the container to write its log", Duration::from_secs(20), || {
         let log = d.docker(&["logs", "log-save"]);
-        if log.ends_with("log-complete") { Ok(()) } else { Err(log.len()) }
+        if log.ends_with("log-complete") {
+            Ok(())
+        } else {
+            Err(log.len())
+        }
     });
     let host = local_host(d);
     let dir = tempfile::tempdir().unwrap();

@@ -45,7 +45,11 @@ fn one_follower_keeps_two_remote_hosts_true_one_behind_a_bastion() {
     wait_for("changes on both hosts", Duration::from_secs(10), || {
         let gone = berth.json(&["ps", "-a", "--filter", "name=fleet-b-1"]).as_array().unwrap().is_empty();
         let killed = berth.json(&["ps", "-a", "--filter", "name=fleet-a-0"])[0]["state"] == "exited";
-        if gone && killed { Ok(()) } else { Err((gone, killed)) }
+        if gone && killed {
+            Ok(())
+        } else {
+            Err((gone, killed))
+        }
     });
     let hosts: Vec<String> = berth.json(&["ps"]).as_array().unwrap().iter().map(|r| r["host"].as_str().unwrap().to_owned()).collect();
     assert!(hosts.contains(&"dc-a".to_owned()) && hosts.contains(&"dc-b".to_owned()), "{hosts:?}");

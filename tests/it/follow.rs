@@ -69,13 +69,8 @@ fn hand_made_changes_reach_the_mirror_while_following() {
 
     // Every event was stored, in order.
     let events = berth.json(&["events", "--host", "follow", "--since", "10m", "--limit", "1000"]);
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "container" && e["actor_id"] == id.as_str())
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> =
+        events.as_array().unwrap().iter().filter(|e| e["type"] == "container" && e["actor_id"] == id.as_str()).map(|e| e["action"].as_str().unwrap()).collect();
     for wanted in ["create", "start", "kill", "die", "rename", "destroy"] {
         assert!(actions.contains(&wanted), "no {wanted} event stored: {actions:?}");
     }

@@ -21,7 +21,12 @@ fn contexts_and_docker_host_are_imported_once() {
     }
     context(&config, "c3", "broken", "http://nope");
     let import = || {
-        let out = berth.command(&["host", "import", "--json"]).env("DOCKER_CONFIG", &config).env("DOCKER_HOST", "unix:///run/user/1000/docker.sock").output().unwrap();
+        let out = berth
+            .command(&["host", "import", "--json"])
+            .env("DOCKER_CONFIG", &config)
+            .env("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };

@@ -35,7 +35,15 @@ fn leases(berth: &Berth) -> Vec<Lease> {
         .unwrap()
         .iter()
         .filter(|r| r["state"] != "quarantined")
-        .map(|r| (r["pool"].as_str().unwrap().to_owned(), r["ip"].as_str().unwrap().to_owned(), r["state"].as_str().unwrap().to_owned(), r["host"].as_str().map(str::to_owned), r["container"].as_str().map(str::to_owned)))
+        .map(|r| {
+            (
+                r["pool"].as_str().unwrap().to_owned(),
+                r["ip"].as_str().unwrap().to_owned(),
+                r["state"].as_str().unwrap().to_owned(),
+                r["host"].as_str().map(str::to_owned),
+                r["container"].as_str().map(str::to_owned),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -49,8 +57,22 @@ fn fixed_addresses_from_a_pool_survive_restarts_quarantine_and_a_lost_store() {
     berth.ok(&["sync", "--once"]);
     let br = bridge("l");
     let pool = berth.json(&[
-        "ipam", "pool", "add", "lan", "--subnet", "10.77.0.0/24", "--gateway", "10.77.0.1", "--range", "10.77.0.0/26",
-        "--reserve", "10.77.0.10=printer", "--host", "h1,ip=10.77.0.254", "--bridge-name", &br,
+        "ipam",
+        "pool",
+        "add",
+        "lan",
+        "--subnet",
+        "10.77.0.0/24",
+        "--gateway",
+        "10.77.0.1",
+        "--range",
+        "10.77.0.0/26",
+        "--reserve",
+        "10.77.0.10=printer",
+        "--host",
+        "h1,ip=10.77.0.254",
+        "--bridge-name",
+        &br,
     ]);
     assert_eq!((pool["name"].as_str(), pool["segment"].as_str(), pool["size"].as_u64()), (Some("lan"), Some("lan"), Some(63)));
     assert_eq!(pool["quarantine_seconds"], 3600);
@@ -87,7 +109,11 @@ fn fixed_addresses_from_a_pool_survive_restarts_quarantine_and_a_lost_store() {
     h1.daemon.start_again();
     wait_for("web1 and web2 to run again after the daemon restart", Duration::from_secs(30), || {
         let running = h1.daemon.docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"]);
-        if running.contains("web1") && running.contains("web2") { Ok(()) } else { Err(running) }
+        if running.contains("web1") && running.contains("web2") {
+            Ok(())
+        } else {
+            Err(running)
+        }
     });
     assert_eq!((ip_of(&h1, "web1", "lan"), ip_of(&h1, "web2", "lan")), ("10.77.0.2".into(), "10.77.0.20".into()));
 
@@ -222,7 +248,10 @@ fn bad_pool_definitions_and_lease_requests_say_what_is_wrong_and_write_nothing()
         (vec!["--subnet", "10.60.0.0/24", "--driver", "macvlan", "--host", "x"], "needs a parent interface"),
         (vec!["--subnet", "10.60.0.0/24", "--quarantine", "soon"], "write e.g. 1h"),
         (vec!["--subnet", "10.60.0.0/24", "--quarantine", "2years"], "longer than the most allowed"),
-        (vec!["--subnet", "10.60.0.0/24", "--gateway", "10.60.0.1", "--bridge-name", "br-lan", "--host", "x", "--segment", "s2"], "needs its own address on the LAN bridge (x,ip=IP)"),
+        (
+            vec!["--subnet", "10.60.0.0/24", "--gateway", "10.60.0.1", "--bridge-name", "br-lan", "--host", "x", "--segment", "s2"],
+            "needs its own address on the LAN bridge (x,ip=IP)",
+        ),
     ] {
         let mut full = vec!["ipam", "pool", "add", "b"];
         full.extend(&args);
@@ -251,5 +280,7 @@ fn bad_pool_definitions_and_lease_requests_say_what_is_wrong_and_write_nothing()
     assert!(berth.fails(&["net", "apply", "a"]).contains("no IP pool named"));
     assert!(berth.fails(&["run", "--host", "x", "--pool", "a", "--name", "web", "img"]).contains("no IP pool named"));
     assert!(berth.fails(&["run", "--host", "x", "--pool", "a", "--name", "web/1", "img"]).contains("invalid container name"));
-    assert!(berth.fails(&["run", "--host", "x", "--pool", "a", "--name", "web", "--restart", "sometimes", "img"]).contains("use no, always, unless-stopped or on-failure"));
+    assert!(berth
+        .fails(&["run", "--host", "x", "--pool", "a", "--name", "web", "--restart", "sometimes", "img"])
+        .contains("use no, always, unless-stopped or on-failure"));
 }

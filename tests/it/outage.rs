@@ -21,13 +21,19 @@ fn offline_keeps_rows_and_return_resyncs_everything() {
     let berth = Berth::new();
     berth.ok(&["host", "add", "far", &d.url()]);
     let follower = berth.follow(&["far"]);
-    wait_for("the first snapshot", Duration::from_secs(10), || same_as_truth(&d, &d.url(), &berth, tag).and_then(|n| if n == 5 { Ok(()) } else { Err(format!("{n} rows")) }));
+    wait_for("the first snapshot", Duration::from_secs(10), || {
+        same_as_truth(&d, &d.url(), &berth, tag).and_then(|n| if n == 5 { Ok(()) } else { Err(format!("{n} rows")) })
+    });
 
     // The daemon goes away: offline within 5 s, rows kept, reads still answer.
     d.stop();
     let offline = wait_for("the host to go offline", Duration::from_secs(5), || {
         let host = host_entry(&berth, "far");
-        if host["status"] == "offline" { Ok(host) } else { Err(host) }
+        if host["status"] == "offline" {
+            Ok(host)
+        } else {
+            Err(host)
+        }
     });
     assert!(offline["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{offline}");
     assert_eq!(berth.json(&["ps", "-a", "--filter", &format!("label={label}")]).as_array().unwrap().len(), 5);

@@ -63,7 +63,9 @@ fn unknown_host_keys_are_refused_until_trusted_then_everything_flows_over_ssh() 
     let _follower = berth.follow(&["overseas"]);
     d.docker(&["kill", "ssh-0"]);
     d.docker(&["run", "-d", "--name", "ssh-3", "--label", &format!("berth.test={tag}"), TEST_IMAGE, "sleep", "3600"]);
-    wait_for("changes over SSH", Duration::from_secs(10), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 4 { Ok(()) } else { Err(format!("{n}")) }));
+    wait_for("changes over SSH", Duration::from_secs(10), || {
+        same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 4 { Ok(()) } else { Err(format!("{n}")) })
+    });
     let rows = berth.json(&["ps", "-a", "--filter", "name=ssh-0"]);
     assert_eq!(rows[0]["state"], "exited");
 }
@@ -129,12 +131,18 @@ fn a_dead_link_goes_offline_and_its_return_resyncs() {
     let label = format!("berth.test={tag}");
     d.docker(&["run", "-d", "--name", "link-0", "--label", &label, TEST_IMAGE, "sleep", "3600"]);
     let _follower = berth.follow(&["link"]);
-    wait_for("online over the relay", Duration::from_secs(15), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 1 { Ok(()) } else { Err(format!("{n}")) }));
+    wait_for("online over the relay", Duration::from_secs(15), || {
+        same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 1 { Ok(()) } else { Err(format!("{n}")) })
+    });
 
     relay.kill();
     wait_for("the host to go offline", Duration::from_secs(10), || {
         let host = host_entry(&berth, "link");
-        if host["status"] == "offline" { Ok(()) } else { Err(host) }
+        if host["status"] == "offline" {
+            Ok(())
+        } else {
+            Err(host)
+        }
     });
     assert_eq!(berth.json(&["ps", "-a", "--filter", &format!("label={label}")]).as_array().unwrap().len(), 1, "rows kept");
     d.docker(&["rm", "-f", "link-0"]);
@@ -143,7 +151,9 @@ fn a_dead_link_goes_offline_and_its_return_resyncs() {
     }
 
     let _relay = DelayRelay::start(relay_port, sshd.port, Duration::from_millis(20));
-    wait_for("the resync after the link returns", Duration::from_secs(30), || same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 3 { Ok(()) } else { Err(format!("{n}")) }));
+    wait_for("the resync after the link returns", Duration::from_secs(30), || {
+        same_as_truth(d, &d.url(), &berth, tag).and_then(|n| if n == 3 { Ok(()) } else { Err(format!("{n}")) })
+    });
     assert_eq!(host_entry(&berth, "link")["status"], "online");
 }
 
@@ -296,11 +306,7 @@ fn ssh_config_aliases_fill_in_host_port_user_and_identity() {
     std::fs::create_dir_all(home.join(".ssh")).unwrap();
     std::fs::write(
         home.join(".ssh/config"),
-        format!(
-            "Host shop-fra\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n",
-            sshd.port,
-            sshd.client_key.display()
-        ),
+        format!("Host shop-fra\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n", sshd.port, sshd.client_key.display()),
     )
     .unwrap();
     let known_hosts = berth.dir.path().join("known_hosts");
@@ -323,19 +329,13 @@ fn exec_sessions_stream_through_the_tunnel() {
     let d = Daemon::shared();
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
-    let options = berth_core::endpoint::SshOptions {
-        identity: Some(sshd.client_key.clone()),
-        known_hosts: Some(dir.path().join("known_hosts")),
-        ..Default::default()
-    };
+    let options =
+        berth_core::endpoint::SshOptions { identity: Some(sshd.client_key.clone()), known_hosts: Some(dir.path().join("known_hosts")), ..Default::default() };
     let endpoint = berth_core::endpoint::Endpoint::parse_with(&ssh_url(sshd.port, d), None, options).unwrap();
     let berth_core::endpoint::Endpoint::Ssh(ep) = &endpoint else { unreachable!() };
     let (key, known_as, _) = berth_core::connect::ssh::scan_host_key("exec", ep).unwrap();
     berth_core::connect::ssh::record_host_key(ep, &known_as, &key).unwrap();
-    let host = berth_core::model::Host {
-        id: 0,
-        config: berth_core::model::HostConfig { name: "exec".into(), endpoint, labels: Default::default() },
-    };
+    let host = berth_core::model::Host { id: 0, config: berth_core::model::HostConfig { name: "exec".into(), endpoint, labels: Default::default() } };
     let id = d.docker(&["run", "-d", "--name", "ssh-exec", TEST_IMAGE, "sleep", "3600"]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -386,7 +386,8 @@ fn one_ssh_session_per_host_carries_following_acting_shells_and_logs_at_once() {
     let berth = Berth::new();
     add_trusted(&berth, "one", &ssh_url(sshd.port, d), &sshd);
     let name = format!("one-session-{}", std::process::id());
-    let id = d.docker(&["run", "-d", "--name", &name, "--label", "berth.test=one-session", TEST_IMAGE, "sh", "-c", "while true; do echo tick; sleep 0.2; done"]);
+    let id =
+        d.docker(&["run", "-d", "--name", &name, "--label", "berth.test=one-session", TEST_IMAGE, "sh", "-c", "while true; do echo tick; sleep 0.2; done"]);
     // sshd logs each authenticated connection once.
     let sessions = || sshd.log().matches("Accepted publickey").count();
 
@@ -396,7 +397,11 @@ fn one_ssh_session_per_host_carries_following_acting_shells_and_logs_at_once() {
         let _follower = berth.follow(&["one"]);
         wait_for("the follower online", Duration::from_secs(20), || {
             let hosts = berth.json(&["host", "ls"]);
-            if hosts[0]["status"] == "online" { Ok(()) } else { Err(hosts) }
+            if hosts[0]["status"] == "online" {
+                Ok(())
+            } else {
+                Err(hosts)
+            }
         });
         std::thread::sleep(Duration::from_millis(500));
         assert_eq!(sessions(), before + 1, "{}", sshd.log());

@@ -15,8 +15,30 @@ fn make_certs(dir: &Path) {
     openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=berth-test-ca", "-keyout", "ca-key.pem", "-out", "ca.pem"]);
     for (who, ext) in [("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"), ("client", "extendedKeyUsage=clientAuth\n")] {
         std::fs::write(dir.join(format!("{who}.ext")), ext).unwrap();
-        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={who}"), "-keyout", &format!("{who}-key.pem"), "-out", &format!("{who}.csr")]);
-        openssl(dir, &["x509", "-req", "-in", &format!("{who}.csr"), "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2", "-extfile", &format!("{who}.ext"), "-out", &format!("{who}.pem")]);
+        openssl(
+            dir,
+            &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={who}"), "-keyout", &format!("{who}-key.pem"), "-out", &format!("{who}.csr")],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{who}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{who}.ext"),
+                "-out",
+                &format!("{who}.pem"),
+            ],
+        );
     }
 }
 
@@ -49,7 +71,11 @@ fn tls_hosts_need_the_right_certificates() {
     let logs = wait_for("the container's log", std::time::Duration::from_secs(10), || {
         let out = berth.run(&["logs", "secure/tls-box"]);
         let got = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-        if got.0.contains("hello-log") && got.1.contains("warn-log") { Ok(got) } else { Err(got) }
+        if got.0.contains("hello-log") && got.1.contains("warn-log") {
+            Ok(got)
+        } else {
+            Err(got)
+        }
     });
     assert_eq!(logs, ("hello-log\n".to_owned(), "warn-log\n".to_owned()));
 

@@ -78,7 +78,11 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         ui.click_until("[data-testid=action-stop]", "[data-testid=confirm-yes]").await.click().await.unwrap();
         wait_for("Docker to report ui-worker stopped", Duration::from_secs(30), || {
             let state = docker_state(&daemon, "ui-worker");
-            if state == "exited" { Ok(()) } else { Err(state) }
+            if state == "exited" {
+                Ok(())
+            } else {
+                Err(state)
+            }
         });
         ui.wait_attr("[data-testid=container-row][data-name=ui-worker]", "data-state", "exited", Duration::from_secs(15)).await;
         ui.wait_attr("[data-testid=container-detail]", "data-state", "exited", Duration::from_secs(15)).await;
@@ -94,7 +98,11 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
         wait_for("the app's restart in the audit log", Duration::from_secs(30), || {
             let rows = berth.json(&["audit", "--via", "app"]);
             let done = rows.as_array().unwrap().iter().any(|r| r["action"] == "restart" && r["outcome"] == "ok" && r["object"]["name"] == "ui-cron");
-            if done { Ok(()) } else { Err(rows) }
+            if done {
+                Ok(())
+            } else {
+                Err(rows)
+            }
         });
         ui.wait_attr("[data-testid=container-activity] [data-testid=activity-row][data-action=restart]", "data-outcome", "ok", Duration::from_secs(15)).await;
 
@@ -193,7 +201,6 @@ fn a_user_adds_a_host_acts_on_containers_and_sees_it_go_offline() {
     let log = berth.dir.path().join("driver.log");
     runtime.block_on(async {
         if tokio::time::timeout(Duration::from_secs(100), walk).await.is_err() {
-
             panic!(
                 "the walk through the app did not finish within 240 s (the last `ui` line on stderr is the step that hung)\napp log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
@@ -239,7 +246,20 @@ fn a_container_runs_with_a_fixed_address_from_the_ip_pools_view() {
     berth.ok(&["host", "add", "lan-host", &remote.daemon.url()]);
     berth.ok(&["sync", "--once"]);
     let bridge = format!("bu{}", std::process::id() % 100_000);
-    berth.ok(&["ipam", "pool", "add", "ui-lan", "--subnet", "10.88.0.0/24", "--gateway", "10.88.0.1", "--host", "lan-host,ip=10.88.0.254", "--bridge-name", &bridge]);
+    berth.ok(&[
+        "ipam",
+        "pool",
+        "add",
+        "ui-lan",
+        "--subnet",
+        "10.88.0.0/24",
+        "--gateway",
+        "10.88.0.1",
+        "--host",
+        "lan-host,ip=10.88.0.254",
+        "--bridge-name",
+        &bridge,
+    ]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let walk = async {
         let ui = Session::start(&berth).await;

@@ -63,17 +63,10 @@ pub fn audit_command(ctx: &Ctx, args: AuditArgs) -> Result<ExitCode, Error> {
                     report.reason.as_deref().unwrap_or("")
                 );
             }
-            Ok(if report.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Some(AuditAction::Prune { older_than }) => {
-            let cutoff = berth_core::audit::prune_cutoff(
-                &older_than,
-                chrono::Utc::now().timestamp_millis(),
-            )?;
+            let cutoff = berth_core::audit::prune_cutoff(&older_than, chrono::Utc::now().timestamp_millis())?;
             let pruned = ctx.store().audit_prune(cutoff)?;
             if json {
                 output::json(&serde_json::json!({ "pruned": pruned }));
@@ -84,19 +77,8 @@ pub fn audit_command(ctx: &Ctx, args: AuditArgs) -> Result<ExitCode, Error> {
         }
         None => {
             let via = args.via.as_deref().map(str::parse::<Via>).transpose()?;
-            let since_ms = args
-                .since
-                .map(|s| berth_core::time::parse_since(&s, chrono::Utc::now()))
-                .transpose()?
-                .map(|ns| ns.div_euclid(1_000_000));
-            let query = AuditQuery {
-                host: args.host,
-                since_ms,
-                via,
-                op: args.op,
-                limit: args.limit,
-                ..Default::default()
-            };
+            let since_ms = args.since.map(|s| berth_core::time::parse_since(&s, chrono::Utc::now())).transpose()?.map(|ns| ns.div_euclid(1_000_000));
+            let query = AuditQuery { host: args.host, since_ms, via, op: args.op, limit: args.limit, ..Default::default() };
             let rows = ctx.store().audit(&query)?;
             let mut out = std::io::stdout().lock();
             if json {
@@ -141,29 +123,11 @@ pub fn table(out: &mut impl Write, rows: &[AuditRow]) {
                 object(r),
                 r.action.clone(),
                 outcome(r),
-                r.error
-                    .clone()
-                    .or_else(|| r.reason.clone().map(|why| format!("reason: {why}")))
-                    .unwrap_or_default(),
+                r.error.clone().or_else(|| r.reason.clone().map(|why| format!("reason: {why}"))).unwrap_or_default(),
             ]
         })
         .collect();
-    output::table(
-        out,
-        &[
-            "ID",
-            "TIME (UTC)",
-            "VIA",
-            "ACTOR",
-            "HOST",
-            "KIND",
-            "OBJECT",
-            "ACTION",
-            "OUTCOME",
-            "ERROR / REASON",
-        ],
-        &cells,
-    );
+    output::table(out, &["ID", "TIME (UTC)", "VIA", "ACTOR", "HOST", "KIND", "OBJECT", "ACTION", "OUTCOME", "ERROR / REASON"], &cells);
 }
 
 /// RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled.
@@ -179,8 +143,7 @@ pub fn csv(out: &mut impl Write, rows: &[AuditRow]) {
     let header = "id,op,time,actor,via,host,kind,object_id,object_name,action,outcome,error,before,after,reason,request";
     let _ = writeln!(out, "{header}");
     for r in rows {
-        let json =
-            |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+        let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
         let fields = [
             r.id.to_string(),
             r.op.clone(),
@@ -210,12 +173,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_it() {
-        for (field, want) in [
-            ("plain", "plain"),
-            ("a,b", "\"a,b\""),
-            ("say \"hi\"", "\"say \"\"hi\"\"\""),
-            ("two\nlines", "\"two\nlines\""),
-        ] {
+        for (field, want) in [("plain", "plain"), ("a,b", "\"a,b\""), ("say \"hi\"", "\"say \"\"hi\"\"\""), ("two\nlines", "\"two\nlines\"")] {
             assert_eq!(csv_field(field), want);
         }
     }

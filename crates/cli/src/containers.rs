@@ -22,12 +22,7 @@ pub struct Targets {
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait for it to stop before killing it
-    #[arg(
-        short = 't',
-        long = "time",
-        value_name = "SECONDS",
-        allow_negative_numbers = true
-    )]
+    #[arg(short = 't', long = "time", value_name = "SECONDS", allow_negative_numbers = true)]
     pub time: Option<i32>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -35,10 +30,7 @@ pub struct StopArgs {
 
 impl StopArgs {
     pub fn options(&self) -> ActOptions {
-        ActOptions {
-            grace_s: self.time,
-            signal: None,
-        }
+        ActOptions { grace_s: self.time, signal: None }
     }
 }
 
@@ -53,10 +45,7 @@ pub struct KillArgs {
 
 impl KillArgs {
     pub fn options(&self) -> ActOptions {
-        ActOptions {
-            grace_s: None,
-            signal: self.signal.clone(),
-        }
+        ActOptions { grace_s: None, signal: self.signal.clone() }
     }
 }
 
@@ -71,12 +60,7 @@ pub struct RmArgs {
 
 /// Apply `verb` to each container in turn. Exit 0 when every one reached the asked state
 /// (Docker's own rule: starting a running container is fine), else 1 with a line per failure.
-pub fn act(
-    ctx: &Ctx,
-    verb: ContainerAction,
-    names: &[String],
-    options: ActOptions,
-) -> Result<ExitCode, Error> {
+pub fn act(ctx: &Ctx, verb: ContainerAction, names: &[String], options: ActOptions) -> Result<ExitCode, Error> {
     let mut found = Vec::new();
     let mut failed = false;
     for name in names {
@@ -93,8 +77,7 @@ pub fn act(
     let results = runtime::start()?.block_on(async {
         let mut results = Vec::new();
         for (name, f) in &found {
-            let result =
-                containers::act(&ctx.fleet, &ctx.op, f.host.name(), &f.id, verb, &options).await;
+            let result = containers::act(&ctx.fleet, &ctx.op, f.host.name(), &f.id, verb, &options).await;
             results.push((name.as_str(), f, result));
         }
         results
@@ -115,11 +98,7 @@ pub fn act(
     if ctx.json {
         output::json(&report);
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// Remove each container; its leases go into quarantine.
@@ -138,12 +117,7 @@ pub fn rm(ctx: &Ctx, args: &RmArgs) -> Result<ExitCode, Error> {
                     println!("removed {}/{}", r.host, r.name);
                     for a in &r.released {
                         match a.until_ms {
-                            Some(until) => println!(
-                                "released {} of pool {} into quarantine until {}",
-                                a.ip,
-                                a.pool,
-                                rfc3339_ms(until)
-                            ),
+                            Some(until) => println!("released {} of pool {} into quarantine until {}", a.ip, a.pool, rfc3339_ms(until)),
                             None => println!("released {} of pool {}", a.ip, a.pool),
                         }
                     }
@@ -163,9 +137,5 @@ pub fn rm(ctx: &Ctx, args: &RmArgs) -> Result<ExitCode, Error> {
             _ => output::json(&removed),
         }
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

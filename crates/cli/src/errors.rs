@@ -8,10 +8,10 @@ pub fn message(error: &Error) -> String {
     let advice = match error {
         Error::HostExists { name } => format!(" (`berth host rm {name}` removes it)"),
         Error::HostNotFound { .. } => "; `berth host ls` lists the hosts you have added".into(),
-        Error::ContainerNotFound { .. } => {
-            "; `berth ps -a` lists what is stored (run `berth sync --once` to refresh it)".into()
+        Error::ContainerNotFound { .. } => "; `berth ps -a` lists what is stored (run `berth sync --once` to refresh it)".into(),
+        Error::PoolNotFound { .. } => {
+            "; `berth ipam pool ls` lists the pools (after losing the store, `berth ipam rebuild` reads them back from the hosts)".into()
         }
-        Error::PoolNotFound { .. } => "; `berth ipam pool ls` lists the pools (after losing the store, `berth ipam rebuild` reads them back from the hosts)".into(),
         Error::PoolExhausted { pool, .. } => format!(" (`berth ipam leases {pool}` lists them)"),
         Error::NotABerthDatabase { .. } => ". Point --db (or BERTH_DB) at another path".into(),
         Error::HostKeyUnknown { host, .. } => format!(" (`berth host trust {host}`)"),

@@ -42,11 +42,7 @@ pub struct ExecArgs {
     /// Id, id prefix, name, or HOST/NAME
     container: String,
     /// The command and its arguments, after `--` [default: bash if the image has it, else sh]
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     cmd: Vec<String>,
 }
 
@@ -87,24 +83,12 @@ pub struct LogsArgs {
 impl LogsArgs {
     /// The container and which part of its log, `--since` counted back from `now`.
     pub fn into_spec(self, now: DateTime<Utc>) -> Result<(String, LogSpec), Error> {
-        let since = self
-            .since
-            .map(|s| berth_core::time::parse_since(&s, now))
-            .transpose()?
-            .map(|ns| ns.div_euclid(1_000_000_000));
+        let since = self.since.map(|s| berth_core::time::parse_since(&s, now)).transpose()?.map(|ns| ns.div_euclid(1_000_000_000));
         let tail = match self.tail {
             Some(Tail::Last(n)) => Some(n),
             Some(Tail::All) | None => None,
         };
-        Ok((
-            self.container,
-            LogSpec {
-                follow: self.follow,
-                tail,
-                since,
-                timestamps: self.timestamps,
-            },
-        ))
+        Ok((self.container, LogSpec { follow: self.follow, tail, since, timestamps: self.timestamps }))
     }
 }
 
@@ -121,10 +105,7 @@ fn parse_size(s: &str) -> Result<TermSize, String> {
 fn parse_tail(s: &str) -> Result<Tail, String> {
     match s {
         "all" => Ok(Tail::All),
-        _ => s
-            .parse()
-            .map(Tail::Last)
-            .map_err(|_| format!("{s:?} is not a line count; give a number or \"all\"")),
+        _ => s.parse().map(Tail::Last).map_err(|_| format!("{s:?} is not a line count; give a number or \"all\"")),
     }
 }
 
@@ -139,40 +120,24 @@ pub fn exec_command(store: &Store, args: ExecArgs) -> Result<ExitCode, Error> {
     }
     let runtime = runtime::start()?;
     // Raw mode only for a terminal the user types into; restored when the guard drops.
-    let raw = (spec.tty && spec.stdin && std::io::stdin().is_terminal())
-        .then(RawMode::enable)
-        .flatten();
+    let raw = (spec.tty && spec.stdin && std::io::stdin().is_terminal()).then(RawMode::enable).flatten();
     let outcome = runtime.block_on(session(&host, &id, spec, terminal && raw.is_some()));
     drop(raw);
     // A read of our stdin may still be blocked in its thread: do not wait for it.
     runtime.shutdown_background();
     let end = outcome?;
     match end.exit_code {
-        Some(code) => Ok(ExitCode::from(
-            u8::try_from(code.clamp(0, 255)).unwrap_or(NO_EXIT_CODE),
-        )),
+        Some(code) => Ok(ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(NO_EXIT_CODE))),
         None => {
-            let why = if end.container_running {
-                "Docker did not record an exit code"
-            } else {
-                "the container stopped"
-            };
-            eprintln!(
-                "berth: the session in {} on {host_name} ended without an exit code: {why}",
-                short(&id)
-            );
+            let why = if end.container_running { "Docker did not record an exit code" } else { "the container stopped" };
+            eprintln!("berth: the session in {} on {host_name} ended without an exit code: {why}", short(&id));
             Ok(ExitCode::from(NO_EXIT_CODE))
         }
     }
 }
 
 #[cfg_attr(not(unix), allow(unused_variables))]
-async fn session(
-    host: &berth_core::model::Host,
-    id: &str,
-    spec: ExecSpec,
-    follow_window: bool,
-) -> Result<exec::ExecEnd, Error> {
+async fn session(host: &berth_core::model::Host, id: &str, spec: ExecSpec, follow_window: bool) -> Result<exec::ExecEnd, Error> {
     let engine = berth_core::connect::connect(host).await?;
     let (session, mut output, mut input) = exec::start(&engine, id, &spec).await?;
     if spec.stdin {
@@ -193,9 +158,7 @@ async fn session(
     if follow_window {
         let session = session.clone();
         tokio::spawn(async move {
-            let Ok(mut changes) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
-            else {
+            let Ok(mut changes) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()) else {
                 return;
             };
             while changes.recv().await.is_some() {
@@ -224,12 +187,7 @@ async fn pump(output: &mut exec::OutputStream, what: &str) -> Result<(), Error> 
         match written {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            Err(source) => {
-                return Err(Error::Io {
-                    context: what.into(),
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::Io { context: what.into(), source }),
         }
     }
     Ok(())
@@ -257,9 +215,7 @@ fn terminal_size() -> Option<TermSize> {
     // SAFETY: TIOCGWINSZ fills the winsize we pass; a failure leaves it unused.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_row > 0 && size.ws_col > 0)
-        .then(|| TermSize::new(size.ws_row, size.ws_col).ok())
-        .flatten()
+    (ok && size.ws_row > 0 && size.ws_col > 0).then(|| TermSize::new(size.ws_row, size.ws_col).ok()).flatten()
 }
 
 #[cfg(not(unix))]
@@ -293,8 +249,7 @@ impl RawMode {
             }
             let mut raw = saved;
             libc::cfmakeraw(&mut raw);
-            (libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) == 0)
-                .then_some(RawMode(saved))
+            (libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) == 0).then_some(RawMode(saved))
         }
     }
 }

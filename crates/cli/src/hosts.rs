@@ -11,7 +11,7 @@ use berth_core::Error;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use crate::{Ctx, output, prompt};
+use crate::{output, prompt, Ctx};
 
 #[derive(Debug, Subcommand)]
 pub enum HostCommand {
@@ -106,15 +106,9 @@ pub fn host_command(ctx: &Ctx, command: HostCommand) -> Result<ExitCode, Error> 
         }
         HostCommand::Trust { name, yes } => return trust(store, &name, yes),
         HostCommand::Password { name, passphrase } => {
-            let kind = if passphrase {
-                SecretKind::Passphrase
-            } else {
-                SecretKind::Password
-            };
+            let kind = if passphrase { SecretKind::Passphrase } else { SecretKind::Password };
             let what = prompt::secret_words(kind);
-            fleet::store_secret(store, &name, kind, || {
-                prompt::read_secret(&format!("{what} for {name}: "))
-            })?;
+            fleet::store_secret(store, &name, kind, || prompt::read_secret(&format!("{what} for {name}: ")))?;
             if !json {
                 println!("stored the {what} of {name} in the OS keyring");
             }
@@ -129,12 +123,7 @@ fn add(store: &Store, op: &berth_core::audit::Op, args: HostAddArgs, json: bool)
         _ => None,
     };
     let labels = fleet::parse_labels(args.labels.iter().map(String::as_str))?;
-    let ssh = SshOptions {
-        identity: args.identity,
-        known_hosts: args.known_hosts,
-        password: args.password,
-        proxy_jump: args.proxy_jump,
-    };
+    let ssh = SshOptions { identity: args.identity, known_hosts: args.known_hosts, password: args.password, proxy_jump: args.proxy_jump };
     // Ask for the secret before anything is written, and keep it out of the store. With no
     // keyring there is nowhere safe to keep it: the host is added and the password is asked
     // for each time Berth connects.
@@ -143,32 +132,15 @@ fn add(store: &Store, op: &berth_core::audit::Op, args: HostAddArgs, json: bool)
             eprintln!("berth: the OS keyring is not available ({reason}); the password was not stored and will be asked each time Berth connects");
             None
         }
-        Some(_) => Some(prompt::read_secret(&format!(
-            "SSH password for {}: ",
-            args.url
-        ))?),
+        Some(_) => Some(prompt::read_secret(&format!("SSH password for {}: ", args.url))?),
         None => None,
     };
-    let host = fleet::add_host_with_secret(
-        store,
-        op,
-        &args.name,
-        &args.url,
-        tls,
-        ssh,
-        labels,
-        password.as_deref(),
-    )?;
+    let host = fleet::add_host_with_secret(store, op, &args.name, &args.url, tls, ssh, labels, password.as_deref())?;
     if json {
-        let summary = fleet::list_hosts(store)?
-            .into_iter()
-            .find(|h| h.name == host.config.name);
+        let summary = fleet::list_hosts(store)?.into_iter().find(|h| h.name == host.config.name);
         output::json(&summary);
     } else {
-        println!(
-            "added host {} ({}); run `berth sync --once {}` to mirror it",
-            host.config.name, host.config.endpoint, host.config.name
-        );
+        println!("added host {} ({}); run `berth sync --once {}` to mirror it", host.config.name, host.config.endpoint, host.config.name);
     }
     Ok(())
 }
@@ -178,38 +150,23 @@ fn trust(store: &Store, name: &str, yes: bool) -> Result<ExitCode, Error> {
     use berth_core::connect::ssh;
     let host = store.host(name)?;
     let berth_core::endpoint::Endpoint::Ssh(ep) = &host.config.endpoint else {
-        return Err(Error::InvalidInput {
-            what: "host",
-            reason: format!("{name:?} is not an ssh:// host; only SSH hosts have host keys"),
-        });
+        return Err(Error::InvalidInput { what: "host", reason: format!("{name:?} is not an ssh:// host; only SSH hosts have host keys") });
     };
     // One key at a time: the jump host's first, then the target's (reached through it).
     loop {
         let (key, known_as, verdict) = ssh::scan_host_key(name, ep)?;
         match verdict {
             Ok(()) => {
-                println!(
-                    "{name}: the {} key {} of {known_as} is trusted",
-                    key.kind, key.fingerprint
-                );
+                println!("{name}: the {} key {} of {known_as} is trusted", key.kind, key.fingerprint);
                 return Ok(ExitCode::SUCCESS);
             }
             Err(Error::HostKeyUnknown { .. }) => {}
             Err(e) => return Err(e),
         }
-        println!(
-            "{known_as} offers a {} key with fingerprint {}",
-            key.kind, key.fingerprint
-        );
+        println!("{known_as} offers a {} key with fingerprint {}", key.kind, key.fingerprint);
         if !yes {
             match prompt::confirm("Trust it?") {
-                None => {
-                    return Err(Error::InvalidInput {
-                        what: "confirmation",
-                        reason: "no terminal to ask on; check the fingerprint and pass --yes"
-                            .into(),
-                    })
-                }
+                None => return Err(Error::InvalidInput { what: "confirmation", reason: "no terminal to ask on; check the fingerprint and pass --yes".into() }),
                 Some(false) => {
                     println!("not trusted");
                     return Ok(ExitCode::FAILURE);
@@ -224,8 +181,5 @@ fn trust(store: &Store, name: &str, yes: bool) -> Result<ExitCode, Error> {
 
 #[cfg(not(unix))]
 fn trust(_: &Store, _: &str, _: bool) -> Result<ExitCode, Error> {
-    Err(Error::InvalidInput {
-        what: "command",
-        reason: "SSH hosts are not supported on this platform yet".into(),
-    })
+    Err(Error::InvalidInput { what: "command", reason: "SSH hosts are not supported on this platform yet".into() })
 }

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use berth_core::ipam::check::{CheckReport, Finding};
 use berth_core::ipam::docker::{self, RunSpec};
-use berth_core::ipam::pool::{
-    format_seconds, parse_cidr, parse_ip, parse_quarantine, parse_reservation,
-};
+use berth_core::ipam::pool::{format_seconds, parse_cidr, parse_ip, parse_quarantine, parse_reservation};
 use berth_core::ipam::{Driver, PoolHost, PoolSpec};
 use berth_core::store::ipam::{AddressRow, LeaseRequest, PoolSummary};
 use berth_core::store::Store;
@@ -143,40 +141,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "POLICY", default_value = "unless-stopped")]
     restart: String,
     image: String,
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     cmd: Vec<String>,
 }
 
 fn pool_spec(args: PoolAddArgs) -> Result<PoolSpec, Error> {
     let quarantine_seconds = parse_quarantine(&args.quarantine)?;
-    let ranges = args
-        .ranges
-        .iter()
-        .map(|r| parse_cidr("range", r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let reserved = args
-        .reserved
-        .iter()
-        .map(|r| parse_reservation(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let hosts = args
-        .hosts
-        .iter()
-        .map(|h| h.parse::<PoolHost>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let ranges = args.ranges.iter().map(|r| parse_cidr("range", r)).collect::<Result<Vec<_>, _>>()?;
+    let reserved = args.reserved.iter().map(|r| parse_reservation(r)).collect::<Result<Vec<_>, _>>()?;
+    let hosts = args.hosts.iter().map(|h| h.parse::<PoolHost>()).collect::<Result<Vec<_>, _>>()?;
     Ok(PoolSpec {
         segment: args.segment.unwrap_or_else(|| args.name.clone()),
         name: args.name,
         subnet: parse_cidr("subnet", &args.subnet)?,
-        gateway: args
-            .gateway
-            .as_deref()
-            .map(|g| parse_ip("gateway", g))
-            .transpose()?,
+        gateway: args.gateway.as_deref().map(|g| parse_ip("gateway", g)).transpose()?,
         ranges,
         reserved,
         hosts,
@@ -192,9 +170,7 @@ pub fn ipam_command(ctx: &Ctx, command: IpamCommand) -> Result<ExitCode, Error> 
     match command {
         IpamCommand::Pool(PoolCommand::Add(args)) => {
             let spec = pool_spec(args)?;
-            store
-                .audited(&op.row(None, "pool", Default::default(), "add"))
-                .add_pool(&spec)?;
+            store.audited(&op.row(None, "pool", Default::default(), "add")).add_pool(&spec)?;
             let summary = summary(store, &spec.name)?;
             if json {
                 output::json(&summary);
@@ -224,43 +200,20 @@ pub fn ipam_command(ctx: &Ctx, command: IpamCommand) -> Result<ExitCode, Error> 
                 let spec = &summary.spec;
                 println!("pool       {}", spec.name);
                 println!("subnet     {}", spec.subnet);
-                println!(
-                    "gateway    {}",
-                    spec.gateway.map_or("-".into(), |g| g.to_string())
-                );
+                println!("gateway    {}", spec.gateway.map_or("-".into(), |g| g.to_string()));
                 println!(
                     "ranges     {}",
-                    if spec.ranges.is_empty() {
-                        "the whole subnet".into()
-                    } else {
-                        spec.ranges
-                            .iter()
-                            .map(|r| r.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    if spec.ranges.is_empty() { "the whole subnet".into() } else { spec.ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ") }
                 );
                 println!("segment    {}", spec.segment);
                 println!(
                     "driver     {}{}",
                     spec.driver.as_str(),
-                    spec.bridge_name
-                        .as_ref()
-                        .map(|b| format!(" on bridge {b}"))
-                        .or(spec.parent.as_ref().map(|p| format!(" on {p}")))
-                        .unwrap_or_default()
+                    spec.bridge_name.as_ref().map(|b| format!(" on bridge {b}")).or(spec.parent.as_ref().map(|p| format!(" on {p}"))).unwrap_or_default()
                 );
                 println!(
                     "hosts      {}",
-                    if spec.hosts.is_empty() {
-                        "-".into()
-                    } else {
-                        spec.hosts
-                            .iter()
-                            .map(|h| h.host.clone())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    if spec.hosts.is_empty() { "-".into() } else { spec.hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>().join(", ") }
                 );
                 println!("quarantine {}", format_seconds(spec.quarantine_seconds));
                 println!(
@@ -271,9 +224,7 @@ pub fn ipam_command(ctx: &Ctx, command: IpamCommand) -> Result<ExitCode, Error> 
             }
         }
         IpamCommand::Pool(PoolCommand::Rm { name, force }) => {
-            store
-                .audited(&op.row(None, "pool", Default::default(), "remove"))
-                .remove_pool(&name, force)?;
+            store.audited(&op.row(None, "pool", Default::default(), "remove")).remove_pool(&name, force)?;
             if !json {
                 println!("removed pool {name}; its Docker networks stay on the hosts (`docker network rm {name}` there)");
             }
@@ -286,62 +237,26 @@ pub fn ipam_command(ctx: &Ctx, command: IpamCommand) -> Result<ExitCode, Error> 
                 addresses_table(&mut std::io::stdout().lock(), &rows);
             }
         }
-        IpamCommand::Lease {
-            pool,
-            ip: _,
-            host,
-            container,
-            count: Some(count),
-        } => {
+        IpamCommand::Lease { pool, ip: _, host, container, count: Some(count) } => {
             if let Some(host) = &host {
                 store.host(host)?;
             }
             let row = op.row(host.as_deref(), "lease", Default::default(), "lease");
-            let rows = store.audited(&row).lease_many(
-                &pool,
-                count as usize,
-                &LeaseRequest {
-                    ip: None,
-                    host,
-                    container,
-                },
-            )?;
+            let rows = store.audited(&row).lease_many(&pool, count as usize, &LeaseRequest { ip: None, host, container })?;
             if json {
                 output::json(&rows);
             } else {
-                let (first, last) = (
-                    rows.first().map_or("", |r| &r.ip),
-                    rows.last().map_or("", |r| &r.ip),
-                );
-                println!(
-                    "leased {} addresses in pool {pool}: {first} … {last}",
-                    rows.len()
-                );
+                let (first, last) = (rows.first().map_or("", |r| &r.ip), rows.last().map_or("", |r| &r.ip));
+                println!("leased {} addresses in pool {pool}: {first} … {last}", rows.len());
             }
         }
-        IpamCommand::Lease {
-            pool,
-            ip,
-            host,
-            container,
-            count: None,
-        } => {
+        IpamCommand::Lease { pool, ip, host, container, count: None } => {
             if let Some(host) = &host {
                 store.host(host)?;
             }
-            let ip = ip
-                .as_deref()
-                .map(|ip| parse_ip("address", ip))
-                .transpose()?;
+            let ip = ip.as_deref().map(|ip| parse_ip("address", ip)).transpose()?;
             let audit = op.row(host.as_deref(), "lease", Default::default(), "lease");
-            let row = store.audited(&audit).lease(
-                &pool,
-                &LeaseRequest {
-                    ip,
-                    host,
-                    container,
-                },
-            )?;
+            let row = store.audited(&audit).lease(&pool, &LeaseRequest { ip, host, container })?;
             if json {
                 output::json(&row);
             } else {
@@ -349,49 +264,33 @@ pub fn ipam_command(ctx: &Ctx, command: IpamCommand) -> Result<ExitCode, Error> 
             }
         }
         IpamCommand::Release { pool, ip } => {
-            let row = store
-                .audited(&op.row(None, "lease", Default::default(), "release"))
-                .release(&pool, parse_ip("address", &ip)?)?;
+            let row = store.audited(&op.row(None, "lease", Default::default(), "release")).release(&pool, parse_ip("address", &ip)?)?;
             if json {
                 output::json(&row);
             } else {
                 match (row.state, row.until_ms) {
                     (berth_core::store::ipam::AddressState::Quarantined, Some(until)) => {
-                        println!(
-                            "released {} into quarantine until {}",
-                            row.ip,
-                            rfc3339_ms(until)
-                        )
+                        println!("released {} into quarantine until {}", row.ip, rfc3339_ms(until))
                     }
                     _ => println!("{} in pool {pool} is free", row.ip),
                 }
             }
         }
         IpamCommand::Reserve { pool, ip, reason } => {
-            let row = store
-                .audited(&op.row(None, "lease", Default::default(), "reserve"))
-                .reserve(
-                    &pool,
-                    parse_ip("address", &ip)?,
-                    reason.as_deref().unwrap_or(""),
-                )?;
+            let row = store.audited(&op.row(None, "lease", Default::default(), "reserve")).reserve(
+                &pool,
+                parse_ip("address", &ip)?,
+                reason.as_deref().unwrap_or(""),
+            )?;
             if json {
                 output::json(&row);
             } else {
-                println!(
-                    "reserved {} in pool {pool} ({})",
-                    row.ip,
-                    row.reason.as_deref().unwrap_or("")
-                );
+                println!("reserved {} in pool {pool} ({})", row.ip, row.reason.as_deref().unwrap_or(""));
             }
         }
         IpamCommand::Check { repair, exit_code } => {
             let report = berth_core::ipam::check(store)?;
-            let repaired = if repair {
-                berth_core::ipam::repair(store, op, &report)
-            } else {
-                vec![]
-            };
+            let repaired = if repair { berth_core::ipam::repair(store, op, &report) } else { vec![] };
             if json {
                 let mut value = serde_json::to_value(&report).expect("serialisable");
                 if repair {
@@ -419,12 +318,7 @@ pub fn ipam_command(ctx: &Ctx, command: IpamCommand) -> Result<ExitCode, Error> 
             if json {
                 output::json(&report);
             } else {
-                println!(
-                    "pools added: {}; kept: {}; leases added: {}",
-                    list(&report.pools_added),
-                    list(&report.pools_kept),
-                    report.leases_added.len()
-                );
+                println!("pools added: {}; kept: {}; leases added: {}", list(&report.pools_added), list(&report.pools_kept), report.leases_added.len());
                 for why in &report.skipped {
                     println!("skipped: {why}");
                 }
@@ -446,13 +340,7 @@ fn list(names: &[String]) -> String {
 }
 
 fn summary(store: &Store, name: &str) -> Result<PoolSummary, Error> {
-    store
-        .pools()?
-        .into_iter()
-        .find(|p| p.spec.name == name)
-        .ok_or_else(|| Error::PoolNotFound {
-            name: name.to_owned(),
-        })
+    store.pools()?.into_iter().find(|p| p.spec.name == name).ok_or_else(|| Error::PoolNotFound { name: name.to_owned() })
 }
 
 fn pools_table(out: &mut impl Write, pools: &[PoolSummary]) {
@@ -460,42 +348,20 @@ fn pools_table(out: &mut impl Write, pools: &[PoolSummary]) {
         .iter()
         .map(|p| {
             let used = p.leased + p.quarantined;
-            let percent = if p.size == 0 {
-                0.0
-            } else {
-                used as f64 * 100.0 / p.size as f64
-            };
+            let percent = if p.size == 0 { 0.0 } else { used as f64 * 100.0 / p.size as f64 };
             vec![
                 p.spec.name.clone(),
                 p.spec.subnet.to_string(),
                 p.spec.segment.clone(),
                 p.spec.driver.as_str().into(),
-                p.spec
-                    .hosts
-                    .iter()
-                    .map(|h| h.host.clone())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                p.spec.hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>().join(","),
                 format!("{}/{} ({percent:.1}%)", p.leased, p.size),
                 p.quarantined.to_string(),
                 p.reserved_count.to_string(),
             ]
         })
         .collect();
-    output::table(
-        out,
-        &[
-            "POOL",
-            "SUBNET",
-            "SEGMENT",
-            "DRIVER",
-            "HOSTS",
-            "LEASED",
-            "QUARANTINED",
-            "RESERVED",
-        ],
-        &rows,
-    );
+    output::table(out, &["POOL", "SUBNET", "SEGMENT", "DRIVER", "HOSTS", "LEASED", "QUARANTINED", "RESERVED"], &rows);
 }
 
 fn addresses_table(out: &mut impl Write, rows: &[AddressRow]) {
@@ -513,13 +379,7 @@ fn addresses_table(out: &mut impl Write, rows: &[AddressRow]) {
                 }
                 _ => r.reason.clone().unwrap_or_default(),
             };
-            vec![
-                r.pool.clone(),
-                r.ip.clone(),
-                r.state.as_str().into(),
-                who,
-                note,
-            ]
+            vec![r.pool.clone(), r.ip.clone(), r.state.as_str().into(), who, note]
         })
         .collect();
     output::table(out, &["POOL", "IP", "STATE", "HOLDER", "NOTE"], &table);
@@ -536,11 +396,7 @@ fn check_text(report: &CheckReport) {
             Some(berth_core::ipam::check::Repair::Release) => "  [repair: release]",
             None => "",
         };
-        println!(
-            "  {:<24} {}{repair}",
-            format!("{:?}", f.kind).to_lowercase(),
-            f.detail
-        );
+        println!("  {:<24} {}{repair}", format!("{:?}", f.kind).to_lowercase(), f.detail);
     };
     if !report.conflicts.is_empty() {
         println!("conflicts ({}):", report.conflicts.len());
@@ -557,17 +413,10 @@ fn check_text(report: &CheckReport) {
 
 pub fn net_apply(ctx: &Ctx, pool: &str) -> Result<ExitCode, Error> {
     let (store, json) = (ctx.store(), ctx.json);
-    let hosts = store
-        .pool(pool)?
-        .hosts
-        .iter()
-        .map(|h| store.host(&h.host))
-        .collect::<Result<Vec<_>, _>>()?;
+    let hosts = store.pool(pool)?.hosts.iter().map(|h| store.host(&h.host)).collect::<Result<Vec<_>, _>>()?;
     prompt::secrets_for_this_run(&hosts)?;
     let reports = runtime::start()?.block_on(docker::apply(&ctx.fleet, &ctx.op, pool))?;
-    let ok = reports
-        .iter()
-        .all(|r| r.status == "ok" || r.status == "created");
+    let ok = reports.iter().all(|r| r.status == "ok" || r.status == "created");
     if json {
         output::json(&reports);
     } else {
@@ -575,42 +424,20 @@ pub fn net_apply(ctx: &Ctx, pool: &str) -> Result<ExitCode, Error> {
             match r.status.as_str() {
                 "created" => println!("{}: created network {}", r.host, r.network),
                 "ok" => println!("{}: network {} matches the pool", r.host, r.network),
-                "drift" => println!(
-                    "{}: network {} differs from the pool: {}",
-                    r.host,
-                    r.network,
-                    r.drift.join("; ")
-                ),
+                "drift" => println!("{}: network {} differs from the pool: {}", r.host, r.network, r.drift.join("; ")),
                 _ => println!("{}: failed: {}", r.host, r.error.as_deref().unwrap_or("")),
             }
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 pub fn run_command(ctx: &Ctx, args: RunArgs) -> Result<ExitCode, Error> {
     let (store, json) = (ctx.store(), ctx.json);
     let host = store.host(&args.host)?;
-    let ip: Option<IpAddr> = args
-        .ip
-        .as_deref()
-        .map(|ip| parse_ip("address", ip))
-        .transpose()?;
+    let ip: Option<IpAddr> = args.ip.as_deref().map(|ip| parse_ip("address", ip)).transpose()?;
     let cmd = crate::trailing_command(args.cmd);
-    let spec = RunSpec {
-        host: args.host,
-        pool: args.pool,
-        ip,
-        name: args.name,
-        image: args.image,
-        cmd,
-        env: args.env,
-        restart: args.restart,
-    };
+    let spec = RunSpec { host: args.host, pool: args.pool, ip, name: args.name, image: args.image, cmd, env: args.env, restart: args.restart };
     // Refuse what can be refused before dialling the host.
     spec.validate(store)?;
     prompt::secrets_for_this_run(std::slice::from_ref(&host))?;
@@ -618,14 +445,7 @@ pub fn run_command(ctx: &Ctx, args: RunArgs) -> Result<ExitCode, Error> {
     if json {
         output::json(&outcome);
     } else {
-        println!(
-            "started {} ({}) on {} at {} (pool {})",
-            outcome.name,
-            &outcome.id[..12.min(outcome.id.len())],
-            outcome.host,
-            outcome.ip,
-            outcome.pool
-        );
+        println!("started {} ({}) on {} at {} (pool {})", outcome.name, &outcome.id[..12.min(outcome.id.len())], outcome.host, outcome.ip, outcome.pool);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -655,12 +475,7 @@ mod tests {
         .unwrap()
     }
 
-    fn address(
-        ip: &str,
-        state: AddressState,
-        host: Option<&str>,
-        container: Option<&str>,
-    ) -> AddressRow {
+    fn address(ip: &str, state: AddressState, host: Option<&str>, container: Option<&str>) -> AddressRow {
         AddressRow {
             pool: "lan".into(),
             ip: ip.into(),
@@ -677,23 +492,10 @@ mod tests {
     #[test]
     fn pools_show_how_full_they_are() {
         let pools = [
-            PoolSummary {
-                spec: pool("lan", "10.20.0.0/24", &["a", "b"], "bridge"),
-                size: 254,
-                leased: 3,
-                quarantined: 1,
-                reserved_count: 2,
-            },
-            PoolSummary {
-                spec: pool("v6", "fd00:20::/64", &[], "macvlan"),
-                size: 0,
-                leased: 0,
-                quarantined: 0,
-                reserved_count: 0,
-            },
+            PoolSummary { spec: pool("lan", "10.20.0.0/24", &["a", "b"], "bridge"), size: 254, leased: 3, quarantined: 1, reserved_count: 2 },
+            PoolSummary { spec: pool("v6", "fd00:20::/64", &[], "macvlan"), size: 0, leased: 0, quarantined: 0, reserved_count: 0 },
         ];
-        let expected =
-            "POOL  SUBNET        SEGMENT  DRIVER   HOSTS  LEASED        QUARANTINED  RESERVED
+        let expected = "POOL  SUBNET        SEGMENT  DRIVER   HOSTS  LEASED        QUARANTINED  RESERVED
 lan   10.20.0.0/24  lan      bridge   a,b    3/254 (1.6%)  1            2
 v6    fd00:20::/64  v6       macvlan         0/0 (0.0%)    0            0
 ";
@@ -706,20 +508,8 @@ v6    fd00:20::/64  v6       macvlan         0/0 (0.0%)    0            0
             address("10.20.0.9", AddressState::Leased, Some("a"), Some("web")),
             address("10.20.0.10", AddressState::Leased, Some("a"), None),
             address("10.20.0.11", AddressState::Leased, None, None),
-            AddressRow {
-                until_ms: Some(1_772_366_400_000),
-                ..address(
-                    "10.20.0.12",
-                    AddressState::Quarantined,
-                    Some("b"),
-                    Some("db"),
-                )
-            },
-            AddressRow {
-                reason: Some("printer".into()),
-                fixed: true,
-                ..address("10.20.0.5", AddressState::Reserved, None, None)
-            },
+            AddressRow { until_ms: Some(1_772_366_400_000), ..address("10.20.0.12", AddressState::Quarantined, Some("b"), Some("db")) },
+            AddressRow { reason: Some("printer".into()), fixed: true, ..address("10.20.0.5", AddressState::Reserved, None, None) },
         ];
         let expected = "POOL  IP          STATE        HOLDER  NOTE
 lan   10.20.0.9   leased       a/web

@@ -27,12 +27,7 @@ use berth_core::Error;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "berth",
-    version,
-    about = "Berth: a fleet of Docker hosts, mirrored in SQLite",
-    max_term_width = 100
-)]
+#[command(name = "berth", version, about = "Berth: a fleet of Docker hosts, mirrored in SQLite", max_term_width = 100)]
 struct Cli {
     /// The database file [default: the OS data folder, e.g. ~/.local/share/berth/berth.db]
     #[arg(long, global = true, env = "BERTH_DB", value_name = "PATH")]
@@ -132,13 +127,8 @@ fn main() -> ExitCode {
 
 fn init_tracing(following: bool) {
     let default = if following { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 fn open_store(db: Option<PathBuf>) -> Result<Store, Error> {
@@ -164,11 +154,7 @@ impl Ctx {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
-    let ctx = Ctx {
-        fleet: Fleet::new(Arc::new(open_store(cli.db)?)),
-        op: Op::new(Via::Cli, cli.reason),
-        json: cli.json,
-    };
+    let ctx = Ctx { fleet: Fleet::new(Arc::new(open_store(cli.db)?)), op: Op::new(Via::Cli, cli.reason), json: cli.json };
     let (store, json) = (ctx.store(), cli.json);
     match cli.command {
         Command::Host(command) => hosts::host_command(&ctx, command),
@@ -180,46 +166,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Ipam(command) => ipam::ipam_command(&ctx, command),
         Command::Net(ipam::NetCommand::Apply { pool }) => ipam::net_apply(&ctx, &pool),
         Command::Run(args) => ipam::run_command(&ctx, args),
-        Command::Start(targets) => containers::act(
-            &ctx,
-            containers::Verb::Start,
-            &targets.containers,
-            Default::default(),
-        ),
-        Command::Stop(args) => containers::act(
-            &ctx,
-            containers::Verb::Stop,
-            &args.containers,
-            args.options(),
-        ),
-        Command::Restart(args) => containers::act(
-            &ctx,
-            containers::Verb::Restart,
-            &args.containers,
-            args.options(),
-        ),
-        Command::Kill(args) => containers::act(
-            &ctx,
-            containers::Verb::Kill,
-            &args.containers,
-            args.options(),
-        ),
-        Command::Pause(targets) => containers::act(
-            &ctx,
-            containers::Verb::Pause,
-            &targets.containers,
-            Default::default(),
-        ),
-        Command::Unpause(targets) => containers::act(
-            &ctx,
-            containers::Verb::Unpause,
-            &targets.containers,
-            Default::default(),
-        ),
+        Command::Start(targets) => containers::act(&ctx, containers::Verb::Start, &targets.containers, Default::default()),
+        Command::Stop(args) => containers::act(&ctx, containers::Verb::Stop, &args.containers, args.options()),
+        Command::Restart(args) => containers::act(&ctx, containers::Verb::Restart, &args.containers, args.options()),
+        Command::Kill(args) => containers::act(&ctx, containers::Verb::Kill, &args.containers, args.options()),
+        Command::Pause(targets) => containers::act(&ctx, containers::Verb::Pause, &targets.containers, Default::default()),
+        Command::Unpause(targets) => containers::act(&ctx, containers::Verb::Unpause, &targets.containers, Default::default()),
         Command::Rm(args) => containers::rm(&ctx, &args),
         Command::Audit(args) => audit::audit_command(&ctx, args),
-        Command::Events { host, since, limit } => {
-            mirror::events_command(store, host, since, limit, json)
-        }
+        Command::Events { host, since, limit } => mirror::events_command(store, host, since, limit, json),
     }
 }

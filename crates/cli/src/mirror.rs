@@ -23,11 +23,7 @@ pub struct PsArgs {
 }
 
 pub fn ps_command(store: &Store, args: PsArgs, json: bool) -> Result<ExitCode, Error> {
-    let mut filter = ContainerFilter {
-        all: args.all,
-        host: args.host,
-        ..Default::default()
-    };
+    let mut filter = ContainerFilter { all: args.all, host: args.host, ..Default::default() };
     for spec in &args.filters {
         filter.add(spec)?;
     }
@@ -35,39 +31,21 @@ pub fn ps_command(store: &Store, args: PsArgs, json: bool) -> Result<ExitCode, E
     if json {
         output::json(&rows);
     } else {
-        output::containers_table(
-            &mut std::io::stdout().lock(),
-            &rows,
-            &store.host_summaries()?,
-            Utc::now(),
-        );
+        output::containers_table(&mut std::io::stdout().lock(), &rows, &store.host_summaries()?, Utc::now());
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn inspect_command(store: &Store, container: &str) -> Result<ExitCode, Error> {
     let (_, _, inspect) = store.container_inspect(container)?;
-    let value: serde_json::Value =
-        serde_json::from_str(&inspect).unwrap_or(serde_json::Value::String(inspect));
+    let value: serde_json::Value = serde_json::from_str(&inspect).unwrap_or(serde_json::Value::String(inspect));
     output::json(&value);
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn events_command(
-    store: &Store,
-    host: Option<String>,
-    since: Option<String>,
-    limit: i64,
-    json: bool,
-) -> Result<ExitCode, Error> {
-    let since_ns = since
-        .map(|s| berth_core::time::parse_since(&s, Utc::now()))
-        .transpose()?;
-    let rows = store.events(&EventQuery {
-        host,
-        since_ns,
-        limit,
-    })?;
+pub fn events_command(store: &Store, host: Option<String>, since: Option<String>, limit: i64, json: bool) -> Result<ExitCode, Error> {
+    let since_ns = since.map(|s| berth_core::time::parse_since(&s, Utc::now())).transpose()?;
+    let rows = store.events(&EventQuery { host, since_ns, limit })?;
     if json {
         output::json(&rows);
     } else {

@@ -57,11 +57,7 @@ fn freshness(host: &HostSummary, now: DateTime<Utc>) -> String {
         Reachability::Never => "never synced".into(),
         Reachability::Connecting => "connecting".into(),
         Reachability::Online => format!("online, synced {}", ago(host.last_sync.as_deref(), now)),
-        Reachability::Offline => format!(
-            "offline, last seen {}, data from {}",
-            ago(host.last_seen.as_deref(), now),
-            ago(host.last_sync.as_deref(), now)
-        ),
+        Reachability::Offline => format!("offline, last seen {}, data from {}", ago(host.last_seen.as_deref(), now), ago(host.last_sync.as_deref(), now)),
     }
 }
 
@@ -81,69 +77,30 @@ pub fn hosts_table(out: &mut impl Write, hosts: &[HostSummary], now: DateTime<Ut
                 ago(h.last_sync.as_deref(), now),
                 h.api_version.clone().unwrap_or_else(|| "-".into()),
                 h.containers.to_string(),
-                h.last_error
-                    .clone()
-                    .filter(|_| h.status == Reachability::Offline)
-                    .unwrap_or_default(),
+                h.last_error.clone().filter(|_| h.status == Reachability::Offline).unwrap_or_default(),
             ]
         })
         .collect();
-    table(
-        out,
-        &[
-            "NAME",
-            "URL",
-            "STATUS",
-            "LAST SYNC",
-            "API",
-            "CONTAINERS",
-            "ERROR",
-        ],
-        &rows,
-    );
+    table(out, &["NAME", "URL", "STATUS", "LAST SYNC", "API", "CONTAINERS", "ERROR"], &rows);
 }
 
 /// `berth ps`, then how fresh each shown host's rows are (and each host that is not online);
 /// ages are counted to `now`.
-pub fn containers_table(
-    out: &mut impl Write,
-    containers: &[ContainerRow],
-    hosts: &[HostSummary],
-    now: DateTime<Utc>,
-) {
+pub fn containers_table(out: &mut impl Write, containers: &[ContainerRow], hosts: &[HostSummary], now: DateTime<Utc>) {
     let rows: Vec<Vec<String>> = containers
         .iter()
         .map(|c| {
-            let ips: Vec<String> = c
-                .ips
-                .iter()
-                .map(|(net, ip)| format!("{net}={ip}"))
-                .collect();
-            vec![
-                c.host.clone(),
-                c.id.chars().take(12).collect(),
-                c.name.clone(),
-                c.image.clone(),
-                c.status.clone(),
-                ips.join(","),
-            ]
+            let ips: Vec<String> = c.ips.iter().map(|(net, ip)| format!("{net}={ip}")).collect();
+            vec![c.host.clone(), c.id.chars().take(12).collect(), c.name.clone(), c.image.clone(), c.status.clone(), ips.join(",")]
         })
         .collect();
-    table(
-        out,
-        &["HOST", "CONTAINER ID", "NAME", "IMAGE", "STATUS", "IPS"],
-        &rows,
-    );
+    table(out, &["HOST", "CONTAINER ID", "NAME", "IMAGE", "STATUS", "IPS"], &rows);
     // How stale each host's rows are: the table is read from the mirror, not from the daemons.
-    let shown: std::collections::BTreeSet<&str> =
-        containers.iter().map(|c| c.host.as_str()).collect();
+    let shown: std::collections::BTreeSet<&str> = containers.iter().map(|c| c.host.as_str()).collect();
     if containers.is_empty() {
         let _ = writeln!(out, "(no containers match)");
     }
-    for host in hosts
-        .iter()
-        .filter(|h| shown.contains(h.name.as_str()) || h.status != Reachability::Online)
-    {
+    for host in hosts.iter().filter(|h| shown.contains(h.name.as_str()) || h.status != Reachability::Online) {
         let _ = writeln!(out, "# {}: {}", host.name, freshness(host, now));
     }
 }
@@ -154,31 +111,13 @@ pub fn events_table(out: &mut impl Write, events: &[EventRow]) {
         .iter()
         .map(|e| {
             let time = DateTime::parse_from_rfc3339(&e.time)
-                .map(|t| {
-                    t.with_timezone(&Utc)
-                        .format("%Y-%m-%d %H:%M:%S%.3f")
-                        .to_string()
-                })
+                .map(|t| t.with_timezone(&Utc).format("%Y-%m-%d %H:%M:%S%.3f").to_string())
                 .unwrap_or_else(|_| e.time.clone());
-            let actor = e
-                .actor_name
-                .clone()
-                .or_else(|| e.actor_id.as_ref().map(|id| id.chars().take(12).collect()))
-                .unwrap_or_default();
-            vec![
-                time,
-                e.host.clone(),
-                e.kind.clone(),
-                e.action.clone(),
-                actor,
-            ]
+            let actor = e.actor_name.clone().or_else(|| e.actor_id.as_ref().map(|id| id.chars().take(12).collect())).unwrap_or_default();
+            vec![time, e.host.clone(), e.kind.clone(), e.action.clone(), actor]
         })
         .collect();
-    table(
-        out,
-        &["TIME (UTC)", "HOST", "TYPE", "ACTION", "ACTOR"],
-        &rows,
-    );
+    table(out, &["TIME (UTC)", "HOST", "TYPE", "ACTION", "ACTOR"], &rows);
 }
 
 #[cfg(test)]
@@ -220,13 +159,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn container(
-        host: &str,
-        id: &str,
-        name: &str,
-        status: &str,
-        ips: &[(&str, &str)],
-    ) -> ContainerRow {
+    fn container(host: &str, id: &str, name: &str, status: &str, ips: &[(&str, &str)]) -> ContainerRow {
         ContainerRow {
             host: host.into(),
             host_id: 1,
@@ -236,10 +169,7 @@ pub(crate) mod tests {
             state: "running".into(),
             status: status.into(),
             exit_code: None,
-            ips: ips
-                .iter()
-                .map(|(net, ip)| (net.to_string(), ip.to_string()))
-                .collect(),
+            ips: ips.iter().map(|(net, ip)| (net.to_string(), ip.to_string())).collect(),
             labels: BTreeMap::new(),
             created: "2026-03-01T11:00:00Z".into(),
             synced_at: "2026-03-01T11:58:00Z".into(),
@@ -250,13 +180,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn event(
-        time: &str,
-        kind: &str,
-        action: &str,
-        actor_id: Option<&str>,
-        actor_name: Option<&str>,
-    ) -> EventRow {
+    fn event(time: &str, kind: &str, action: &str, actor_id: Option<&str>, actor_name: Option<&str>) -> EventRow {
         EventRow {
             host: "a".into(),
             time: time.into(),
@@ -274,39 +198,24 @@ pub(crate) mod tests {
 
     /// What [`table`] writes for these cells.
     fn table_of(header: &[&str], cells: &[&[&str]]) -> String {
-        let rows: Vec<Vec<String>> = cells
-            .iter()
-            .map(|row| row.iter().map(|cell| cell.to_string()).collect())
-            .collect();
+        let rows: Vec<Vec<String>> = cells.iter().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect();
         text(|out| table(out, header, &rows))
     }
 
     #[test]
     fn tables_pad_every_column_but_the_last() {
         assert_eq!(table_of(&["NAME", "URL"], &[]), "NAME  URL\n");
-        assert_eq!(
-            table_of(&["A", "B", "C"], &[&["long cell", "b", "c"]]),
-            "A          B  C\nlong cell  b  c\n"
-        );
+        assert_eq!(table_of(&["A", "B", "C"], &[&["long cell", "b", "c"]]), "A          B  C\nlong cell  b  c\n");
         assert_eq!(table_of(&["A", "B"], &[&["", "b"]]), "A  B\n   b\n");
         // An empty last cell leaves no blanks behind.
-        assert_eq!(
-            table_of(&["NAME", "NOTE"], &[&["x", ""]]),
-            "NAME  NOTE\nx\n"
-        );
+        assert_eq!(table_of(&["NAME", "NOTE"], &[&["x", ""]]), "NAME  NOTE\nx\n");
         // Widths count characters, not bytes.
-        assert_eq!(
-            table_of(&["NAME", "NOTE"], &[&["ünï", "ok"]]),
-            "NAME  NOTE\nünï   ok\n"
-        );
+        assert_eq!(table_of(&["NAME", "NOTE"], &[&["ünï", "ok"]]), "NAME  NOTE\nünï   ok\n");
     }
 
     #[test]
     fn json_is_pretty_with_a_newline() {
-        assert_eq!(
-            text(|out| write_json(out, &serde_json::json!({"a": [1]}))),
-            "{\n  \"a\": [\n    1\n  ]\n}\n"
-        );
+        assert_eq!(text(|out| write_json(out, &serde_json::json!({"a": [1]}))), "{\n  \"a\": [\n    1\n  ]\n}\n");
     }
 
     #[test]
@@ -319,15 +228,9 @@ pub(crate) mod tests {
             last_error: Some("timed out".into()),
             ..host("a", Reachability::Online)
         };
-        let offline = HostSummary {
-            last_sync: Some("2026-02-28T09:00:00Z".into()),
-            last_error: Some("connection refused".into()),
-            ..host("b", Reachability::Offline)
-        };
-        let just_synced = HostSummary {
-            last_sync: Some("2026-03-01T11:59:59.5Z".into()),
-            ..host("c", Reachability::Online)
-        };
+        let offline =
+            HostSummary { last_sync: Some("2026-02-28T09:00:00Z".into()), last_error: Some("connection refused".into()), ..host("b", Reachability::Offline) };
+        let just_synced = HostSummary { last_sync: Some("2026-03-01T11:59:59.5Z".into()), ..host("c", Reachability::Online) };
         let cases = [
             (vec![], "no hosts; add one with `berth host add NAME URL`\n"),
             (
@@ -347,27 +250,12 @@ d     tcp://d:2375  never    never          -     0
 
     #[test]
     fn containers_say_how_fresh_their_hosts_are() {
-        let a = HostSummary {
-            last_sync: Some("2026-03-01T11:58:00Z".into()),
-            ..host("a", Reachability::Online)
-        };
-        let b = HostSummary {
-            last_seen: Some("2026-03-01T11:00:00Z".into()),
-            last_sync: Some("2026-03-01T09:00:00Z".into()),
-            ..host("b", Reachability::Offline)
-        };
-        let quiet = HostSummary {
-            last_sync: Some("2026-03-01T11:00:00Z".into()),
-            ..host("quiet", Reachability::Online)
-        };
+        let a = HostSummary { last_sync: Some("2026-03-01T11:58:00Z".into()), ..host("a", Reachability::Online) };
+        let b =
+            HostSummary { last_seen: Some("2026-03-01T11:00:00Z".into()), last_sync: Some("2026-03-01T09:00:00Z".into()), ..host("b", Reachability::Offline) };
+        let quiet = HostSummary { last_sync: Some("2026-03-01T11:00:00Z".into()), ..host("quiet", Reachability::Online) };
         let hosts = [a, b, quiet, host("new", Reachability::Never)];
-        let web = container(
-            "a",
-            "0123456789abcdef",
-            "web",
-            "Up 2 hours",
-            &[("bridge", "172.17.0.2"), ("lan", "10.20.0.9")],
-        );
+        let web = container("a", "0123456789abcdef", "web", "Up 2 hours", &[("bridge", "172.17.0.2"), ("lan", "10.20.0.9")]);
         let db = container("b", "fedcba9876543210", "db", "Exited (0) 3 hours ago", &[]);
         let cases = [
             (
@@ -390,30 +278,15 @@ b     fedcba987654  db    busybox:latest  Exited (0) 3 hours ago
             ),
         ];
         for (containers, expected) in cases {
-            assert_eq!(
-                text(|out| containers_table(out, &containers, &hosts, now())),
-                expected
-            );
+            assert_eq!(text(|out| containers_table(out, &containers, &hosts, now())), expected);
         }
     }
 
     #[test]
     fn events_are_in_utc_with_their_actor() {
         let events = [
-            event(
-                "2026-03-01T13:00:00.25+01:00",
-                "container",
-                "start",
-                Some("0123456789abcdef"),
-                Some("web"),
-            ),
-            event(
-                "2026-03-01T12:00:01Z",
-                "image",
-                "pull",
-                Some("sha256:0123456789abcdef"),
-                None,
-            ),
+            event("2026-03-01T13:00:00.25+01:00", "container", "start", Some("0123456789abcdef"), Some("web")),
+            event("2026-03-01T12:00:01Z", "image", "pull", Some("sha256:0123456789abcdef"), None),
             event("not a time", "network", "connect", None, None),
         ];
         let expected = "TIME (UTC)               HOST  TYPE       ACTION   ACTOR
@@ -422,9 +295,6 @@ b     fedcba987654  db    busybox:latest  Exited (0) 3 hours ago
 not a time               a     network    connect
 ";
         assert_eq!(text(|out| events_table(out, &events)), expected);
-        assert_eq!(
-            text(|out| events_table(out, &[])),
-            "TIME (UTC)  HOST  TYPE  ACTION  ACTOR\n"
-        );
+        assert_eq!(text(|out| events_table(out, &[])), "TIME (UTC)  HOST  TYPE  ACTION  ACTOR\n");
     }
 }

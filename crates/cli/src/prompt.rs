@@ -19,18 +19,10 @@ pub fn secret_words(kind: SecretKind) -> &'static str {
 pub fn secrets_for_this_run(hosts: &[Host]) -> Result<(), Error> {
     for ask in fleet::secrets_to_ask(hosts)? {
         if !std::io::stdin().is_terminal() {
-            return Err(Error::KeyringUnavailable {
-                reason: format!(
-                    "{}; host {:?} needs a secret and there is no terminal to ask on",
-                    ask.reason, ask.host
-                ),
-            });
+            return Err(Error::KeyringUnavailable { reason: format!("{}; host {:?} needs a secret and there is no terminal to ask on", ask.reason, ask.host) });
         }
         let what = secret_words(ask.kind);
-        eprintln!(
-            "berth: no OS keyring ({}); the {what} is used for this run only",
-            ask.reason
-        );
+        eprintln!("berth: no OS keyring ({}); the {what} is used for this run only", ask.reason);
         let secret = read_secret(&format!("{what} for {}: ", ask.host))?;
         fleet::use_secret_for_this_run(&ask.host, ask.kind, secret);
     }
@@ -39,10 +31,7 @@ pub fn secrets_for_this_run(hosts: &[Host]) -> Result<(), Error> {
 
 /// A secret from the terminal without echo, or one line of standard input when it is not a terminal.
 pub fn read_secret(prompt: &str) -> Result<String, Error> {
-    let io = |source| Error::Io {
-        context: "reading the secret".into(),
-        source,
-    };
+    let io = |source| Error::Io { context: "reading the secret".into(), source };
     let secret = if std::io::stdin().is_terminal() {
         prompt_without_echo(prompt).map_err(io)?
     } else {
@@ -51,10 +40,7 @@ pub fn read_secret(prompt: &str) -> Result<String, Error> {
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     if secret.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "secret",
-            reason: "it is empty".into(),
-        });
+        return Err(Error::InvalidInput { what: "secret", reason: "it is empty".into() });
     }
     Ok(secret)
 }
@@ -64,10 +50,7 @@ pub fn read_secret(prompt: &str) -> Result<String, Error> {
 #[cfg(unix)]
 fn prompt_without_echo(prompt: &str) -> std::io::Result<String> {
     use std::os::fd::AsRawFd;
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")?;
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty")?;
     let fd = tty.as_raw_fd();
     let mut saved = unsafe { std::mem::zeroed::<libc::termios>() };
     if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {

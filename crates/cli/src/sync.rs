@@ -15,16 +15,10 @@ pub fn sync_command(ctx: &Ctx, names: Vec<String>, once: bool) -> Result<ExitCod
     let (store, json) = (ctx.store(), ctx.json);
     let hosts = match names.is_empty() {
         true => store.hosts()?,
-        false => names
-            .iter()
-            .map(|n| store.host(n))
-            .collect::<Result<Vec<_>, _>>()?,
+        false => names.iter().map(|n| store.host(n)).collect::<Result<Vec<_>, _>>()?,
     };
     if hosts.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "host list",
-            reason: "no hosts yet; add one with `berth host add NAME URL`".into(),
-        });
+        return Err(Error::InvalidInput { what: "host list", reason: "no hosts yet; add one with `berth host add NAME URL`".into() });
     }
     prompt::secrets_for_this_run(&hosts)?;
     let runtime = runtime::start()?;
@@ -75,11 +69,7 @@ pub fn sync_command(ctx: &Ctx, names: Vec<String>, once: bool) -> Result<ExitCod
         if json {
             output::json(&report);
         }
-        return Ok(if failed {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        });
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
     }
 
     runtime.block_on(async {

@@ -18,16 +18,9 @@ fn parsed(line: &str) -> String {
 
 /// The first line of what clap prints when it refuses `line` (a usage error: exit code 2).
 fn refused(line: &str) -> String {
-    let error = parse(line)
-        .err()
-        .unwrap_or_else(|| panic!("berth {line} was accepted"));
+    let error = parse(line).err().unwrap_or_else(|| panic!("berth {line} was accepted"));
     assert_eq!(error.exit_code(), 2, "berth {line}");
-    error
-        .to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    error.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
 #[test]
@@ -99,27 +92,12 @@ fn every_subcommand_parses_its_flags() {
 
 #[test]
 fn json_and_db_are_global() {
-    for line in [
-        "--json ps",
-        "ps --json",
-        "host ls --json",
-        "ipam pool ls --json",
-        "--db /tmp/x.db --json events",
-    ] {
+    for line in ["--json ps", "ps --json", "host ls --json", "ipam pool ls --json", "--db /tmp/x.db --json events"] {
         assert!(parse(line).unwrap().json, "berth {line}");
     }
     assert!(!parse("ps").unwrap().json);
-    for line in [
-        "--db /tmp/x.db ps",
-        "ps --db /tmp/x.db",
-        "host rm x --db /tmp/x.db",
-        "ipam pool show lan --db /tmp/x.db",
-    ] {
-        assert_eq!(
-            parse(line).unwrap().db,
-            Some("/tmp/x.db".into()),
-            "berth {line}"
-        );
+    for line in ["--db /tmp/x.db ps", "ps --db /tmp/x.db", "host rm x --db /tmp/x.db", "ipam pool show lan --db /tmp/x.db"] {
+        assert_eq!(parse(line).unwrap().db, Some("/tmp/x.db".into()), "berth {line}");
     }
 }
 
@@ -134,42 +112,15 @@ fn bad_input_is_refused_with_a_clear_message() {
             "exec --size 40x5000 web",
             r#"error: invalid value '40x5000' for '--size <ROWSxCOLS>': invalid terminal size: 40x5000: rows and columns must be between 1 and 4096"#,
         ),
-        (
-            "exec --size big web",
-            r#"error: invalid value 'big' for '--size <ROWSxCOLS>': invalid terminal size: "big"; write ROWSxCOLS, e.g. 40x120"#,
-        ),
-        (
-            "logs --tail some web",
-            r#"error: invalid value 'some' for '--tail <N>': "some" is not a line count; give a number or "all""#,
-        ),
-        (
-            "logs --tail=-1 web",
-            r#"error: invalid value '-1' for '--tail <N>': "-1" is not a line count; give a number or "all""#,
-        ),
-        (
-            "events --limit 0",
-            "error: invalid value '0' for '--limit <N>': 0 is not in 1..9223372036854775807",
-        ),
-        (
-            "ipam lease lan --count 0",
-            "error: invalid value '0' for '--count <N>': 0 is not in 1..=4294967295",
-        ),
-        (
-            "ipam lease lan --ip 10.20.0.9 --count 2",
-            "error: the argument '--ip <IP>' cannot be used with '--count <N>'",
-        ),
-        (
-            "host add x tcp://h:2376 --tls-ca ca.pem",
-            "error: the following required arguments were not provided:",
-        ),
-        (
-            "run --pool lan --name web busybox",
-            "error: the following required arguments were not provided:",
-        ),
-        (
-            "rm",
-            "error: the following required arguments were not provided:",
-        ),
+        ("exec --size big web", r#"error: invalid value 'big' for '--size <ROWSxCOLS>': invalid terminal size: "big"; write ROWSxCOLS, e.g. 40x120"#),
+        ("logs --tail some web", r#"error: invalid value 'some' for '--tail <N>': "some" is not a line count; give a number or "all""#),
+        ("logs --tail=-1 web", r#"error: invalid value '-1' for '--tail <N>': "-1" is not a line count; give a number or "all""#),
+        ("events --limit 0", "error: invalid value '0' for '--limit <N>': 0 is not in 1..9223372036854775807"),
+        ("ipam lease lan --count 0", "error: invalid value '0' for '--count <N>': 0 is not in 1..=4294967295"),
+        ("ipam lease lan --ip 10.20.0.9 --count 2", "error: the argument '--ip <IP>' cannot be used with '--count <N>'"),
+        ("host add x tcp://h:2376 --tls-ca ca.pem", "error: the following required arguments were not provided:"),
+        ("run --pool lan --name web busybox", "error: the following required arguments were not provided:"),
+        ("rm", "error: the following required arguments were not provided:"),
         ("ps --bogus", "error: unexpected argument '--bogus' found"),
     ];
     for (line, expected) in cases {
@@ -179,31 +130,17 @@ fn bad_input_is_refused_with_a_clear_message() {
 
 /// What `berth exec` runs, as the core is asked to.
 fn exec_spec(line: &str) -> String {
-    let Command::Exec(args) = parse(line).unwrap().command else {
-        panic!("berth {line} is not exec")
-    };
+    let Command::Exec(args) = parse(line).unwrap().command else { panic!("berth {line} is not exec") };
     format!("{:?}", args.into_spec())
 }
 
 #[test]
 fn exec_runs_the_command_after_the_container() {
     let cases = [
-        (
-            "exec web",
-            r#"("web", ExecSpec { cmd: [], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#,
-        ),
-        (
-            "exec web -- ls -la",
-            r#"("web", ExecSpec { cmd: ["ls", "-la"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#,
-        ),
-        (
-            "exec web ls -la",
-            r#"("web", ExecSpec { cmd: ["ls", "-la"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#,
-        ),
-        (
-            "exec web -- -- x",
-            r#"("web", ExecSpec { cmd: ["x"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#,
-        ),
+        ("exec web", r#"("web", ExecSpec { cmd: [], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#),
+        ("exec web -- ls -la", r#"("web", ExecSpec { cmd: ["ls", "-la"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#),
+        ("exec web ls -la", r#"("web", ExecSpec { cmd: ["ls", "-la"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#),
+        ("exec web -- -- x", r#"("web", ExecSpec { cmd: ["x"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#),
         (
             "exec web -- sh -c -- x",
             r#"("web", ExecSpec { cmd: ["sh", "-c", "--", "x"], user: None, workdir: None, env: [], tty: false, stdin: false, size: None })"#,
@@ -220,9 +157,7 @@ fn exec_runs_the_command_after_the_container() {
 
 /// Which part of the log `berth logs` asks for, with "now" at 2026-01-01T00:10:00Z.
 fn log_spec(line: &str) -> String {
-    let Command::Logs(args) = parse(line).unwrap().command else {
-        panic!("berth {line} is not logs")
-    };
+    let Command::Logs(args) = parse(line).unwrap().command else { panic!("berth {line} is not logs") };
     let now: DateTime<Utc> = "2026-01-01T00:10:00Z".parse().unwrap();
     match args.into_spec(now) {
         Ok(spec) => format!("{spec:?}"),
@@ -233,34 +168,13 @@ fn log_spec(line: &str) -> String {
 #[test]
 fn logs_ask_for_the_lines_the_flags_name() {
     let cases = [
-        (
-            "logs web",
-            r#"("web", LogSpec { follow: false, tail: None, since: None, timestamps: false })"#,
-        ),
-        (
-            "logs --tail all web",
-            r#"("web", LogSpec { follow: false, tail: None, since: None, timestamps: false })"#,
-        ),
-        (
-            "logs --tail 0 web",
-            r#"("web", LogSpec { follow: false, tail: Some(0), since: None, timestamps: false })"#,
-        ),
-        (
-            "logs -f -t --tail 5 web",
-            r#"("web", LogSpec { follow: true, tail: Some(5), since: None, timestamps: true })"#,
-        ),
-        (
-            "logs --since 10m web",
-            r#"("web", LogSpec { follow: false, tail: None, since: Some(1767225600), timestamps: false })"#,
-        ),
-        (
-            "logs --since 2026-01-01T00:00:01.5Z web",
-            r#"("web", LogSpec { follow: false, tail: None, since: Some(1767225601), timestamps: false })"#,
-        ),
-        (
-            "logs --since soon web",
-            r#"error: invalid --since: "soon" is neither a duration like 10m, 2h, 1d nor an RFC 3339 time like 2026-11-25T10:00:00Z"#,
-        ),
+        ("logs web", r#"("web", LogSpec { follow: false, tail: None, since: None, timestamps: false })"#),
+        ("logs --tail all web", r#"("web", LogSpec { follow: false, tail: None, since: None, timestamps: false })"#),
+        ("logs --tail 0 web", r#"("web", LogSpec { follow: false, tail: Some(0), since: None, timestamps: false })"#),
+        ("logs -f -t --tail 5 web", r#"("web", LogSpec { follow: true, tail: Some(5), since: None, timestamps: true })"#),
+        ("logs --since 10m web", r#"("web", LogSpec { follow: false, tail: None, since: Some(1767225600), timestamps: false })"#),
+        ("logs --since 2026-01-01T00:00:01.5Z web", r#"("web", LogSpec { follow: false, tail: None, since: Some(1767225601), timestamps: false })"#),
+        ("logs --since soon web", r#"error: invalid --since: "soon" is neither a duration like 10m, 2h, 1d nor an RFC 3339 time like 2026-11-25T10:00:00Z"#),
     ];
     for (line, expected) in cases {
         assert_eq!(log_spec(line), expected, "berth {line}");

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-pub use crate::store::audit::{AuditObject, AuditQuery, AuditRow, NewAuditRow, Outcome, VerifyReport, Via};
 use crate::error::{Error, Result};
 use crate::model::{ContainerFacts, ContainerRow, EventRecord};
+pub use crate::store::audit::{AuditObject, AuditQuery, AuditRow, NewAuditRow, Outcome, VerifyReport, Via};
 use crate::store::Store;
 
 /// How long after its answer a request still claims the events of its object: Docker sends a
@@ -68,15 +68,19 @@ fn new_op_id() -> String {
 
 /// The OS user's name (USER, USERNAME), else "unknown".
 pub fn actor() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    ["USER", "USERNAME", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty())).unwrap_or_else(|| "unknown".into())
 }
 
 /// A container as the audit log shows it before and after a change. Names only, never values
 /// that may hold secrets: label keys, not their values; no environment.
-pub fn container_summary(name: &str, image: &str, state: &str, exit_code: Option<i64>, ips: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> Value {
+pub fn container_summary(
+    name: &str,
+    image: &str,
+    state: &str,
+    exit_code: Option<i64>,
+    ips: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> Value {
     json!({
         "name": name,
         "image": image,
@@ -127,9 +131,8 @@ impl Recorder {
         };
         let store = Arc::clone(&self.store);
         let until = crate::store::now_ms() + FOLD_AFTER_ANSWER_MS;
-        let written = tokio::task::spawn_blocking(move || store.audit_complete(pending.row, outcome, error, after, object, until))
-            .await
-            .expect("store task panicked");
+        let written =
+            tokio::task::spawn_blocking(move || store.audit_complete(pending.row, outcome, error, after, object, until)).await.expect("store task panicked");
         if let Err(error) = written {
             tracing::warn!(%error, row = pending.row, "could not record how a change ended; its row stays unknown");
         }
@@ -139,8 +142,7 @@ impl Recorder {
 /// The verbs of container events that change something a person would call a change (not
 /// exec, attach, top, …), most telling first: one external row names the first that applies
 /// (`docker stop` sends kill, die and stop; `docker kill` kill and die).
-const CONTAINER_VERBS: &[&str] =
-    &["destroy", "create", "oom", "stop", "kill", "die", "restart", "start", "pause", "unpause", "rename", "update"];
+const CONTAINER_VERBS: &[&str] = &["destroy", "create", "oom", "stop", "kill", "die", "restart", "start", "pause", "unpause", "rename", "update"];
 
 /// What a follower saw of one container in one batch: the events (only those newly stored:
 /// another process on the same store may have stored and recorded them first), the mirror's
@@ -164,22 +166,15 @@ pub fn external_rows(host: &str, op: &str, seen: &[Seen<'_>]) -> Vec<NewAuditRow
         if s.claimed || s.events.is_empty() || s.before == s.after {
             continue;
         }
-        let verbs: Vec<&str> = s
-            .earlier_verbs
-            .iter()
-            .map(String::as_str)
-            .chain(s.events.iter().map(|e| e.action.split(':').next().unwrap_or_default().trim()))
-            .collect();
+        let verbs: Vec<&str> =
+            s.earlier_verbs.iter().map(String::as_str).chain(s.events.iter().map(|e| e.action.split(':').next().unwrap_or_default().trim())).collect();
         let running_after = s.after.as_ref().and_then(|a| a["state"].as_str()) == Some("running");
         let action = if verbs.contains(&"die") && verbs.contains(&"start") && running_after && !verbs.contains(&"kill") {
             "restart"
         } else {
             CONTAINER_VERBS.iter().find(|v| verbs.contains(v)).copied().unwrap_or("change")
         };
-        let name = s
-            .name
-            .map(str::to_owned)
-            .or_else(|| s.after.as_ref().or(s.before.as_ref()).and_then(|v| v["name"].as_str().map(str::to_owned)));
+        let name = s.name.map(str::to_owned).or_else(|| s.after.as_ref().or(s.before.as_ref()).and_then(|v| v["name"].as_str().map(str::to_owned)));
         rows.push(NewAuditRow {
             op: op.to_owned(),
             actor: "docker".into(),
@@ -211,10 +206,7 @@ pub fn resync_rows(host: &str, op: &str, before: &BTreeMap<String, Value>, after
         via: Via::External,
         host: Some(host.to_owned()),
         kind: "container".into(),
-        object: AuditObject {
-            id: Some(id.to_owned()),
-            name: after.or(before).and_then(|v| v["name"].as_str().map(str::to_owned)),
-        },
+        object: AuditObject { id: Some(id.to_owned()), name: after.or(before).and_then(|v| v["name"].as_str().map(str::to_owned)) },
         action: action.to_owned(),
         outcome: Outcome::Ok,
         error: None,
@@ -248,8 +240,8 @@ pub fn resync_rows(host: &str, op: &str, before: &BTreeMap<String, Value>, after
 
 /// `--older-than` for `audit prune`, as a cutoff in Unix ms.
 pub fn prune_cutoff(older_than: &str, now_ms: i64) -> Result<i64> {
-    let duration = humantime::parse_duration(older_than.trim())
-        .map_err(|e| Error::invalid("duration", format!("{older_than:?}: {e}; write e.g. 90d or 12h")))?;
+    let duration =
+        humantime::parse_duration(older_than.trim()).map_err(|e| Error::invalid("duration", format!("{older_than:?}: {e}; write e.g. 90d or 12h")))?;
     Ok(now_ms - duration.as_millis().min(i64::MAX as u128) as i64)
 }
 
@@ -262,7 +254,14 @@ mod tests {
     }
 
     fn event(action: &str) -> EventRecord {
-        EventRecord { time_ns: 1, kind: "container".into(), action: action.into(), actor_id: Some("c1".into()), actor_name: Some("web1".into()), attributes: BTreeMap::new() }
+        EventRecord {
+            time_ns: 1,
+            kind: "container".into(),
+            action: action.into(),
+            actor_id: Some("c1".into()),
+            actor_name: Some("web1".into()),
+            attributes: BTreeMap::new(),
+        }
     }
 
     fn seen<'a>(events: &'a [EventRecord], before: Value, after: Value, claimed: bool, earlier: &[&str]) -> Seen<'a> {

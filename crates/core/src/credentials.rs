@@ -99,10 +99,12 @@ pub fn rename(from: &str, to: &str) {
 /// The secrets an SSH connection may need. A keyring that cannot be read means none: the
 /// authentication error then says what was tried.
 pub fn ssh_secrets(host: &str, ep: &crate::endpoint::SshEndpoint) -> SshSecrets {
-    let get = |kind| fetch(host, kind).unwrap_or_else(|e| {
-        tracing::warn!(host, error = %e, "cannot read the keyring");
-        None
-    });
+    let get = |kind| {
+        fetch(host, kind).unwrap_or_else(|e| {
+            tracing::warn!(host, error = %e, "cannot read the keyring");
+            None
+        })
+    };
     let needs = secrets_needed(ep);
     SshSecrets {
         password: if needs.contains(&SecretKind::Password) { get(SecretKind::Password) } else { None },

@@ -229,22 +229,15 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 fn readable(what: &'static str, path: &Path) -> Result<PathBuf> {
     let absolute = absolute(path)?;
-    std::fs::File::open(&absolute)
-        .map_err(|source| Error::InvalidInput { what, reason: format!("cannot read {}: {source}", absolute.display()) })?;
+    std::fs::File::open(&absolute).map_err(|source| Error::InvalidInput { what, reason: format!("cannot read {}: {source}", absolute.display()) })?;
     Ok(absolute)
 }
 
 /// All three TLS files must exist and be readable when the host is added.
 fn validate_tls(tls: TlsFiles) -> Result<TlsFiles> {
     let check = |what: &'static str, path: &Path| -> Result<PathBuf> {
-        let absolute = std::path::absolute(path).map_err(|source| Error::Io {
-            context: format!("resolving the {what} path {}", path.display()),
-            source,
-        })?;
-        std::fs::File::open(&absolute).map_err(|source| Error::InvalidInput {
-            what,
-            reason: format!("cannot read {}: {source}", absolute.display()),
-        })?;
+        let absolute = std::path::absolute(path).map_err(|source| Error::Io { context: format!("resolving the {what} path {}", path.display()), source })?;
+        std::fs::File::open(&absolute).map_err(|source| Error::InvalidInput { what, reason: format!("cannot read {}: {source}", absolute.display()) })?;
         Ok(absolute)
     };
     Ok(TlsFiles {

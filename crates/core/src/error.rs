@@ -167,11 +167,7 @@ impl Error {
     pub fn is_connection(&self) -> bool {
         matches!(
             self,
-            Error::Unreachable { .. }
-                | Error::PermissionDenied { .. }
-                | Error::HostKeyUnknown { .. }
-                | Error::HostKeyChanged { .. }
-                | Error::AuthFailed { .. }
+            Error::Unreachable { .. } | Error::PermissionDenied { .. } | Error::HostKeyUnknown { .. } | Error::HostKeyChanged { .. } | Error::AuthFailed { .. }
         )
     }
 
@@ -182,20 +178,12 @@ impl Error {
         match self {
             Error::Unreachable { host, url, reason } => Error::Unreachable { host: host.clone(), url: url.clone(), reason: reason.clone() },
             Error::PermissionDenied { host, path } => Error::PermissionDenied { host: host.clone(), path: path.clone() },
-            Error::HostKeyUnknown { host, address, kind, fingerprint, known_hosts } => Error::HostKeyUnknown {
-                host: host.clone(),
-                address: address.clone(),
-                kind,
-                fingerprint: fingerprint.clone(),
-                known_hosts: known_hosts.clone(),
-            },
-            Error::HostKeyChanged { host, address, kind, fingerprint, known_hosts } => Error::HostKeyChanged {
-                host: host.clone(),
-                address: address.clone(),
-                kind,
-                fingerprint: fingerprint.clone(),
-                known_hosts: known_hosts.clone(),
-            },
+            Error::HostKeyUnknown { host, address, kind, fingerprint, known_hosts } => {
+                Error::HostKeyUnknown { host: host.clone(), address: address.clone(), kind, fingerprint: fingerprint.clone(), known_hosts: known_hosts.clone() }
+            }
+            Error::HostKeyChanged { host, address, kind, fingerprint, known_hosts } => {
+                Error::HostKeyChanged { host: host.clone(), address: address.clone(), kind, fingerprint: fingerprint.clone(), known_hosts: known_hosts.clone() }
+            }
             Error::AuthFailed { host, user, tried, reason } => {
                 Error::AuthFailed { host: host.clone(), user: user.clone(), tried: tried.clone(), reason: reason.clone() }
             }

@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-pub use crate::connect::{InputSink, Output, OutputStream};
 use crate::connect::{Engine, ExecCreate, ExecState, LogQuery};
+pub use crate::connect::{InputSink, Output, OutputStream};
 use crate::error::{Error, Result};
 
 /// What `ExecSpec::cmd` runs when it is empty: bash when the image has it, else sh.
@@ -37,10 +37,7 @@ impl TermSize {
 
     pub fn new(rows: u16, cols: u16) -> Result<TermSize> {
         if rows == 0 || cols == 0 || rows > Self::MAX || cols > Self::MAX {
-            return Err(Error::invalid(
-                "terminal size",
-                format!("{rows}x{cols}: rows and columns must be between 1 and {}", Self::MAX),
-            ));
+            return Err(Error::invalid("terminal size", format!("{rows}x{cols}: rows and columns must be between 1 and {}", Self::MAX)));
         }
         Ok(TermSize { rows, cols })
     }
@@ -84,7 +81,11 @@ pub struct ExecSpec {
 
 impl ExecSpec {
     fn command(&self) -> Vec<String> {
-        if self.cmd.is_empty() { DEFAULT_SHELL.iter().map(|s| (*s).to_owned()).collect() } else { self.cmd.clone() }
+        if self.cmd.is_empty() {
+            DEFAULT_SHELL.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            self.cmd.clone()
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -127,14 +128,13 @@ pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<
     let exec = Exec { engine: engine.clone(), id, container: container.to_owned(), tty: spec.tty };
 
     let body = serde_json::json!({ "Detach": false, "Tty": spec.tty });
-    let (output, input): (OutputStream, InputSink) =
-        match engine.hijack(&action, &format!("/exec/{}/start", exec.id), body.to_string()).await {
-            Some(hijacked) => {
-                let (read, write) = tokio::io::split(hijacked?);
-                (read_output(read, spec.tty), Box::pin(write))
-            }
-            None => engine.start_exec_attached(&exec.id, spec.tty, &action).await?,
-        };
+    let (output, input): (OutputStream, InputSink) = match engine.hijack(&action, &format!("/exec/{}/start", exec.id), body.to_string()).await {
+        Some(hijacked) => {
+            let (read, write) = tokio::io::split(hijacked?);
+            (read_output(read, spec.tty), Box::pin(write))
+        }
+        None => engine.start_exec_attached(&exec.id, spec.tty, &action).await?,
+    };
     if let (Some(size), true) = (spec.size, spec.tty && !sizes_at_create(&engine.api_version)) {
         // The process runs already and may have ended (`ls`): then this is nothing to do, and its
         // output, buffered in the attached stream, is still there to read.

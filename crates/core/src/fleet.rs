@@ -79,25 +79,12 @@ fn host_row(op: &Op, name: &str) -> crate::audit::NewAuditRow {
 pub const LOCAL_HOST_NAME: &str = "local";
 
 /// Validate and add a host. Nothing is written when any part is wrong.
-pub fn add_host(
-    store: &Store,
-    name: &str,
-    url: &str,
-    tls: Option<TlsFiles>,
-    labels: BTreeMap<String, String>,
-) -> Result<Host> {
+pub fn add_host(store: &Store, name: &str, url: &str, tls: Option<TlsFiles>, labels: BTreeMap<String, String>) -> Result<Host> {
     add_host_with(store, name, url, tls, SshOptions::default(), labels)
 }
 
 /// [`add_host`] with the options of `ssh://` hosts.
-pub fn add_host_with(
-    store: &Store,
-    name: &str,
-    url: &str,
-    tls: Option<TlsFiles>,
-    ssh: SshOptions,
-    labels: BTreeMap<String, String>,
-) -> Result<Host> {
+pub fn add_host_with(store: &Store, name: &str, url: &str, tls: Option<TlsFiles>, ssh: SshOptions, labels: BTreeMap<String, String>) -> Result<Host> {
     let endpoint = Endpoint::parse_with(url, tls, ssh)?;
     store.add_host(&HostConfig { name: name.to_owned(), endpoint, labels })
 }
@@ -134,12 +121,7 @@ pub fn check_keyring(name: &str) -> Result<()> {
 
 /// Store an `ssh://` host's password or key passphrase in the OS keyring. `secret` is asked for
 /// only once `name` is known to be an SSH host, so nobody types one in for nothing.
-pub fn store_secret(
-    store: &Store,
-    name: &str,
-    kind: SecretKind,
-    secret: impl FnOnce() -> Result<String>,
-) -> Result<()> {
+pub fn store_secret(store: &Store, name: &str, kind: SecretKind, secret: impl FnOnce() -> Result<String>) -> Result<()> {
     let host = store.host(name)?;
     if !matches!(host.config.endpoint, Endpoint::Ssh(_)) {
         return Err(Error::invalid("host", format!("{name:?} is not an ssh:// host")));
@@ -168,9 +150,7 @@ pub fn secrets_to_ask(hosts: &[Host]) -> Result<Vec<SecretToAsk>> {
             }
             match crate::credentials::fetch(host.name(), kind) {
                 Ok(_) => {}
-                Err(Error::KeyringUnavailable { reason }) => {
-                    ask.push(SecretToAsk { host: host.name().to_owned(), kind, reason })
-                }
+                Err(Error::KeyringUnavailable { reason }) => ask.push(SecretToAsk { host: host.name().to_owned(), kind, reason }),
                 Err(e) => return Err(e),
             }
         }
@@ -278,9 +258,7 @@ pub async fn test_connection(spec: &HostSpec) -> Result<TestResult> {
     #[cfg(unix)]
     if let Endpoint::Ssh(ep) = &config.endpoint {
         let (name, ep) = (config.name.clone(), ep.clone());
-        let scanned = tokio::task::spawn_blocking(move || crate::connect::ssh::scan_host_key(&name, &ep))
-            .await
-            .expect("host key scan panicked");
+        let scanned = tokio::task::spawn_blocking(move || crate::connect::ssh::scan_host_key(&name, &ep)).await.expect("host key scan panicked");
         match scanned {
             Err(e) => return Ok(TestResult::failed(&e, None)),
             Ok((key, known_as, verdict)) => {
@@ -355,9 +333,7 @@ pub async fn trust_host_key(spec: &HostSpec, fingerprint: &str) -> Result<()> {
             let (key, known_as, verdict) = ssh::scan_host_key(&name, &ep)?;
             match verdict {
                 Ok(()) => Ok(()),
-                Err(Error::HostKeyUnknown { .. }) if key.fingerprint == fingerprint => {
-                    ssh::record_host_key(&ep, &known_as, &key).map(|_| ())
-                }
+                Err(Error::HostKeyUnknown { .. }) if key.fingerprint == fingerprint => ssh::record_host_key(&ep, &known_as, &key).map(|_| ()),
                 Err(Error::HostKeyUnknown { .. }) => Err(Error::invalid(
                     "host key",
                     format!(
@@ -401,10 +377,7 @@ pub async fn adopt_local_engine(fleet: &Fleet, op: &Op) -> Result<Option<HostSum
         return Ok(None);
     }
     let endpoint = endpoint::local_default()?;
-    let probe = Host {
-        id: 0,
-        config: HostConfig { name: LOCAL_HOST_NAME.into(), endpoint: endpoint.clone(), labels: BTreeMap::new() },
-    };
+    let probe = Host { id: 0, config: HostConfig { name: LOCAL_HOST_NAME.into(), endpoint: endpoint.clone(), labels: BTreeMap::new() } };
     match tokio::time::timeout(Duration::from_secs(3), crate::connect::connect(&probe)).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
@@ -440,9 +413,7 @@ pub struct ImportOutcome {
 
 /// Docker contexts (`$DOCKER_CONFIG/contexts`, default `~/.docker/contexts`): (name, url, TLS files).
 fn docker_contexts() -> Vec<(String, String, Option<TlsFiles>)> {
-    let config = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")));
+    let config = std::env::var_os("DOCKER_CONFIG").map(std::path::PathBuf::from).or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")));
     let Some(config) = config else { return Vec::new() };
     let Ok(entries) = std::fs::read_dir(config.join("contexts/meta")) else { return Vec::new() };
     let mut found = Vec::new();
@@ -451,10 +422,11 @@ fn docker_contexts() -> Vec<(String, String, Option<TlsFiles>)> {
         let Ok(meta) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         let (Some(name), Some(url)) = (meta["Name"].as_str(), meta["Endpoints"]["docker"]["Host"].as_str()) else { continue };
         let tls_dir = config.join("contexts/tls").join(entry.file_name()).join("docker");
-        let tls = ["ca.pem", "cert.pem", "key.pem"]
-            .iter()
-            .all(|f| tls_dir.join(f).exists())
-            .then(|| TlsFiles { ca: tls_dir.join("ca.pem"), cert: tls_dir.join("cert.pem"), key: tls_dir.join("key.pem") });
+        let tls = ["ca.pem", "cert.pem", "key.pem"].iter().all(|f| tls_dir.join(f).exists()).then(|| TlsFiles {
+            ca: tls_dir.join("ca.pem"),
+            cert: tls_dir.join("cert.pem"),
+            key: tls_dir.join("key.pem"),
+        });
         found.push((name.to_owned(), url.to_owned(), tls));
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -516,7 +488,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let sock = add_host(&store, "sock", "unix:///run/x.sock", None, BTreeMap::new()).unwrap();
-        let ssh = add_host_with_secret(&store, &Op::new(crate::audit::Via::Cli, None), "far", "ssh://root@far.example/run/docker.sock", None, SshOptions::default(), BTreeMap::new(), None).unwrap();
+        let ssh = add_host_with_secret(
+            &store,
+            &Op::new(crate::audit::Via::Cli, None),
+            "far",
+            "ssh://root@far.example/run/docker.sock",
+            None,
+            SshOptions::default(),
+            BTreeMap::new(),
+            None,
+        )
+        .unwrap();
         assert_eq!(secrets_to_ask(&[sock, ssh]).unwrap(), vec![]);
     }
 }

@@ -22,8 +22,7 @@ pub fn db_path_from_env() -> Result<PathBuf> {
 
 /// Where saved files go: the user's Downloads folder (XDG `DOWNLOAD`, else `~/Downloads`).
 pub fn downloads_dir() -> Result<PathBuf> {
-    let dirs = directories::UserDirs::new()
-        .ok_or_else(|| Error::invalid("download folder", "no home directory is known; set HOME"))?;
+    let dirs = directories::UserDirs::new().ok_or_else(|| Error::invalid("download folder", "no home directory is known; set HOME"))?;
     Ok(dirs.download_dir().map(PathBuf::from).unwrap_or_else(|| dirs.home_dir().join("Downloads")))
 }
 

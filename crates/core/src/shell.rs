@@ -345,10 +345,7 @@ mod tests {
     fn replay_keeps_the_newest_output_within_its_bound() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
-        let mut state = ShellState {
-            subscriber: Some(Arc::new(move |e| sink.lock().unwrap().push(e))),
-            ..Default::default()
-        };
+        let mut state = ShellState { subscriber: Some(Arc::new(move |e| sink.lock().unwrap().push(e))), ..Default::default() };
         for i in 0..40u8 {
             state.deliver(ShellEvent::Output(Bytes::from(vec![i; 64 * 1024])));
         }

@@ -23,9 +23,8 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.timestamp_nanos_opt().unwrap_or(0));
     }
-    let duration = humantime::parse_duration(text).map_err(|_| {
-        Error::invalid("--since", format!("{text:?} is neither a duration like 10m, 2h, 1d nor an RFC 3339 time like 2026-11-25T10:00:00Z"))
-    })?;
+    let duration = humantime::parse_duration(text)
+        .map_err(|_| Error::invalid("--since", format!("{text:?} is neither a duration like 10m, 2h, 1d nor an RFC 3339 time like 2026-11-25T10:00:00Z")))?;
     let back = chrono::Duration::from_std(duration).map_err(|_| Error::invalid("--since", format!("{text:?} is too long ago")))?;
     Ok((now - back).timestamp_nanos_opt().unwrap_or(0))
 }
@@ -51,14 +50,7 @@ pub fn human_duration(ms: i64) -> String {
 }
 
 /// `docker ps`'s STATUS column, computed from the stored state at read time.
-pub fn container_status(
-    state: &str,
-    exit_code: Option<i64>,
-    started_ms: Option<i64>,
-    finished_ms: Option<i64>,
-    health: Option<&str>,
-    now_ms: i64,
-) -> String {
+pub fn container_status(state: &str, exit_code: Option<i64>, started_ms: Option<i64>, finished_ms: Option<i64>, health: Option<&str>, now_ms: i64) -> String {
     let code = exit_code.unwrap_or(0);
     let ago = |t: Option<i64>| t.map(|t| format!(" {} ago", human_duration(now_ms - t))).unwrap_or_default();
     match state {

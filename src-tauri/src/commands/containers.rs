@@ -41,11 +41,6 @@ pub async fn container_detail(state: State<'_, AppState>, host: String, id: Stri
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
-pub async fn container_action(
-    state: State<'_, AppState>,
-    host: String,
-    id: String,
-    action: ContainerAction,
-) -> Result<(), IpcError> {
+pub async fn container_action(state: State<'_, AppState>, host: String, id: String, action: ContainerAction) -> Result<(), IpcError> {
     Ok(containers::act(&state.fleet, &state.op(), &host, &id, action, &ActOptions { grace_s: Some(containers::STOP_GRACE_SECONDS), signal: None }).await?)
 }

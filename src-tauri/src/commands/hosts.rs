@@ -32,12 +32,7 @@ pub async fn add_host(state: State<'_, AppState>, app: AppHandle, spec: HostSpec
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip(state, app), err(Debug))]
-pub async fn edit_host(
-    state: State<'_, AppState>,
-    app: AppHandle,
-    name: String,
-    spec: HostSpec,
-) -> Result<HostSummary, IpcError> {
+pub async fn edit_host(state: State<'_, AppState>, app: AppHandle, name: String, spec: HostSpec) -> Result<HostSummary, IpcError> {
     let op = state.op();
     let host = blocking(&state, move |store| fleet::edit_host(store, &op, &name, &spec)).await?;
     follow(&state, &app, host)

@@ -23,8 +23,5 @@ pub async fn blocking<T: Send + 'static>(
 
 /// Run a blocking core call (one that reads the store) off the async threads.
 pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> berth_core::Result<T> + Send + 'static) -> Result<T, IpcError> {
-    tauri::async_runtime::spawn_blocking(f)
-        .await
-        .map_err(|e| IpcError::internal(format!("a store task failed: {e}")))?
-        .map_err(IpcError::from)
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| IpcError::internal(format!("a store task failed: {e}")))?.map_err(IpcError::from)
 }

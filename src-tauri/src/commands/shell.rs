@@ -100,13 +100,7 @@ pub async fn shells(state: State<'_, AppState>) -> Result<Vec<ShellInfo>, IpcErr
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip(state, spec, output), err(Debug))]
-pub async fn logs_open(
-    state: State<'_, AppState>,
-    host: String,
-    container: String,
-    spec: LogSpec,
-    output: Channel<LogEvent>,
-) -> Result<u32, IpcError> {
+pub async fn logs_open(state: State<'_, AppState>, host: String, container: String, spec: LogSpec, output: Channel<LogEvent>) -> Result<u32, IpcError> {
     let engine = state.fleet.engine(&host).await?;
     let sink: LogSubscriber = Arc::new(move |event| {
         if let Err(error) = output.send(event) {

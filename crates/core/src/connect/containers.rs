@@ -6,12 +6,11 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount, MountType,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount, MountType, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkingConfig, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, RemoveContainerOptions, RestartContainerOptions,
-    StartContainerOptions, StopContainerOptions,
+    CreateContainerOptions, KillContainerOptions, RemoveContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 
 use super::{is_not_found, Engine};
@@ -27,10 +26,7 @@ fn short(id: &str) -> &str {
 
 impl Engine {
     pub async fn start_container(&self, id: &str) -> Result<()> {
-        self.docker
-            .start_container(id, None::<StartContainerOptions>)
-            .await
-            .map_err(|e| self.error(&format!("start container {}", short(id)), e))
+        self.docker.start_container(id, None::<StartContainerOptions>).await.map_err(|e| self.error(&format!("start container {}", short(id)), e))
     }
 
     /// Stop, giving the process `grace_s` seconds after SIGTERM (Docker's default when none).
@@ -51,10 +47,7 @@ impl Engine {
     /// Send `signal` (Docker's default, SIGKILL, when none).
     pub async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<()> {
         let options = KillContainerOptions { signal: signal.unwrap_or("SIGKILL").to_owned() };
-        self.docker
-            .kill_container(id, Some(options))
-            .await
-            .map_err(|e| self.error(&format!("kill container {}", short(id)), e))
+        self.docker.kill_container(id, Some(options)).await.map_err(|e| self.error(&format!("kill container {}", short(id)), e))
     }
 
     pub async fn pause_container(&self, id: &str) -> Result<()> {
@@ -150,9 +143,7 @@ impl Engine {
 
 fn url_escape(name: &str) -> String {
     // Container names are letters, digits, '_', '.' and '-': nothing to escape but to be sure.
-    name.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    name.bytes().map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn endpoint(attachment: &crate::model::NetworkAttachment, mac: Option<&str>) -> EndpointSettings {
@@ -214,9 +205,7 @@ fn create_body(spec: &ContainerSpec, mac_on_endpoint: bool) -> ContainerCreateBo
             mounts: (!mounts.is_empty()).then_some(mounts),
             ..Default::default()
         }),
-        networking_config: primary.map(|n| NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(n.network.clone(), endpoint(n, mac))])),
-        }),
+        networking_config: primary.map(|n| NetworkingConfig { endpoints_config: Some(HashMap::from([(n.network.clone(), endpoint(n, mac))])) }),
         ..Default::default()
     }
 }

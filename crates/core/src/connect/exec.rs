@@ -159,12 +159,7 @@ mod tests {
 
     #[test]
     fn the_create_body_says_what_the_request_says() {
-        let request = ExecCreate {
-            cmd: vec!["ls".into(), "/".into()],
-            tty: true,
-            console_size: Some((40, 120)),
-            ..Default::default()
-        };
+        let request = ExecCreate { cmd: vec!["ls".into(), "/".into()], tty: true, console_size: Some((40, 120)), ..Default::default() };
         let body = exec_config(&request);
         assert_eq!(body.console_size, Some(vec![40, 120]));
         assert_eq!((body.tty, body.attach_stdin, body.attach_stdout, body.attach_stderr), (Some(true), Some(false), Some(true), Some(true)));

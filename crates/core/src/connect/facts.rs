@@ -18,9 +18,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-        .unwrap_or_default()
+    v.as_object().map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()).unwrap_or_default()
 }
 
 /// The part of a container's inspect document the columns come from; serde skips the rest.
@@ -111,10 +109,7 @@ pub fn image(inspect: &bollard::models::ImageInspect) -> ImageFacts {
     let v = to_json(inspect);
     ImageFacts {
         id: text(&v["Id"]).unwrap_or_default(),
-        repo_tags: v["RepoTags"]
-            .as_array()
-            .map(|tags| tags.iter().filter_map(text).collect())
-            .unwrap_or_default(),
+        repo_tags: v["RepoTags"].as_array().map(|tags| tags.iter().filter_map(text).collect()).unwrap_or_default(),
         created_ms: v["Created"].as_str().and_then(docker_time_ms),
         size: v["Size"].as_i64(),
         inspect: v.to_string(),
@@ -128,30 +123,18 @@ pub fn network(inspect: &bollard::models::NetworkInspect) -> NetworkFacts {
         name: text(&v["Name"]).unwrap_or_default(),
         driver: text(&v["Driver"]),
         scope: text(&v["Scope"]),
-        subnets: v["IPAM"]["Config"]
-            .as_array()
-            .map(|configs| configs.iter().filter_map(|c| text(&c["Subnet"])).collect())
-            .unwrap_or_default(),
+        subnets: v["IPAM"]["Config"].as_array().map(|configs| configs.iter().filter_map(|c| text(&c["Subnet"])).collect()).unwrap_or_default(),
         inspect: v.to_string(),
     }
 }
 
 pub fn volume(volume: &bollard::models::Volume) -> VolumeFacts {
     let v = to_json(volume);
-    VolumeFacts {
-        name: text(&v["Name"]).unwrap_or_default(),
-        driver: text(&v["Driver"]),
-        mountpoint: text(&v["Mountpoint"]),
-        inspect: v.to_string(),
-    }
+    VolumeFacts { name: text(&v["Name"]).unwrap_or_default(), driver: text(&v["Driver"]), mountpoint: text(&v["Mountpoint"]), inspect: v.to_string() }
 }
 
 pub fn engine(api_version: &str, info: &bollard::models::SystemInfo) -> EngineFacts {
-    EngineFacts {
-        api_version: api_version.to_owned(),
-        server_version: info.server_version.clone(),
-        info: to_json(info).to_string(),
-    }
+    EngineFacts { api_version: api_version.to_owned(), server_version: info.server_version.clone(), info: to_json(info).to_string() }
 }
 
 pub fn event(message: &bollard::models::EventMessage) -> EventRecord {

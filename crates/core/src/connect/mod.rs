@@ -47,10 +47,19 @@ type RawClient<C> = hyper_util::client::legacy::Client<C, http_body_util::Full<h
 #[derive(Clone)]
 enum Raw {
     #[cfg(unix)]
-    Unix { client: std::sync::Arc<RawClient<hyperlocal::UnixConnector>>, socket: std::path::PathBuf },
-    Http { client: std::sync::Arc<RawClient<hyper_util::client::legacy::connect::HttpConnector>>, base: String },
+    Unix {
+        client: std::sync::Arc<RawClient<hyperlocal::UnixConnector>>,
+        socket: std::path::PathBuf,
+    },
+    Http {
+        client: std::sync::Arc<RawClient<hyper_util::client::legacy::connect::HttpConnector>>,
+        base: String,
+    },
     #[cfg(unix)]
-    Tunnel { client: std::sync::Arc<RawClient<TunnelConnector>>, link: std::sync::Arc<SshLink> },
+    Tunnel {
+        client: std::sync::Arc<RawClient<TunnelConnector>>,
+        link: std::sync::Arc<SshLink>,
+    },
     /// TLS and named pipes: go through bollard.
     Bollard,
 }
@@ -84,9 +93,7 @@ impl Raw {
         let builder = raw_builder;
         match endpoint {
             #[cfg(unix)]
-            Endpoint::Unix { path } => {
-                Raw::Unix { client: std::sync::Arc::new(builder().build(hyperlocal::UnixConnector)), socket: path.clone() }
-            }
+            Endpoint::Unix { path } => Raw::Unix { client: std::sync::Arc::new(builder().build(hyperlocal::UnixConnector)), socket: path.clone() },
             Endpoint::Tcp { host, port, tls: None } => Raw::Http {
                 client: std::sync::Arc::new(builder().build(hyper_util::client::legacy::connect::HttpConnector::new())),
                 base: format!("http://{host}:{port}"),
@@ -109,9 +116,7 @@ impl Raw {
         Some(match self {
             #[cfg(unix)]
             Raw::Unix { socket, .. } => tokio::net::UnixStream::connect(socket).await.map(|s| Box::new(s) as Box<dyn Duplex>),
-            Raw::Http { base, .. } => tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
-                .await
-                .map(|s| Box::new(s) as Box<dyn Duplex>),
+            Raw::Http { base, .. } => tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.map(|s| Box::new(s) as Box<dyn Duplex>),
             #[cfg(unix)]
             Raw::Tunnel { link, .. } => link.open().await.map(|s| Box::new(s) as Box<dyn Duplex>),
             Raw::Bollard => return None,
@@ -125,12 +130,7 @@ impl Raw {
 
     /// `method` `path` with an optional JSON body: the status and the whole answer. `None` when
     /// this endpoint goes through bollard.
-    async fn send(
-        &self,
-        method: hyper::Method,
-        path: &str,
-        json: Option<String>,
-    ) -> Option<Result<(u16, hyper::body::Bytes), bollard::errors::Error>> {
+    async fn send(&self, method: hyper::Method, path: &str, json: Option<String>) -> Option<Result<(u16, hyper::body::Bytes), bollard::errors::Error>> {
         use http_body_util::BodyExt;
         let request = |uri: hyper::Uri| {
             let mut builder = hyper::Request::builder().method(method.clone()).uri(uri).header("host", "docker");
@@ -143,9 +143,7 @@ impl Raw {
         let response = match self {
             #[cfg(unix)]
             Raw::Unix { client, socket } => client.request(request(hyperlocal::Uri::new(socket, path).into())).await,
-            Raw::Http { client, base } => {
-                client.request(request(format!("{base}{path}").parse().expect("a valid URI"))).await
-            }
+            Raw::Http { client, base } => client.request(request(format!("{base}{path}").parse().expect("a valid URI"))).await,
             #[cfg(unix)]
             Raw::Tunnel { client, .. } => client.request(request(format!("http://docker{path}").parse().expect("a valid URI"))).await,
             Raw::Bollard => return None,
@@ -167,9 +165,8 @@ impl Engine {
     pub async fn inspect_container_json(&self, id: &str) -> Result<Option<String>> {
         let action = "inspect a container";
         let path = format!("/v{}/containers/{id}/json", self.api_version);
-        let raw = tokio::time::timeout(REQUEST_TIMEOUT, self.raw.get(&path)).await.map_err(|_| {
-            self.error(action, bollard::errors::Error::RequestTimeoutError)
-        })?;
+        let raw =
+            tokio::time::timeout(REQUEST_TIMEOUT, self.raw.get(&path)).await.map_err(|_| self.error(action, bollard::errors::Error::RequestTimeoutError))?;
         match raw {
             Some(Ok((200, body))) => Ok(Some(String::from_utf8_lossy(&body).into_owned())),
             Some(Ok((404, _))) => Ok(None),
@@ -217,10 +214,8 @@ impl Engine {
                     200 => Ok((id, Some(String::from_utf8_lossy(&body).into_owned()))),
                     404 => Ok((id, None)),
                     status_code => {
-                        let message = serde_json::from_slice::<serde_json::Value>(&body)
-                            .ok()
-                            .and_then(|v| v["message"].as_str().map(str::to_owned))
-                            .unwrap_or_default();
+                        let message =
+                            serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["message"].as_str().map(str::to_owned)).unwrap_or_default();
                         Err(self.error(action, bollard::errors::Error::DockerResponseServerError { status_code, message }))
                     }
                 })
@@ -366,9 +361,7 @@ pub async fn connect(host: &Host) -> Result<Engine> {
         #[cfg(windows)]
         Endpoint::NamedPipe { path } => Docker::connect_with_named_pipe(path, timeout, version),
         #[cfg(not(windows))]
-        Endpoint::NamedPipe { .. } => {
-            return Err(unreachable("named pipes exist only on Windows; use unix:// or tcp:// here".into()))
-        }
+        Endpoint::NamedPipe { .. } => return Err(unreachable("named pipes exist only on Windows; use unix:// or tcp:// here".into())),
         Endpoint::Tcp { host: address, port, tls: None } => pooled_http(&format!("http://{address}:{port}"), timeout),
         Endpoint::Tcp { host: address, port, tls: Some(tls) } => {
             Docker::connect_with_ssl(&format!("tcp://{address}:{port}"), &tls.key, &tls.cert, &tls.ca, timeout, version)
@@ -578,9 +571,7 @@ fn classify(host: &str, endpoint: &Endpoint, action: &str, err: bollard::errors:
         B::DockerResponseServerError { status_code, message } => {
             return Error::Docker { host: host.to_owned(), action: action.to_owned(), reason: format!("{message} (HTTP {status_code})") }
         }
-        B::RequestTimeoutError => {
-            return unreachable(format!("no answer within {} s while trying to {action}", REQUEST_TIMEOUT.as_secs()))
-        }
+        B::RequestTimeoutError => return unreachable(format!("no answer within {} s while trying to {action}", REQUEST_TIMEOUT.as_secs())),
         B::SocketNotFoundError(path) => return unreachable(format!("no socket at {path}; is dockerd running there?")),
         B::CertPathError { .. } | B::CertParseError { .. } | B::CertMultipleKeys { .. } | B::NoNativeCertsError { .. } => {
             return Error::invalid("TLS files", format!("host {host:?}: {err}; check --tls-ca/--tls-cert/--tls-key"))
@@ -597,9 +588,7 @@ fn classify(host: &str, endpoint: &Endpoint, action: &str, err: bollard::errors:
             }
             use std::io::ErrorKind as K;
             return match (io.kind(), endpoint) {
-                (K::PermissionDenied, Endpoint::Unix { path }) => {
-                    Error::PermissionDenied { host: host.to_owned(), path: path.clone() }
-                }
+                (K::PermissionDenied, Endpoint::Unix { path }) => Error::PermissionDenied { host: host.to_owned(), path: path.clone() },
                 (K::ConnectionRefused, _) => unreachable("connection refused; is dockerd running and listening there?".into()),
                 (K::NotFound, _) => unreachable("the socket is gone; is dockerd running there?".into()),
                 _ => unreachable(format!("{io} while trying to {action}")),

@@ -68,18 +68,13 @@ impl Engine {
             }
         };
         let containers = async {
-            let list = docker
-                .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
-                .await
-                .map_err(|e| self.error("list containers", e))?;
+            let list =
+                docker.list_containers(Some(ListContainersOptions { all: true, ..Default::default() })).await.map_err(|e| self.error("list containers", e))?;
             let ids: Vec<String> = list.into_iter().filter_map(|c| c.id).collect();
             self.containers(ids).await.map(|found| found.into_iter().filter_map(|(_, c)| c).collect::<Vec<_>>())
         };
         let images = async {
-            let list = docker
-                .list_images(Some(ListImagesOptions { all: false, ..Default::default() }))
-                .await
-                .map_err(|e| self.error("list images", e))?;
+            let list = docker.list_images(Some(ListImagesOptions { all: false, ..Default::default() })).await.map_err(|e| self.error("list images", e))?;
             let found: Vec<_> = stream::iter(list.into_iter().map(|i| i.id))
                 .map(|id| async move { self.image(&id).await })
                 .buffer_unordered(SNAPSHOT_CONCURRENCY)

@@ -77,39 +77,24 @@ fn host_key(session: &ssh2::Session) -> Option<HostKey> {
         ssh2::HostKeyType::Ed25519 => "ED25519",
         ssh2::HostKeyType::Unknown => "unknown",
     };
-    Some(HostKey {
-        kind,
-        fingerprint: format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)),
-        key: key.to_vec(),
-        openssh_type,
-    })
+    Some(HostKey { kind, fingerprint: format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)), key: key.to_vec(), openssh_type })
 }
 
 fn dial(name: &str, ep: &SshEndpoint, address: &SshAddress) -> Result<TcpStream> {
     let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason };
-    let addrs: Vec<_> = (address.host.as_str(), address.port)
-        .to_socket_addrs()
-        .map_err(|e| unreachable(format!("cannot resolve {}: {e}", address.host)))?
-        .collect();
+    let addrs: Vec<_> =
+        (address.host.as_str(), address.port).to_socket_addrs().map_err(|e| unreachable(format!("cannot resolve {}: {e}", address.host)))?.collect();
     let mut last = None;
-    let tcp = addrs
-        .iter()
-        .find_map(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).map_err(|e| last = Some(e)).ok())
-        .ok_or_else(|| {
-            let e = last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into());
-            unreachable(format!("cannot reach sshd at {}:{}: {e}", address.host, address.port))
-        })?;
+    let tcp = addrs.iter().find_map(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).map_err(|e| last = Some(e)).ok()).ok_or_else(|| {
+        let e = last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into());
+        unreachable(format!("cannot reach sshd at {}:{}: {e}", address.host, address.port))
+    })?;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
 }
 
 /// The SSH handshake over an open byte stream (a TCP connection, or a channel of a jump host).
-fn handshake_over<S: AsRawFd + 'static>(
-    name: &str,
-    ep: &SshEndpoint,
-    address: &SshAddress,
-    stream: S,
-) -> Result<(ssh2::Session, std::os::fd::RawFd)> {
+fn handshake_over<S: AsRawFd + 'static>(name: &str, ep: &SshEndpoint, address: &SshAddress, stream: S) -> Result<(ssh2::Session, std::os::fd::RawFd)> {
     let unreachable = |reason: String| Error::Unreachable { host: name.to_owned(), url: ep.to_string(), reason };
     let fd = stream.as_raw_fd();
     let mut session = ssh2::Session::new().map_err(|e| unreachable(format!("starting an SSH session: {e}")))?;
@@ -137,12 +122,7 @@ fn jump_endpoint(ep: &SshEndpoint) -> Result<Option<SshEndpoint>> {
 
 /// TCP connect (directly or through the ProxyJump host) and SSH handshake; no trust decided
 /// yet. The returned tunnel, if any, carries the connection and must outlive the session.
-fn handshake(
-    name: &str,
-    ep: &SshEndpoint,
-    address: &SshAddress,
-    secrets: &SshSecrets,
-) -> Result<(ssh2::Session, std::os::fd::RawFd, Option<Arc<Tunnel>>)> {
+fn handshake(name: &str, ep: &SshEndpoint, address: &SshAddress, secrets: &SshSecrets) -> Result<(ssh2::Session, std::os::fd::RawFd, Option<Arc<Tunnel>>)> {
     match jump_endpoint(ep)? {
         None => {
             let (session, fd) = handshake_over(name, ep, address, dial(name, ep, address)?)?;
@@ -211,9 +191,9 @@ fn check_host_key(name: &str, session: &ssh2::Session, address: &SshAddress, kno
     })?;
     let mut known = session.known_hosts().map_err(|e| Error::invalid("known_hosts", e.to_string()))?;
     if known_hosts.exists() {
-        known.read_file(known_hosts, ssh2::KnownHostFileKind::OpenSSH).map_err(|e| {
-            Error::invalid("known_hosts file", format!("{}: {e}", known_hosts.display()))
-        })?;
+        known
+            .read_file(known_hosts, ssh2::KnownHostFileKind::OpenSSH)
+            .map_err(|e| Error::invalid("known_hosts file", format!("{}: {e}", known_hosts.display())))?;
     }
     match known.check_port(&address.host, address.port, &key.key) {
         ssh2::CheckResult::Match => Ok(()),
@@ -231,9 +211,7 @@ fn check_host_key(name: &str, session: &ssh2::Session, address: &SshAddress, kno
             fingerprint: key.fingerprint,
             known_hosts: known_hosts.to_owned(),
         }),
-        ssh2::CheckResult::Failure => {
-            Err(Error::invalid("known_hosts file", format!("libssh2 could not check {}", known_hosts.display())))
-        }
+        ssh2::CheckResult::Failure => Err(Error::invalid("known_hosts file", format!("libssh2 could not check {}", known_hosts.display()))),
     }
 }
 
@@ -263,10 +241,7 @@ pub fn scan_host_key(name: &str, ep: &SshEndpoint) -> Result<(HostKey, String, R
 pub fn record_host_key(ep: &SshEndpoint, known_as: &str, key: &HostKey) -> Result<PathBuf> {
     let path = known_hosts_of(ep);
     let type_name = key.openssh_type.ok_or_else(|| Error::invalid("host key", "of a type libssh2 does not name; not recorded"))?;
-    let line = format!(
-        "{known_as} {type_name} {}\n",
-        base64::engine::general_purpose::STANDARD.encode(&key.key)
-    );
+    let line = format!("{known_as} {type_name} {}\n", base64::engine::general_purpose::STANDARD.encode(&key.key));
     let io = |source| Error::Io { context: format!("adding the host key to {}", path.display()), source };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
@@ -371,7 +346,6 @@ pub fn open_tunnel(name: &str, ep: &SshEndpoint, secrets: &SshSecrets) -> Result
     authenticate(name, &session, ep, &address, secrets)?;
     let (target, first) = choose_target(name, &session, ep)?;
     session.set_timeout(0);
-    let tunnel = Tunnel::start(session, fd, target, first, hop)
-        .map_err(|source| Error::Io { context: format!("starting the SSH pump for {name}"), source })?;
+    let tunnel = Tunnel::start(session, fd, target, first, hop).map_err(|source| Error::Io { context: format!("starting the SSH pump for {name}"), source })?;
     Ok(Arc::new(tunnel))
 }

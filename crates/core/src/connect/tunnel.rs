@@ -368,13 +368,7 @@ fn quick_ack(fd: RawFd) {
     #[cfg(target_os = "linux")]
     unsafe {
         let on: libc::c_int = 1;
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, (&on as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = fd;

@@ -67,9 +67,10 @@ impl FromStr for ContainerAction {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        ContainerAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
-            Error::invalid("action", format!("{s:?}; use start, stop, restart, kill, pause, unpause or remove"))
-        })
+        ContainerAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| Error::invalid("action", format!("{s:?}; use start, stop, restart, kill, pause, unpause or remove")))
     }
 }
 
@@ -92,8 +93,8 @@ impl ActOptions {
         }
         if let Some(signal) = &self.signal {
             let name = signal.trim().trim_start_matches("SIG");
-            let ok = !name.is_empty()
-                && (name.bytes().all(|b| b.is_ascii_digit()) || name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-'));
+            let ok =
+                !name.is_empty() && (name.bytes().all(|b| b.is_ascii_digit()) || name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-'));
             if !ok {
                 return Err(Error::invalid("signal", format!("{signal:?}; give a name like SIGTERM, TERM or HUP, or a number")));
             }

@@ -137,8 +137,7 @@ fn named(users: &[&SeenContainer]) -> String {
 pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) -> CheckReport {
     let mut report = CheckReport::default();
     let by_name: HashMap<&str, &PoolSpec> = pools.iter().map(|p| (p.name.as_str(), p)).collect();
-    let rows: HashMap<(&str, IpAddr), &AddressRow> =
-        addresses.iter().filter_map(|a| Some(((a.pool.as_str(), a.ip.parse().ok()?), a))).collect();
+    let rows: HashMap<(&str, IpAddr), &AddressRow> = addresses.iter().filter_map(|a| Some(((a.pool.as_str(), a.ip.parse().ok()?), a))).collect();
 
     // Which pool an address of a container belongs to: the pool whose subnet holds it, when
     // the container is on the pool's own network, or on a host of the pool on a network with
@@ -152,8 +151,7 @@ pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) 
     let pool_of = |c: &SeenContainer, network: &str, ip: &IpAddr| {
         pools.iter().find(|p| {
             p.subnet.contains(ip)
-                && (p.network_name() == network
-                    || (p.host(&c.host).is_some() && lan_networks.contains(&(c.host.as_str(), network, p.subnet))))
+                && (p.network_name() == network || (p.host(&c.host).is_some() && lan_networks.contains(&(c.host.as_str(), network, p.subnet))))
         })
     };
     let mut users: BTreeMap<(String, IpAddr), (&PoolSpec, Vec<&SeenContainer>)> = BTreeMap::new();
@@ -216,14 +214,12 @@ pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) 
                 None,
             )),
             Some(r) => match (&r.host, &r.container) {
-                (Some(h), Some(c)) if !(h == &user.host && (c == &user.name || c == &user.id)) => {
-                    report.conflicts.push(finding(
-                        FindingKind::LeaseMismatch,
-                        vec![reference(user), ContainerRef { host: h.clone(), container: c.clone(), id: None }],
-                        format!("{}/{} uses {ip}, which pool {} leased to {h}/{c}", user.host, user.name, pool.name),
-                        None,
-                    ))
-                }
+                (Some(h), Some(c)) if !(h == &user.host && (c == &user.name || c == &user.id)) => report.conflicts.push(finding(
+                    FindingKind::LeaseMismatch,
+                    vec![reference(user), ContainerRef { host: h.clone(), container: c.clone(), id: None }],
+                    format!("{}/{} uses {ip}, which pool {} leased to {h}/{c}", user.host, user.name, pool.name),
+                    None,
+                )),
                 _ => {}
             },
         }
@@ -279,7 +275,13 @@ pub fn check(pools: &[PoolSpec], addresses: &[AddressRow], mirror: &MirrorView) 
                 None => (FindingKind::NetworkMissing, format!("host {} has no network {}; run `berth net apply {}`", h.host, pool.name, pool.name)),
                 Some((_, _, subnets)) if !subnets.iter().any(|s| s.parse::<ipnet::IpNet>().is_ok_and(|n| n == pool.subnet)) => (
                     FindingKind::NetworkDrift,
-                    format!("network {} on host {} has subnet {}, the pool's is {}", pool.name, h.host, if subnets.is_empty() { "none".into() } else { subnets.join(", ") }, pool.subnet),
+                    format!(
+                        "network {} on host {} has subnet {}, the pool's is {}",
+                        pool.name,
+                        h.host,
+                        if subnets.is_empty() { "none".into() } else { subnets.join(", ") },
+                        pool.subnet
+                    ),
                 ),
                 Some(_) => continue,
             };
@@ -423,10 +425,10 @@ mod tests {
         let mut mirror = MirrorView {
             containers: vec![
                 seen("a", "web", "10.0.0.5"),
-                seen("b", "copy", "10.0.0.5"),  // same address, other host, same segment
+                seen("b", "copy", "10.0.0.5"),     // same address, other host, same segment
                 seen("b", "squatter", "10.0.0.7"), // on a reserved address
-                seen("b", "db", "10.0.0.20"),   // off its lease
-                seen("a", "stray", "10.0.0.30"),  // no lease
+                seen("b", "db", "10.0.0.20"),      // off its lease
+                seen("a", "stray", "10.0.0.30"),   // no lease
             ],
             ..Default::default()
         };

@@ -60,10 +60,8 @@ pub fn network_request(spec: &PoolSpec, host: &str) -> NetworkSpec {
             spec.gateway
         }
     };
-    let labels = BTreeMap::from([
-        (LABEL_POOL.to_owned(), spec.name.clone()),
-        (LABEL_SPEC.to_owned(), serde_json::to_string(spec).expect("a pool spec serialises")),
-    ]);
+    let labels =
+        BTreeMap::from([(LABEL_POOL.to_owned(), spec.name.clone()), (LABEL_SPEC.to_owned(), serde_json::to_string(spec).expect("a pool spec serialises"))]);
     NetworkSpec {
         name: spec.network_name().to_owned(),
         driver: spec.driver.as_str().to_owned(),
@@ -216,8 +214,14 @@ pub async fn run(fleet: &Fleet, op: &Op, spec: &RunSpec) -> Result<RunOutcome> {
         restart,
         networks: vec![NetworkAttachment {
             network: pool.network_name().to_owned(),
-            ipv4: match ip { IpAddr::V4(v4) => Some(v4), IpAddr::V6(_) => None },
-            ipv6: match ip { IpAddr::V6(v6) => Some(v6), IpAddr::V4(_) => None },
+            ipv4: match ip {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            },
+            ipv6: match ip {
+                IpAddr::V6(v6) => Some(v6),
+                IpAddr::V4(_) => None,
+            },
             aliases: vec![],
         }],
         ..Default::default()
@@ -263,12 +267,21 @@ impl RunSpec {
             let hosts: Vec<&str> = pool.hosts.iter().map(|h| h.host.as_str()).collect();
             return Err(Error::invalid(
                 "host",
-                format!("{} is not on pool {}'s LAN (its hosts: {}); pick one of them", self.host, pool.name, if hosts.is_empty() { "none".into() } else { hosts.join(", ") }),
+                format!(
+                    "{} is not on pool {}'s LAN (its hosts: {}); pick one of them",
+                    self.host,
+                    pool.name,
+                    if hosts.is_empty() { "none".into() } else { hosts.join(", ") }
+                ),
             ));
         }
         if let Some(ip) = self.ip {
             if !pool.subnet.contains(&ip) {
-                return Err(Error::AddressUnavailable { pool: pool.name.clone(), ip: ip.to_string(), reason: format!("outside the pool's subnet {}", pool.subnet) });
+                return Err(Error::AddressUnavailable {
+                    pool: pool.name.clone(),
+                    ip: ip.to_string(),
+                    reason: format!("outside the pool's subnet {}", pool.subnet),
+                });
             }
         }
         Ok(pool)
@@ -315,10 +328,9 @@ pub fn rebuild(store: &Store, op: &Op) -> Result<RebuildReport> {
             }
         };
         match specs.iter().find(|s| s.name == spec.name) {
-            Some(seen) if *seen != spec => report.skipped.push(format!(
-                "network {network} on {host} defines pool {} differently from another host; the first one read was kept",
-                spec.name
-            )),
+            Some(seen) if *seen != spec => report
+                .skipped
+                .push(format!("network {network} on {host} defines pool {} differently from another host; the first one read was kept", spec.name)),
             Some(_) => {}
             None => specs.push(spec),
         }
@@ -365,7 +377,8 @@ pub fn rebuild(store: &Store, op: &Op) -> Result<RebuildReport> {
             report.skipped.push(format!("container {host}/{name}: {LABEL_IP}={ip:?} is not an address"));
             continue;
         };
-        let same = leased.iter().any(|r| r.pool == pool && r.ip == addr.to_string() && r.host.as_deref() == Some(&host) && r.container.as_deref() == Some(&name));
+        let same =
+            leased.iter().any(|r| r.pool == pool && r.ip == addr.to_string() && r.host.as_deref() == Some(&host) && r.container.as_deref() == Some(&name));
         if same {
             continue;
         }

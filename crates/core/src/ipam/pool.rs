@@ -85,12 +85,7 @@ impl FromStr for PoolHost {
             match part.split_once('=') {
                 Some(("parent", iface)) => out.parent = Some(validate_interface(iface)?.to_owned()),
                 Some(("ip", ip)) => out.ip = Some(parse_ip("host address", ip)?),
-                _ => {
-                    return Err(Error::invalid(
-                        "pool host",
-                        format!("{part:?} in {s:?}; write HOST, HOST,parent=IFACE or HOST,ip=IP"),
-                    ))
-                }
+                _ => return Err(Error::invalid("pool host", format!("{part:?} in {s:?}; write HOST, HOST,parent=IFACE or HOST,ip=IP"))),
             }
         }
         Ok(out)
@@ -161,16 +156,16 @@ impl PoolSpec {
         let invalid = |what: &'static str, reason: String| Err(Error::invalid(what, reason));
         let subnet = self.subnet;
         if subnet != subnet.trunc() {
-            return invalid(
-                "subnet",
-                format!("{subnet} has host bits set; did you mean {}?", subnet.trunc()),
-            );
+            return invalid("subnet", format!("{subnet} has host bits set; did you mean {}?", subnet.trunc()));
         }
         if matches!(subnet, IpNet::V4(n) if n.prefix_len() > 30) || matches!(subnet, IpNet::V6(n) if n.prefix_len() > 126) {
             return invalid("subnet", format!("{subnet} is too small for containers; use at most /30 (IPv4) or /126 (IPv6)"));
         }
         if self.quarantine_seconds > MAX_QUARANTINE.as_secs() {
-            return invalid("quarantine", format!("{} is longer than the most allowed, {}", format_seconds(self.quarantine_seconds), format_seconds(MAX_QUARANTINE.as_secs())));
+            return invalid(
+                "quarantine",
+                format!("{} is longer than the most allowed, {}", format_seconds(self.quarantine_seconds), format_seconds(MAX_QUARANTINE.as_secs())),
+            );
         }
         if self.segment.trim().is_empty() || self.segment.len() > 64 {
             return invalid("segment", format!("{:?} must be 1-64 characters", self.segment));
@@ -280,11 +275,7 @@ impl PoolSpec {
     pub fn intervals(&self) -> Vec<(u128, u128)> {
         let nets = if self.ranges.is_empty() { vec![self.subnet] } else { self.ranges.clone() };
         let (low, high) = usable(self.subnet);
-        let mut out: Vec<(u128, u128)> = nets
-            .iter()
-            .map(|n| (to_num(n.network()).max(low), to_num(n.broadcast()).min(high)))
-            .filter(|(a, b)| a <= b)
-            .collect();
+        let mut out: Vec<(u128, u128)> = nets.iter().map(|n| (to_num(n.network()).max(low), to_num(n.broadcast()).min(high))).filter(|(a, b)| a <= b).collect();
         out.sort();
         out
     }
@@ -375,9 +366,7 @@ pub fn parse_cidr(what: &'static str, s: &str) -> Result<IpNet> {
 
 /// A quarantine such as `1h`, `30m` or `0s`, in seconds.
 pub fn parse_quarantine(s: &str) -> Result<u64> {
-    humantime::parse_duration(s.trim())
-        .map(|d| d.as_secs())
-        .map_err(|e| Error::invalid("quarantine", format!("{s:?}: {e}; write e.g. 1h, 30m or 0s")))
+    humantime::parse_duration(s.trim()).map(|d| d.as_secs()).map_err(|e| Error::invalid("quarantine", format!("{s:?}: {e}; write e.g. 1h, 30m or 0s")))
 }
 
 /// Seconds as `1h 30m`.
@@ -414,7 +403,13 @@ mod tests {
         s.ranges = vec!["10.20.1.0/24".parse().unwrap(), "10.20.0.0/30".parse().unwrap()];
         s.validate().unwrap();
         // The network address of the subnet is not handed out, even when a range starts there.
-        assert_eq!(s.intervals(), vec![(to_num("10.20.0.1".parse().unwrap()), to_num("10.20.0.3".parse().unwrap())), (to_num("10.20.1.0".parse().unwrap()), to_num("10.20.1.255".parse().unwrap()))]);
+        assert_eq!(
+            s.intervals(),
+            vec![
+                (to_num("10.20.0.1".parse().unwrap()), to_num("10.20.0.3".parse().unwrap())),
+                (to_num("10.20.1.0".parse().unwrap()), to_num("10.20.1.255".parse().unwrap()))
+            ]
+        );
         let v6 = spec("fd00:1::/120");
         v6.validate().unwrap();
         assert_eq!(v6.allocatable(), 255);

@@ -27,9 +27,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::str::FromStr;
 
-use rusqlite::types::{
-    FromSql, FromSqlError, FromSqlResult, ToSqlOutput, Value as SqlValue, ValueRef,
-};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql, Transaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,16 +41,7 @@ use crate::time::rfc3339_ms;
 pub const AUDIT_RETENTION_DAYS: i64 = 90;
 
 /// What a row's object is.
-pub const AUDIT_KINDS: &[&str] = &[
-    "container",
-    "network",
-    "image",
-    "pool",
-    "lease",
-    "host",
-    "volume",
-    "app",
-];
+pub const AUDIT_KINDS: &[&str] = &["container", "network", "image", "pool", "lease", "host", "volume", "app"];
 
 /// The most rows one [`Store::audit`] call returns.
 pub const MAX_AUDIT_LIMIT: i64 = 100_000;
@@ -129,16 +118,8 @@ macro_rules! words {
     };
 }
 
-words!(
-    Via,
-    "via",
-    [Cli = "cli", App = "app", External = "external"]
-);
-words!(
-    Outcome,
-    "outcome",
-    [Ok = "ok", Failed = "failed", Unknown = "unknown"]
-);
+words!(Via, "via", [Cli = "cli", App = "app", External = "external"]);
+words!(Outcome, "outcome", [Ok = "ok", Failed = "failed", Unknown = "unknown"]);
 
 /// "a, b or c"
 fn one_of(words: &[&str]) -> String {
@@ -231,16 +212,7 @@ pub struct AuditQuery {
 
 impl Default for AuditQuery {
     fn default() -> Self {
-        AuditQuery {
-            host: None,
-            since_ms: None,
-            via: None,
-            op: None,
-            kind: None,
-            object: None,
-            outcome: None,
-            limit: 100,
-        }
+        AuditQuery { host: None, since_ms: None, via: None, op: None, kind: None, object: None, outcome: None, limit: 100 }
     }
 }
 
@@ -269,20 +241,9 @@ struct Chain {
 }
 
 fn read_chain(conn: &Connection) -> Result<Chain> {
-    conn.prepare_cached(
-        "SELECT head_id, head_hash, anchor_id, anchor_hash FROM audit_chain WHERE id = 1",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_row([], |r| {
-            Ok(Chain {
-                head_id: r.get(0)?,
-                head_hash: r.get(1)?,
-                anchor_id: r.get(2)?,
-                anchor_hash: r.get(3)?,
-            })
-        })
-    })
-    .store_context(|| "reading the audit log's head".into())
+    conn.prepare_cached("SELECT head_id, head_hash, anchor_id, anchor_hash FROM audit_chain WHERE id = 1")
+        .and_then(|mut stmt| stmt.query_row([], |r| Ok(Chain { head_id: r.get(0)?, head_hash: r.get(1)?, anchor_id: r.get(2)?, anchor_hash: r.get(3)? })))
+        .store_context(|| "reading the audit log's head".into())
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -341,11 +302,7 @@ fn canonical(fields: &[ValueRef<'_>], out: &mut Vec<u8>) {
 /// `hex(sha256(prev ‖ "\n" ‖ canonical(fields)))`; `buf` is scratch space.
 fn chain_hash(prev: &[u8], fields: &[ValueRef<'_>], buf: &mut Vec<u8>) -> [u8; 64] {
     canonical(fields, buf);
-    let digest = Sha256::new()
-        .chain_update(prev)
-        .chain_update(b"\n")
-        .chain_update(&buf[..])
-        .finalize();
+    let digest = Sha256::new().chain_update(prev).chain_update(b"\n").chain_update(&buf[..]).finalize();
     let mut hex = [0u8; 64];
     for (pair, b) in hex.chunks_exact_mut(2).zip(digest) {
         pair.copy_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
@@ -354,11 +311,7 @@ fn chain_hash(prev: &[u8], fields: &[ValueRef<'_>], buf: &mut Vec<u8>) -> [u8; 6
 }
 
 fn validate(row: &NewAuditRow) -> Result<()> {
-    for (what, value) in [
-        ("op", &row.op),
-        ("actor", &row.actor),
-        ("action", &row.action),
-    ] {
+    for (what, value) in [("op", &row.op), ("actor", &row.actor), ("action", &row.action)] {
         if value.trim().is_empty() {
             return Err(Error::invalid("audit row", format!("its {what} is empty")));
         }
@@ -368,10 +321,7 @@ fn validate(row: &NewAuditRow) -> Result<()> {
 
 fn validate_kind(kind: &str) -> Result<()> {
     if !AUDIT_KINDS.contains(&kind) {
-        return Err(Error::invalid(
-            "kind",
-            format!("{kind:?}; use {}", one_of(AUDIT_KINDS)),
-        ));
+        return Err(Error::invalid("kind", format!("{kind:?}; use {}", one_of(AUDIT_KINDS))));
     }
     Ok(())
 }
@@ -399,47 +349,28 @@ fn missing(from: i64, to: i64) -> String {
 /// buffers are reused.
 fn walk(conn: &Connection, from_id: i64, from_hash: &str, upto_id: i64) -> Result<Walk> {
     let context = || "reading the audit log".to_owned();
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM audit WHERE id > ?1 AND id <= ?2 ORDER BY id"
-        ))
-        .store_context(context)?;
-    let mut rows = stmt
-        .query(params![from_id, upto_id])
-        .store_context(context)?;
-    let mut walk = Walk {
-        rows: 0,
-        last_id: from_id,
-        last_hash: from_hash.as_bytes().to_vec(),
-        bad: None,
-    };
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM audit WHERE id > ?1 AND id <= ?2 ORDER BY id")).store_context(context)?;
+    let mut rows = stmt.query(params![from_id, upto_id]).store_context(context)?;
+    let mut walk = Walk { rows: 0, last_id: from_id, last_hash: from_hash.as_bytes().to_vec(), bad: None };
     let mut buf = Vec::with_capacity(1024);
     while let Some(row) = rows.next().store_context(context)? {
         let mut fields = [ValueRef::Null; HASHED];
         for (i, field) in fields.iter_mut().enumerate() {
             *field = row.get_ref(i).store_context(context)?;
         }
-        let ValueRef::Integer(id) = fields[0] else {
-            unreachable!("an INTEGER PRIMARY KEY is an integer")
-        };
+        let ValueRef::Integer(id) = fields[0] else { unreachable!("an INTEGER PRIMARY KEY is an integer") };
         if id != walk.last_id + 1 {
             let after = if walk.last_id == from_id && walk.rows == 0 {
                 format!("the log starts at row {id}")
             } else {
                 format!("row {} is followed by row {id}", walk.last_id)
             };
-            walk.bad = Some((
-                walk.last_id + 1,
-                format!("{} ({after}): deleted", missing(walk.last_id + 1, id - 1)),
-            ));
+            walk.bad = Some((walk.last_id + 1, format!("{} ({after}): deleted", missing(walk.last_id + 1, id - 1))));
             break;
         }
         let hash = chain_hash(&walk.last_hash, &fields, &mut buf);
         if row.get_ref(HASHED).store_context(context)? != ValueRef::Text(&hash) {
-            walk.bad = Some((
-                id,
-                format!("row {id} does not match its hash: the row or its hash was changed, or the row before it was rewritten"),
-            ));
+            walk.bad = Some((id, format!("row {id} does not match its hash: the row or its hash was changed, or the row before it was rewritten")));
             break;
         }
         walk.rows += 1;
@@ -458,47 +389,29 @@ fn check_head(chain: &Chain, walk: &Walk) -> Option<(i64, String)> {
             0 => "no row is left".to_owned(),
             _ => format!("the log ends at row {last}"),
         };
-        let reason = format!(
-            "{} ({ends}, its head is row {head}): deleted",
-            missing(last + 1, head)
-        );
+        let reason = format!("{} ({ends}, its head is row {head}): deleted", missing(last + 1, head));
         return Some((last + 1, reason));
     }
     if last > head {
-        return Some((
-            head + 1,
-            format!(
-                "row {} is past the recorded head (row {head}): written outside Berth",
-                head + 1
-            ),
-        ));
+        return Some((head + 1, format!("row {} is past the recorded head (row {head}): written outside Berth", head + 1)));
     }
     if walk.last_hash != chain.head_hash.as_bytes() {
-        return Some((
-            head,
-            format!("row {head} does not match the recorded head's hash"),
-        ));
+        return Some((head, format!("row {head} does not match the recorded head's hash")));
     }
     None
 }
 
 /// A row at or before the anchor (or the genesis) would be shown but never checked.
 fn before_anchor(conn: &Connection, chain: &Chain) -> Result<Option<(i64, String)>> {
-    let first: Option<i64> = conn
-        .query_row("SELECT min(id) FROM audit", [], |r| r.get(0))
-        .store_context(|| "reading the audit log".into())?;
+    let first: Option<i64> = conn.query_row("SELECT min(id) FROM audit", [], |r| r.get(0)).store_context(|| "reading the audit log".into())?;
     Ok(first.filter(|&id| id <= chain.anchor_id).map(|id| {
         let start = chain.anchor_id + 1;
-        (
-            id,
-            format!("row {id} lies before the chain's start (row {start}): written outside Berth"),
-        )
+        (id, format!("row {id} lies before the chain's start (row {start}): written outside Berth"))
     }))
 }
 
 fn text_or_null(text: &Option<String>) -> ValueRef<'_> {
-    text.as_deref()
-        .map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes()))
+    text.as_deref().map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes()))
 }
 
 fn json_column(text: Option<String>) -> Option<Value> {
@@ -517,10 +430,7 @@ fn row_from(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
         via: r.get(4)?,
         host: r.get(5)?,
         kind: r.get(6)?,
-        object: AuditObject {
-            id: r.get(7)?,
-            name: r.get(8)?,
-        },
+        object: AuditObject { id: r.get(7)?, name: r.get(8)? },
         action: r.get(9)?,
         outcome: r.get(10)?,
         error: r.get(11)?,
@@ -536,11 +446,7 @@ fn row_from(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
 /// (at least 4 hex digits, `sha256:` may lead).
 fn id_prefix_end(prefix: &str) -> Option<String> {
     let digits = prefix.strip_prefix("sha256:").unwrap_or(prefix);
-    if digits.len() < 4
-        || !digits
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     // The last character is a hex digit, so the next one up is ASCII too.
@@ -580,10 +486,7 @@ fn query_sql(q: &AuditQuery) -> (String, Vec<SqlValue>) {
     if let Some(object) = &q.object {
         let value = bind(text(object));
         clauses.push(match id_prefix_end(object) {
-            Some(end) => format!(
-                "((object_id >= {value} AND object_id < {}) OR object_name = {value})",
-                bind(SqlValue::Text(end))
-            ),
+            Some(end) => format!("((object_id >= {value} AND object_id < {}) OR object_name = {value})", bind(SqlValue::Text(end))),
             None => format!("(object_id = {value} OR object_name = {value})"),
         });
     }
@@ -591,12 +494,7 @@ fn query_sql(q: &AuditQuery) -> (String, Vec<SqlValue>) {
     if !clauses.is_empty() {
         write!(sql, " WHERE {}", clauses.join(" AND ")).expect("writing to memory");
     }
-    write!(
-        sql,
-        " ORDER BY time_ms DESC, id DESC LIMIT {}",
-        bind(SqlValue::Integer(q.limit))
-    )
-    .expect("writing to memory");
+    write!(sql, " ORDER BY time_ms DESC, id DESC LIMIT {}", bind(SqlValue::Integer(q.limit))).expect("writing to memory");
     (sql, params)
 }
 
@@ -604,11 +502,7 @@ impl Store {
     /// Append `rows` inside `tx`, the transaction of the store-only change they record (a
     /// pool, a lease, a host), which must be `BEGIN IMMEDIATE` ([`Store::write_tx`]) so that
     /// the head read here is still the head at commit. Returns their ids.
-    pub(crate) fn audit_append_in(
-        &self,
-        tx: &Transaction<'_>,
-        rows: &[NewAuditRow],
-    ) -> Result<Vec<i64>> {
+    pub(crate) fn audit_append_in(&self, tx: &Transaction<'_>, rows: &[NewAuditRow]) -> Result<Vec<i64>> {
         for row in rows {
             validate(row)?;
         }
@@ -618,26 +512,18 @@ impl Store {
         let context = || "appending to the audit log".to_owned();
         let chain = read_chain(tx)?;
         let mut insert = tx
-            .prepare_cached(&format!(
-                "INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-            ))
+            .prepare_cached(&format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"))
             .store_context(context)?;
         let (mut id, mut prev) = (chain.head_id, chain.head_hash.into_bytes());
         let mut ids = Vec::with_capacity(rows.len());
         let mut buf = Vec::with_capacity(1024);
         for row in rows {
             if let Some(request) = row.request.filter(|&r| r < 1 || r > id) {
-                return Err(Error::invalid(
-                    "audit row",
-                    format!("it completes request {request}, which is not an earlier row"),
-                ));
+                return Err(Error::invalid("audit row", format!("it completes request {request}, which is not an earlier row")));
             }
             id += 1;
             let time_ms = (self.audit_clock)();
-            let (before, after) = (
-                row.before.as_ref().map(Value::to_string),
-                row.after.as_ref().map(Value::to_string),
-            );
+            let (before, after) = (row.before.as_ref().map(Value::to_string), row.after.as_ref().map(Value::to_string));
             let fields = [
                 ValueRef::Integer(id),
                 ValueRef::Text(row.op.as_bytes()),
@@ -657,11 +543,7 @@ impl Store {
                 row.request.map_or(ValueRef::Null, ValueRef::Integer),
             ];
             let hash = chain_hash(&prev, &fields, &mut buf);
-            let values = fields
-                .iter()
-                .copied()
-                .chain([ValueRef::Text(&hash)])
-                .map(ToSqlOutput::Borrowed);
+            let values = fields.iter().copied().chain([ValueRef::Text(&hash)]).map(ToSqlOutput::Borrowed);
             insert.execute(params_from_iter(values)).store_context(|| {
                 format!("appending row {id} to the audit log (if it exists already, the log was written outside Berth: `berth audit verify`)")
             })?;
@@ -670,21 +552,14 @@ impl Store {
             ids.push(id);
         }
         tx.prepare_cached("UPDATE audit_chain SET head_id = ?1, head_hash = ?2 WHERE id = 1")
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    id,
-                    std::str::from_utf8(&prev).expect("hex is ASCII")
-                ])
-            })
+            .and_then(|mut stmt| stmt.execute(params![id, std::str::from_utf8(&prev).expect("hex is ASCII")]))
             .store_context(context)?;
         Ok(ids)
     }
 
     /// Append `rows` in one transaction. Returns their ids.
     pub fn audit_append(&self, rows: &[NewAuditRow]) -> Result<Vec<i64>> {
-        self.write_tx("append to the audit log", |tx| {
-            self.audit_append_in(tx, rows)
-        })
+        self.write_tx("append to the audit log", |tx| self.audit_append_in(tx, rows))
     }
 
     /// Record a change about to be asked of a host: the request row (stored with outcome
@@ -693,21 +568,12 @@ impl Store {
     /// [`Store::audit_complete`].
     pub fn audit_request(&self, row: &NewAuditRow, expires_ms: i64) -> Result<i64> {
         let Some(host) = row.host.as_deref() else {
-            return Err(Error::invalid(
-                "audit request",
-                "it names no host; a request is for a change on a host",
-            ));
+            return Err(Error::invalid("audit request", "it names no host; a request is for a change on a host"));
         };
         if row.request.is_some() {
-            return Err(Error::invalid(
-                "audit request",
-                "it names a request; a completion is written by audit_complete",
-            ));
+            return Err(Error::invalid("audit request", "it names a request; a completion is written by audit_complete"));
         }
-        let row = NewAuditRow {
-            outcome: Outcome::Unknown,
-            ..row.clone()
-        };
+        let row = NewAuditRow { outcome: Outcome::Unknown, ..row.clone() };
         self.write_tx("record a request in the audit log", |tx| {
             let now = (self.audit_clock)();
             if expires_ms < now {
@@ -718,11 +584,9 @@ impl Store {
             tx.prepare_cached("DELETE FROM audit_claims WHERE until_ms < ?1")
                 .and_then(|mut stmt| stmt.execute([now - CLAIM_KEPT_MS]))
                 .store_context(context)?;
-            tx.prepare_cached(
-                "INSERT INTO audit_claims (request, host, object_id, object_name, since_ms, until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, host, row.object.id, claim_name(row.object.name.as_deref()), now, expires_ms]))
-            .store_context(context)?;
+            tx.prepare_cached("INSERT INTO audit_claims (request, host, object_id, object_name, since_ms, until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .and_then(|mut stmt| stmt.execute(params![id, host, row.object.id, claim_name(row.object.name.as_deref()), now, expires_ms]))
+                .store_context(context)?;
             Ok(id)
         })
     }
@@ -800,32 +664,21 @@ impl Store {
     /// Whether a Berth request claims the object `id` (or named `name`) on `host` at `now_ms`
     /// (this machine's clock, as claims are written): the newest such request's id. A follower
     /// folds the object's events into that request instead of recording an external change.
-    pub fn audit_claimed(
-        &self,
-        host: &str,
-        id: &str,
-        name: Option<&str>,
-        now_ms: i64,
-    ) -> Result<Option<i64>> {
+    pub fn audit_claimed(&self, host: &str, id: &str, name: Option<&str>, now_ms: i64) -> Result<Option<i64>> {
         audit_claimed_in(&self.conn(), host, id, name, now_ms)
     }
 
     /// The newest `q.limit` rows that pass `q`'s filters, newest first.
     pub fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>> {
         if !(1..=MAX_AUDIT_LIMIT).contains(&q.limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("{}; take 1 to {MAX_AUDIT_LIMIT} rows", q.limit),
-            ));
+            return Err(Error::invalid("limit", format!("{}; take 1 to {MAX_AUDIT_LIMIT} rows", q.limit)));
         }
         if let Some(kind) = &q.kind {
             validate_kind(kind)?;
         }
         let (sql, params) = query_sql(q);
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&sql)
-            .store_context(|| "reading the audit log".into())?;
+        let mut stmt = conn.prepare_cached(&sql).store_context(|| "reading the audit log".into())?;
         let rows = stmt
             .query_map(params_from_iter(params), row_from)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -838,14 +691,10 @@ impl Store {
     /// processes) are not seen, nor taken for a mismatch.
     pub fn audit_verify(&self) -> Result<VerifyReport> {
         let mut conn = self.conn();
-        let tx = conn
-            .transaction()
-            .store_context(|| "starting to verify the audit log".into())?;
+        let tx = conn.transaction().store_context(|| "starting to verify the audit log".into())?;
         let chain = read_chain(&tx)?;
         let walk = walk(&tx, chain.anchor_id, &chain.anchor_hash, i64::MAX)?;
-        let bad = before_anchor(&tx, &chain)?
-            .or_else(|| walk.bad.clone())
-            .or_else(|| check_head(&chain, &walk));
+        let bad = before_anchor(&tx, &chain)?.or_else(|| walk.bad.clone()).or_else(|| check_head(&chain, &walk));
         Ok(VerifyReport {
             rows: walk.rows,
             ok: bad.is_none(),
@@ -877,15 +726,9 @@ impl Store {
             };
             let walk = walk(tx, chain.anchor_id, &chain.anchor_hash, last)?;
             if let Some((bad, reason)) = walk.bad {
-                return Err(Error::invalid(
-                    "audit log",
-                    format!("it is broken at row {bad}: {reason}. Nothing was pruned, so that the evidence stays"),
-                ));
+                return Err(Error::invalid("audit log", format!("it is broken at row {bad}: {reason}. Nothing was pruned, so that the evidence stays")));
             }
-            let deleted = tx
-                .prepare_cached("DELETE FROM audit WHERE id <= ?1")
-                .and_then(|mut stmt| stmt.execute([last]))
-                .store_context(context)?;
+            let deleted = tx.prepare_cached("DELETE FROM audit WHERE id <= ?1").and_then(|mut stmt| stmt.execute([last])).store_context(context)?;
             tx.prepare_cached("UPDATE audit_chain SET anchor_id = ?1, anchor_hash = ?2 WHERE id = 1")
                 .and_then(|mut stmt| stmt.execute(params![last, std::str::from_utf8(&walk.last_hash).expect("hex is ASCII")]))
                 .store_context(context)?;
@@ -900,13 +743,7 @@ fn claim_name(name: Option<&str>) -> Option<&str> {
 }
 
 /// [`Store::audit_claimed`] on a connection or inside a transaction (a follower's event batch).
-pub(crate) fn audit_claimed_in(
-    conn: &Connection,
-    host: &str,
-    id: &str,
-    name: Option<&str>,
-    now_ms: i64,
-) -> Result<Option<i64>> {
+pub(crate) fn audit_claimed_in(conn: &Connection, host: &str, id: &str, name: Option<&str>, now_ms: i64) -> Result<Option<i64>> {
     conn.prepare_cached(
         "SELECT request FROM audit_claims
          WHERE host = ?1 AND since_ms <= ?4 AND until_ms >= ?4 AND (object_id = ?2 OR object_name = ?3)

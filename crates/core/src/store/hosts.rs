@@ -24,10 +24,7 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
     let endpoint = parse_stored_endpoint(&url, tls, ssh.unwrap_or_default())
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
     let labels: String = row.get(6)?;
-    Ok(Host {
-        id: row.get(0)?,
-        config: HostConfig { name: row.get(1)?, endpoint, labels: serde_json::from_str(&labels).unwrap_or_default() },
-    })
+    Ok(Host { id: row.get(0)?, config: HostConfig { name: row.get(1)?, endpoint, labels: serde_json::from_str(&labels).unwrap_or_default() } })
 }
 
 /// Stored endpoints were validated when added; files are not re-checked on every read.
@@ -68,9 +65,7 @@ impl Store {
 
     pub fn hosts(&self) -> Result<Vec<Host>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts h ORDER BY h.name"))
-            .store_context(|| "listing hosts".into())?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts h ORDER BY h.name")).store_context(|| "listing hosts".into())?;
         let rows = stmt.query_map([], host_from_row).store_context(|| "listing hosts".into())?;
         rows.collect::<rusqlite::Result<_>>().store_context(|| "reading hosts".into())
     }
@@ -90,9 +85,7 @@ impl Store {
 
     /// [`Store::host_summaries`] of one host.
     pub fn host_summary(&self, host_id: i64) -> Result<HostSummary> {
-        self.summaries_where(Some(host_id))?
-            .pop()
-            .ok_or_else(|| Error::HostNotFound { name: format!("#{host_id}") })
+        self.summaries_where(Some(host_id))?.pop().ok_or_else(|| Error::HostNotFound { name: format!("#{host_id}") })
     }
 
     fn summaries_where(&self, host_id: Option<i64>) -> Result<Vec<HostSummary>> {
@@ -114,8 +107,7 @@ impl Store {
                 let host = host_from_row(row)?;
                 let status: Option<String> = row.get(8)?;
                 let last_full: Option<i64> = row.get(9)?;
-                let states: BTreeMap<String, i64> =
-                    row.get::<_, Option<String>>(14)?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+                let states: BTreeMap<String, i64> = row.get::<_, Option<String>>(14)?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
                 let endpoint = &host.config.endpoint;
                 Ok(HostSummary {
                     id: host.id,
@@ -152,20 +144,20 @@ impl Store {
         validate_host_name(&config.name)?;
         let old = self.host(name)?;
         self.write_tx_recorded(&format!("edit host {name}"), |tx| {
-        let mut values = config_columns(config).to_vec();
-        values.push(Value::Integer(old.id));
-        tx.execute(
-            "UPDATE hosts SET name = ?1, url = ?2, tls_ca = ?3, tls_cert = ?4, tls_key = ?5, labels = ?6, ssh = ?7 WHERE id = ?8",
-            params_from_iter(values),
-        )
-        .map_err(|e| write_error(e, config, "editing"))?;
-        if old.config.endpoint.to_string() != config.endpoint.to_string() {
-            for table in ["containers", "images", "networks", "volumes", "events", "sync_state", "host_status"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE host_id = ?1"), [old.id])
-                    .store_context(|| format!("forgetting the old mirror of host {name:?}"))?;
+            let mut values = config_columns(config).to_vec();
+            values.push(Value::Integer(old.id));
+            tx.execute(
+                "UPDATE hosts SET name = ?1, url = ?2, tls_ca = ?3, tls_cert = ?4, tls_key = ?5, labels = ?6, ssh = ?7 WHERE id = ?8",
+                params_from_iter(values),
+            )
+            .map_err(|e| write_error(e, config, "editing"))?;
+            if old.config.endpoint.to_string() != config.endpoint.to_string() {
+                for table in ["containers", "images", "networks", "volumes", "events", "sync_state", "host_status"] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE host_id = ?1"), [old.id])
+                        .store_context(|| format!("forgetting the old mirror of host {name:?}"))?;
+                }
             }
-        }
-        Ok(Host { id: old.id, config: config.clone() })
+            Ok(Host { id: old.id, config: config.clone() })
         })
     }
 
@@ -204,10 +196,7 @@ impl Store {
     /// The daemon answered a keep-alive after `rtt_ms`.
     pub fn touch_seen(&self, host_id: i64, rtt_ms: f64) -> Result<()> {
         self.conn()
-            .execute(
-                "UPDATE host_status SET last_seen_ms = ?2, rtt_ms = ?3 WHERE host_id = ?1",
-                params![host_id, now_ms(), rtt_ms],
-            )
+            .execute("UPDATE host_status SET last_seen_ms = ?2, rtt_ms = ?3 WHERE host_id = ?1", params![host_id, now_ms(), rtt_ms])
             .store_context(|| "recording the host as seen".into())?;
         Ok(())
     }

@@ -105,10 +105,7 @@ struct PoolHead {
 fn pool_head(tx: &rusqlite::Connection, name: &str) -> Result<PoolHead> {
     let row = tx
         .prepare_cached("SELECT id, spec, cursor FROM ipam_pools WHERE name = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row([name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<Vec<u8>>>(2)?)))
-                .optional()
-        })
+        .and_then(|mut stmt| stmt.query_row([name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<Vec<u8>>>(2)?))).optional())
         .store_context(|| format!("reading pool {name}"))?;
     let (id, spec, cursor) = row.ok_or_else(|| Error::PoolNotFound { name: name.to_owned() })?;
     let spec = parse_spec(&spec)?;
@@ -172,26 +169,19 @@ impl Store {
                 }
             }
             for h in &spec.hosts {
-                let known: bool = tx
-                    .query_row("SELECT count(*) FROM hosts WHERE name = ?1", [&h.host], |r| r.get::<_, i64>(0))
-                    .store_context(|| "reading hosts".into())?
-                    > 0;
+                let known: bool =
+                    tx.query_row("SELECT count(*) FROM hosts WHERE name = ?1", [&h.host], |r| r.get::<_, i64>(0)).store_context(|| "reading hosts".into())? > 0;
                 if !known {
                     return Err(Error::HostNotFound { name: h.host.clone() });
                 }
             }
             let json = serde_json::to_string(spec).expect("a pool spec serialises");
-            tx.execute(
-                "INSERT INTO ipam_pools (name, spec, segment, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![spec.name, json, spec.segment, now_ms()],
-            )
-            .store_context(|| format!("adding pool {}", spec.name))?;
+            tx.execute("INSERT INTO ipam_pools (name, spec, segment, created_ms) VALUES (?1, ?2, ?3, ?4)", params![spec.name, json, spec.segment, now_ms()])
+                .store_context(|| format!("adding pool {}", spec.name))?;
             let id = tx.last_insert_rowid();
             let now = now_ms();
             let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO ipam_addresses (pool_id, ip, state, reason, fixed, since_ms) VALUES (?1, ?2, 'reserved', ?3, 1, ?4)",
-                )
+                .prepare_cached("INSERT INTO ipam_addresses (pool_id, ip, state, reason, fixed, since_ms) VALUES (?1, ?2, 'reserved', ?3, 1, ?4)")
                 .store_context(|| "reserving addresses".into())?;
             for r in spec.fixed_reservations() {
                 insert.execute(params![id, key(r.ip), r.reason, now]).store_context(|| format!("reserving {}", r.ip))?;
@@ -221,13 +211,7 @@ impl Store {
         rows.into_iter()
             .map(|(spec, leased, quarantined, reserved)| {
                 let spec = parse_spec(&spec)?;
-                Ok(PoolSummary {
-                    size: spec.allocatable(),
-                    spec,
-                    leased: leased as u64,
-                    quarantined: quarantined as u64,
-                    reserved_count: reserved as u64,
-                })
+                Ok(PoolSummary { size: spec.allocatable(), spec, leased: leased as u64, quarantined: quarantined as u64, reserved_count: reserved as u64 })
             })
             .collect()
     }
@@ -347,7 +331,6 @@ impl Store {
         })
     }
 
-
     /// Release a leased address into quarantine (or free it at once when the pool's quarantine
     /// is zero), or lift a reservation made with `reserve`.
     pub fn release(&self, pool: &str, ip: IpAddr) -> Result<AddressRow> {
@@ -373,11 +356,9 @@ impl Store {
             }
             match row.state {
                 AddressState::Leased => quarantine(tx, &head, pool, row, now),
-                AddressState::Reserved if row.fixed => Err(unavailable(
-                    pool,
-                    ip,
-                    &format!("reserved by the pool's definition ({}); it cannot be released", row.reason.unwrap_or_default()),
-                )),
+                AddressState::Reserved if row.fixed => {
+                    Err(unavailable(pool, ip, &format!("reserved by the pool's definition ({}); it cannot be released", row.reason.unwrap_or_default())))
+                }
                 AddressState::Reserved => {
                     tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
                         .store_context(|| format!("lifting the reservation of {ip}"))?;
@@ -477,11 +458,9 @@ fn lease_one(tx: &rusqlite::Connection, head: &mut PoolHead, request: &LeaseRequ
 
 fn exhausted(tx: &rusqlite::Connection, head: &PoolHead, now: i64) -> Error {
     let quarantined = tx
-        .query_row(
-            "SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'quarantined' AND until_ms > ?2",
-            params![head.id, now],
-            |r| r.get::<_, i64>(0),
-        )
+        .query_row("SELECT count(*) FROM ipam_addresses WHERE pool_id = ?1 AND state = 'quarantined' AND until_ms > ?2", params![head.id, now], |r| {
+            r.get::<_, i64>(0)
+        })
         .unwrap_or(0);
     Error::PoolExhausted { pool: head.spec.name.clone(), quarantined: quarantined as u64 }
 }
@@ -494,11 +473,9 @@ fn insert_lease(tx: &rusqlite::Connection, head: &PoolHead, n: u128, reuse: bool
             .and_then(|mut s| s.execute(params![head.id, ip_key]))
             .store_context(|| "ending a quarantine".into())?;
     }
-    tx.prepare_cached(
-        "INSERT INTO ipam_addresses (pool_id, ip, state, host, container, fixed, since_ms) VALUES (?1, ?2, 'leased', ?3, ?4, 0, ?5)",
-    )
-    .and_then(|mut s| s.execute(params![head.id, ip_key, request.host, request.container, now]))
-    .store_context(|| "recording the lease".into())?;
+    tx.prepare_cached("INSERT INTO ipam_addresses (pool_id, ip, state, host, container, fixed, since_ms) VALUES (?1, ?2, 'leased', ?3, ?4, 0, ?5)")
+        .and_then(|mut s| s.execute(params![head.id, ip_key, request.host, request.container, now]))
+        .store_context(|| "recording the lease".into())?;
     Ok(AddressRow {
         pool: head.spec.name.clone(),
         ip: from_num(n, &head.spec.subnet).to_string(),
@@ -513,10 +490,8 @@ fn insert_lease(tx: &rusqlite::Connection, head: &PoolHead, n: u128, reuse: bool
 }
 
 fn all_specs(tx: &rusqlite::Connection) -> Result<Vec<PoolSpec>> {
-    let specs: Vec<String> = tx
-        .prepare_cached("SELECT spec FROM ipam_pools")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .store_context(|| "reading pools".into())?;
+    let specs: Vec<String> =
+        tx.prepare_cached("SELECT spec FROM ipam_pools").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).store_context(|| "reading pools".into())?;
     specs.iter().map(|s| parse_spec(s)).collect()
 }
 
@@ -534,8 +509,7 @@ fn quarantine(tx: &rusqlite::Connection, head: &PoolHead, pool: &str, row: Addre
     let ip: IpAddr = row.ip.parse().expect("a stored address");
     let seconds = head.spec.quarantine_seconds;
     if seconds == 0 {
-        tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
-            .store_context(|| format!("releasing {ip}"))?;
+        tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)]).store_context(|| format!("releasing {ip}"))?;
         return Ok(AddressRow { state: AddressState::Free, ..row });
     }
     let until = now.saturating_add((seconds as i64).saturating_mul(1000));
@@ -708,15 +682,14 @@ impl Store {
         let mut rows = stmt.query([]).store_context(|| "reading containers for the check".into())?;
         while let Some(r) = rows.next().store_context(|| "reading containers for the check".into())? {
             let column = |i| -> Result<Option<String>> { r.get(i).store_context(|| "reading containers for the check".into()) };
-            let (host, container_id, container, state) = (column(0)?.unwrap_or_default(), column(1)?.unwrap_or_default(), column(2)?.unwrap_or_default(), column(3)?);
+            let (host, container_id, container, state) =
+                (column(0)?.unwrap_or_default(), column(1)?.unwrap_or_default(), column(2)?.unwrap_or_default(), column(3)?);
             let (network, ip) = (column(4)?, column(5)?);
             let address = network.zip(ip.and_then(|ip| ip.parse().ok()));
             addresses.push(MirroredAddress { host, container_id, container, running: state.as_deref() == Some("running"), address });
         }
         let synced_ms = conn
-            .prepare_cached(
-                "SELECT h.name, coalesce(s.last_full_ms, 0) FROM hosts h LEFT JOIN sync_state s ON s.host_id = h.id",
-            )
+            .prepare_cached("SELECT h.name, coalesce(s.last_full_ms, 0) FROM hosts h LEFT JOIN sync_state s ON s.host_id = h.id")
             .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>())
             .store_context(|| "reading when hosts were synced".into())?;
         let networks = conn

@@ -34,9 +34,7 @@ fn rows_of(tx: &Transaction<'_>, host_id: i64, ids: Vec<String>) -> Result<BTree
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let host: String = tx
-        .query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0))
-        .store_context(|| "reading a host's name".into())?;
+    let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(|| "reading a host's name".into())?;
     let filter = ContainerFilter { all: true, host: Some(host), ids, ..Default::default() };
     Ok(containers_in(tx, &filter)?.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
@@ -56,9 +54,8 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).store_context(|| "starting the snapshot write".into())?;
         let now = now_ms();
         let ctx = || "writing the snapshot".to_owned();
-        let had_snapshot: bool = tx
-            .query_row("SELECT ifnull((SELECT full_syncs FROM sync_state WHERE host_id = ?1), 0) > 0", [host_id], |r| r.get(0))
-            .store_context(ctx)?;
+        let had_snapshot: bool =
+            tx.query_row("SELECT ifnull((SELECT full_syncs FROM sync_state WHERE host_id = ?1), 0) > 0", [host_id], |r| r.get(0)).store_context(ctx)?;
         let rows = if had_snapshot {
             let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
             record(&SnapshotSeen { before: containers_in(&tx, &ContainerFilter { all: true, host: Some(host), ..Default::default() })?, had_snapshot })
@@ -127,7 +124,10 @@ impl Store {
             let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
             let mut claimed = BTreeSet::new();
             for id in &touched {
-                let name = before.get(id).map(|r| r.name.as_str()).or_else(|| fresh.iter().find(|e| e.actor_id.as_deref() == Some(id)).and_then(|e| e.actor_name.as_deref()));
+                let name = before
+                    .get(id)
+                    .map(|r| r.name.as_str())
+                    .or_else(|| fresh.iter().find(|e| e.actor_id.as_deref() == Some(id)).and_then(|e| e.actor_name.as_deref()));
                 if super::audit::audit_claimed_in(&tx, &host, id, name, now)?.is_some() {
                     claimed.insert(id.clone());
                 }
@@ -154,8 +154,7 @@ impl Store {
             }
         }
         if !events.is_empty() {
-            tx.execute("UPDATE host_status SET last_seen_ms = ?2 WHERE host_id = ?1", params![host_id, now])
-                .store_context(ctx)?;
+            tx.execute("UPDATE host_status SET last_seen_ms = ?2 WHERE host_id = ?1", params![host_id, now]).store_context(ctx)?;
         }
         if let Some(seen) = seen {
             self.audit_append_in(&tx, &record(&seen))?;
@@ -258,9 +257,7 @@ fn upsert_container(tx: &Transaction<'_>, host_id: i64, c: &ContainerFacts, now:
     tx.prepare_cached("DELETE FROM container_ips WHERE host_id = ?1 AND container_id = ?2")
         .and_then(|mut stmt| stmt.execute(params![host_id, c.id]))
         .store_context(ctx)?;
-    let mut insert = tx
-        .prepare_cached("INSERT INTO container_ips (host_id, container_id, network, ip) VALUES (?1, ?2, ?3, ?4)")
-        .store_context(ctx)?;
+    let mut insert = tx.prepare_cached("INSERT INTO container_ips (host_id, container_id, network, ip) VALUES (?1, ?2, ?3, ?4)").store_context(ctx)?;
     for (network, ip) in &c.ips {
         insert.execute(params![host_id, c.id, network, ip]).store_context(ctx)?;
     }
@@ -274,15 +271,7 @@ fn upsert_image(tx: &Transaction<'_>, host_id: i64, i: &ImageFacts, now: i64) ->
             size = excluded.size, inspect = excluded.inspect, synced_ms = excluded.synced_ms",
     )
     .and_then(|mut stmt| {
-        stmt.execute(params![
-            host_id,
-            i.id,
-            serde_json::to_string(&i.repo_tags).expect("tags serialise"),
-            i.created_ms,
-            i.size,
-            i.inspect,
-            now
-        ])
+        stmt.execute(params![host_id, i.id, serde_json::to_string(&i.repo_tags).expect("tags serialise"), i.created_ms, i.size, i.inspect, now])
     })
     .store_context(|| format!("storing image {}", i.id))?;
     Ok(())
@@ -295,16 +284,7 @@ fn upsert_network(tx: &Transaction<'_>, host_id: i64, n: &NetworkFacts, now: i64
             subnets = excluded.subnets, inspect = excluded.inspect, synced_ms = excluded.synced_ms",
     )
     .and_then(|mut stmt| {
-        stmt.execute(params![
-            host_id,
-            n.id,
-            n.name,
-            n.driver,
-            n.scope,
-            serde_json::to_string(&n.subnets).expect("subnets serialise"),
-            n.inspect,
-            now
-        ])
+        stmt.execute(params![host_id, n.id, n.name, n.driver, n.scope, serde_json::to_string(&n.subnets).expect("subnets serialise"), n.inspect, now])
     })
     .store_context(|| format!("storing network {}", n.name))?;
     Ok(())

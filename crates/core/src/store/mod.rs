@@ -24,8 +24,8 @@ use crate::error::{Error, Result, StoreContext};
 pub use hosts::validate_host_name;
 pub(crate) use hosts::validate_name;
 pub use mirror::{BatchSeen, SnapshotSeen};
-pub use recorded::Audited;
 pub use query::{ContainerFilter, EventQuery};
+pub use recorded::Audited;
 
 /// Events kept per host; older ones are dropped as new ones arrive.
 pub const EVENTS_KEPT_PER_HOST: i64 = 100_000;
@@ -53,21 +53,17 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         refuse_foreign_file(path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                context: format!("creating the folder {} for the database", parent.display()),
-                source,
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| Error::Io { context: format!("creating the folder {} for the database", parent.display()), source })?;
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|source| classify_open_error(path, source))?;
         conn.busy_timeout(Duration::from_secs(10)).store_context(|| "setting the busy timeout".into())?;
         migrate(&mut conn, path)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .store_context(|| "configuring the connection".into())?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").store_context(|| "configuring the connection".into())?;
         // Plans that do not depend on bound values. Without this, a range query over a
         // parameter (IPAM's free-address scan) is parsed and planned again on every run.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-            .store_context(|| "configuring the connection".into())?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).store_context(|| "configuring the connection".into())?;
         Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), events_kept_per_host: EVENTS_KEPT_PER_HOST, audit_clock: Box::new(now_ms) })
     }
 
@@ -97,9 +93,7 @@ impl Store {
     /// queue on the write lock instead of failing halfway. `what` names the change in errors.
     fn write_tx<T>(&self, what: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .store_context(|| format!("starting to {what}"))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).store_context(|| format!("starting to {what}"))?;
         let out = f(&tx)?;
         tx.commit().store_context(|| format!("committing: {what}"))?;
         Ok(out)
@@ -107,9 +101,7 @@ impl Store {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .store_context(|| "reading the schema version".into())
+        self.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).store_context(|| "reading the schema version".into())
     }
 }
 
@@ -118,9 +110,7 @@ fn refuse_foreign_file(path: &Path) -> Result<()> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(Error::Io { context: format!("opening the database {}", path.display()), source })
-        }
+        Err(source) => return Err(Error::Io { context: format!("opening the database {}", path.display()), source }),
     };
     let meta = file.metadata().map_err(|source| Error::Io { context: format!("reading {}", path.display()), source })?;
     if meta.is_dir() {
@@ -158,10 +148,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             return Ok(true); // a new, empty file
         }
         if app != schema::APPLICATION_ID {
-            return Err(Error::NotABerthDatabase {
-                path: path.to_owned(),
-                reason: "it is an SQLite database of another program".into(),
-            });
+            return Err(Error::NotABerthDatabase { path: path.to_owned(), reason: "it is an SQLite database of another program".into() });
         }
         if version > latest {
             return Err(Error::SchemaTooNew { path: path.to_owned(), found: version, supported: latest });
@@ -177,12 +164,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     if fresh {
         // Settings that only take effect on an empty file.
-        conn.execute_batch("PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;")
-            .store_context(|| format!("initialising {}", path.display()))?;
+        conn.execute_batch("PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;").store_context(|| format!("initialising {}", path.display()))?;
     }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .store_context(|| "starting the schema migration".into())?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).store_context(|| "starting the schema migration".into())?;
     // Another process may have migrated between our read and the write lock.
     let state = read_version(&tx)?;
     check(state)?;
@@ -192,8 +176,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         tx.execute_batch(sql).store_context(|| format!("applying schema migration {version}"))?;
         tx.pragma_update(None, "user_version", version).store_context(|| "recording the schema version".into())?;
     }
-    tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
-        .store_context(|| "marking the file as a Berth database".into())?;
+    tx.pragma_update(None, "application_id", schema::APPLICATION_ID).store_context(|| "marking the file as a Berth database".into())?;
     tx.commit().store_context(|| "committing the schema migration".into())
 }
 

@@ -132,7 +132,6 @@ impl Store {
         containers_in(&self.conn(), filter)
     }
 
-
     /// Find one container by full id, name, `HOST/NAME` or unique id prefix; returns (host, id, inspect JSON).
     pub fn container_inspect(&self, query: &str) -> Result<(String, String, String)> {
         let not_found = || Error::ContainerNotFound { query: query.to_owned() };
@@ -145,9 +144,7 @@ impl Store {
                       JOIN container_inspect d ON d.host_id = c.host_id AND d.container_id = c.id";
         let fetch = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<(String, String, String, String)>> {
             let mut stmt = conn.prepare_cached(sql).store_context(|| "looking up a container".into())?;
-            let rows = stmt
-                .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .store_context(|| "looking up a container".into())?;
+            let rows = stmt.query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).store_context(|| "looking up a container".into())?;
             rows.collect::<rusqlite::Result<Vec<_>>>().store_context(|| "looking up a container".into())
         };
         let (host, name) = match query.split_once('/') {
@@ -159,10 +156,7 @@ impl Store {
         let mut found = fetch(&format!("{select} WHERE (c.id = ?1 OR c.name = ?1) {host_clause}"), &[&name, &host])?;
         if found.is_empty() && is_hex {
             let prefix = name.to_ascii_lowercase();
-            found = fetch(
-                &format!("{select} WHERE c.id >= ?1 AND c.id < ?1 || 'g' {host_clause} ORDER BY h.name LIMIT 10"),
-                &[&prefix, &host],
-            )?;
+            found = fetch(&format!("{select} WHERE c.id >= ?1 AND c.id < ?1 || 'g' {host_clause} ORDER BY h.name LIMIT 10"), &[&prefix, &host])?;
         }
         match found.len() {
             0 => {

@@ -142,9 +142,7 @@ fn snapshots_replace_and_events_touch_single_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_in(dir.path());
     let host = store.add_host(&host_config("alpha")).unwrap();
-    store
-        .write_snapshot(host.id, &snapshot(vec![container("c1", "web", "running", &[], &[]), container("c2", "db", "exited", &[], &[])]))
-        .unwrap();
+    store.write_snapshot(host.id, &snapshot(vec![container("c1", "web", "running", &[], &[]), container("c2", "db", "exited", &[], &[])])).unwrap();
     store.write_snapshot(host.id, &snapshot(vec![container("c2", "db", "running", &[], &[])])).unwrap();
     let all = ContainerFilter { all: true, ..Default::default() };
     let names: Vec<_> = store.containers(&all).unwrap().into_iter().map(|c| (c.name, c.state)).collect();
@@ -184,9 +182,7 @@ fn filters_combine_like_docker_ps() {
             ]),
         )
         .unwrap();
-    store
-        .write_snapshot(b.id, &snapshot(vec![container("b1", "blog-web", "running", &[("app", "blog")], &[("lan", "192.168.5.11")])]))
-        .unwrap();
+    store.write_snapshot(b.id, &snapshot(vec![container("b1", "blog-web", "running", &[("app", "blog")], &[("lan", "192.168.5.11")])])).unwrap();
     let names = |specs: &[&str], all: bool, host: Option<&str>| -> Vec<String> {
         let mut f = ContainerFilter { all, host: host.map(str::to_owned), ..Default::default() };
         for s in specs {
@@ -212,7 +208,9 @@ fn filters_combine_like_docker_ps() {
     assert_eq!(row.labels.get("tier").map(String::as_str), Some("web"));
 
     let mut f = ContainerFilter::default();
-    for (spec, needle) in [("name", "KEY=VALUE"), ("colour=red", "unknown key"), ("state=up", "unknown state"), ("ip=300.1.1.1", "not an IP"), ("name=", "empty")] {
+    for (spec, needle) in
+        [("name", "KEY=VALUE"), ("colour=red", "unknown key"), ("state=up", "unknown state"), ("ip=300.1.1.1", "not an IP"), ("name=", "empty")]
+    {
         let err = f.add(spec).unwrap_err().to_string();
         assert!(err.contains(needle), "{spec}: {err}");
     }
@@ -276,9 +274,7 @@ fn events_are_bounded_per_host_keeping_the_newest() {
         let events: Vec<_> = (0..10).map(|i| event(1_000 + batch * 10 + i)).collect();
         store.apply_events(a.id, &events, &[]).unwrap();
     }
-    let count = |host: i64| -> i64 {
-        store.conn().query_row("SELECT count(*) FROM events WHERE host_id = ?1", [host], |r| r.get(0)).unwrap()
-    };
+    let count = |host: i64| -> i64 { store.conn().query_row("SELECT count(*) FROM events WHERE host_id = ?1", [host], |r| r.get(0)).unwrap() };
     assert!((100..100 + 1024).contains(&count(a.id)), "{} events kept", count(a.id));
     assert_eq!(count(b.id), 1, "another host's events are not trimmed");
     let newest = store.events(&EventQuery { host: Some("alpha".into()), since_ns: None, limit: 1 }).unwrap();
@@ -344,12 +340,7 @@ fn rows_can_be_fetched_by_id_for_patches() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_in(dir.path());
     let host = store.add_host(&host_config("a")).unwrap();
-    store
-        .write_snapshot(
-            host.id,
-            &snapshot(vec![container("c1", "web", "running", &[], &[]), container("c2", "job", "exited", &[], &[])]),
-        )
-        .unwrap();
+    store.write_snapshot(host.id, &snapshot(vec![container("c1", "web", "running", &[], &[]), container("c2", "job", "exited", &[], &[])])).unwrap();
     let filter = ContainerFilter { all: true, ids: vec!["c2".into(), "gone".into()], ..Default::default() };
     let rows = store.containers(&filter).unwrap();
     assert_eq!(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["c2"]);

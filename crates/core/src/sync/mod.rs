@@ -21,8 +21,8 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, info_span, warn, Instrument};
 
-pub use crate::connect::SNAPSHOT_CONCURRENCY;
 use crate::connect::Engine;
+pub use crate::connect::SNAPSHOT_CONCURRENCY;
 use crate::error::{Error, Result};
 use crate::fleet::Fleet;
 use crate::model::{Change, EventRecord, Host, Reachability, Snapshot};
@@ -72,10 +72,7 @@ pub struct SnapshotCounts {
 }
 
 /// Run store calls off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    store: &Arc<Store>,
-    f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
-) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(store: &Arc<Store>, f: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || f(&store)).await.expect("store task panicked")
 }
@@ -110,12 +107,7 @@ pub async fn sync_once(fleet: &Fleet, host: &Host) -> Result<SnapshotCounts> {
 }
 
 fn counts(snapshot: &Snapshot) -> SnapshotCounts {
-    SnapshotCounts {
-        containers: snapshot.containers.len(),
-        images: snapshot.images.len(),
-        networks: snapshot.networks.len(),
-        volumes: snapshot.volumes.len(),
-    }
+    SnapshotCounts { containers: snapshot.containers.len(), images: snapshot.images.len(), networks: snapshot.networks.len(), volumes: snapshot.volumes.len() }
 }
 
 /// Capped exponential back-off between reconnects.
@@ -140,8 +132,7 @@ impl Backoff {
 
 /// Follow every host until `shutdown` turns true: one task per host.
 pub async fn follow_all(fleet: Arc<Fleet>, hosts: Vec<Host>, shutdown: watch::Receiver<bool>) {
-    let tasks: Vec<_> =
-        hosts.into_iter().map(|host| tokio::spawn(follow(Arc::clone(&fleet), host, shutdown.clone()))).collect();
+    let tasks: Vec<_> = hosts.into_iter().map(|host| tokio::spawn(follow(Arc::clone(&fleet), host, shutdown.clone()))).collect();
     for task in tasks {
         let _ = task.await;
     }
@@ -204,13 +195,7 @@ impl Drop for AbortOnDrop {
 
 impl Follower {
     fn status(&self, state: Reachability, rtt_ms: Option<f64>) {
-        self.fleet.publish(MirrorUpdate::Status {
-            host_id: self.host.id,
-            host: self.host.name().to_owned(),
-            state,
-            error: None,
-            rtt_ms,
-        });
+        self.fleet.publish(MirrorUpdate::Status { host_id: self.host.id, host: self.host.name().to_owned(), state, error: None, rtt_ms });
     }
 
     fn store(&self) -> &Arc<Store> {
@@ -236,8 +221,7 @@ impl Follower {
         // while we list is then both in the listing or after it, never lost between the two.
         let last_event_ns = blocking(self.store(), move |s| s.last_event_ns(host_id)).await?;
         let snapshot_ns = info.now_ns();
-        let replay_from_s = (snapshot_ns / 1_000_000_000 - 1)
-            .min(last_event_ns.map(|ns| ns / 1_000_000_000).unwrap_or(i64::MAX));
+        let replay_from_s = (snapshot_ns / 1_000_000_000 - 1).min(last_event_ns.map(|ns| ns / 1_000_000_000).unwrap_or(i64::MAX));
         let (tx, mut rx) = mpsc::channel(4 * BATCH_MAX);
         let events = engine.events(replay_from_s);
         let _reader = AbortOnDrop(tokio::spawn(async move {
@@ -472,11 +456,9 @@ impl Touched {
                 }
                 // `kill` only sends a signal (a `die` follows if the process ends); inspecting then
                 // would wait tens of ms on the container's lock while the daemon handles the exit.
-                (
-                    "container",
-                    "create" | "start" | "restart" | "die" | "oom" | "stop" | "pause" | "unpause" | "rename" | "update"
-                    | "health_status",
-                ) if !t.removed_containers.contains(&id) => {
+                ("container", "create" | "start" | "restart" | "die" | "oom" | "stop" | "pause" | "unpause" | "rename" | "update" | "health_status")
+                    if !t.removed_containers.contains(&id) =>
+                {
                     t.containers.insert(id);
                 }
                 ("network", verb) => {

@@ -17,9 +17,7 @@ const DAY: i64 = 86_400_000;
 /// A store on `dir`'s berth.db whose audit clock reads `clock`.
 fn store_at(dir: &Path, clock: &Arc<AtomicI64>) -> Store {
     let clock = Arc::clone(clock);
-    Store::open(&dir.join("berth.db"))
-        .unwrap()
-        .with_audit_clock(move || clock.load(Ordering::SeqCst))
+    Store::open(&dir.join("berth.db")).unwrap().with_audit_clock(move || clock.load(Ordering::SeqCst))
 }
 
 /// A store in a new folder, its audit clock at T0.
@@ -62,10 +60,7 @@ fn changed(change: impl FnOnce(&mut NewAuditRow)) -> NewAuditRow {
 }
 
 fn object(id: Option<&str>, name: Option<&str>) -> AuditObject {
-    AuditObject {
-        id: id.map(Into::into),
-        name: name.map(Into::into),
-    }
+    AuditObject { id: id.map(Into::into), name: name.map(Into::into) }
 }
 
 /// A 64-digit container id starting with `prefix`.
@@ -105,9 +100,7 @@ fn five_rows(dir: &Path) -> Store {
     let store = store_at(dir, &clock);
     for i in 0..5 {
         clock.store(T0 + i * 1000, Ordering::SeqCst);
-        store
-            .audit_append(&[row(&format!("op-{i}"), "h1", "stop")])
-            .unwrap();
+        store.audit_append(&[row(&format!("op-{i}"), "h1", "stop")]).unwrap();
     }
     store
 }
@@ -128,11 +121,7 @@ fn rows_read_back_with_every_filter() {
             error: Some("no such container".into()),
             ..row("op-1", "h1", "stop")
         },
-        NewAuditRow {
-            via: Via::App,
-            object: object(Some(&cid("bbbb1111")), Some("web")),
-            ..row("op-2", "h2", "start")
-        },
+        NewAuditRow { via: Via::App, object: object(Some(&cid("bbbb1111")), Some("web")), ..row("op-2", "h2", "start") },
         NewAuditRow {
             via: Via::External,
             actor: "host:h2".into(),
@@ -141,22 +130,13 @@ fn rows_read_back_with_every_filter() {
             before: None,
             ..row("op-3", "h2", "create")
         },
-        NewAuditRow {
-            host: None,
-            kind: "pool".into(),
-            object: object(None, Some("lan")),
-            reason: Some("more room".into()),
-            ..row("op-4", "h1", "create")
-        },
+        NewAuditRow { host: None, kind: "pool".into(), object: object(None, Some("lan")), reason: Some("more room".into()), ..row("op-4", "h1", "create") },
     ];
     let mut rows = rows.to_vec();
     rows[0].object = object(Some(&cid("aaaa1111")), Some("web"));
     for (i, r) in rows.iter().enumerate() {
         clock.store(T0 + i as i64 * 1000, Ordering::SeqCst);
-        assert_eq!(
-            store.audit_append(std::slice::from_ref(r)).unwrap(),
-            [i as i64 + 1]
-        );
+        assert_eq!(store.audit_append(std::slice::from_ref(r)).unwrap(), [i as i64 + 1]);
     }
     let full_id = format!("object={}", cid("aaaa2222"));
     // (query, ids newest first)
@@ -213,26 +193,15 @@ fn rows_serialise_with_the_documented_field_names() {
     let dir = tempfile::tempdir().unwrap();
     let store = five_rows(dir.path());
     let json = serde_json::to_value(&store.audit(&AuditQuery::default()).unwrap()[0]).unwrap();
-    let keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut want = [
-        "id", "op", "time", "time_ms", "actor", "via", "host", "kind", "object", "action",
-        "outcome", "error", "before", "after", "reason", "request", "hash",
-    ];
+    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want =
+        ["id", "op", "time", "time_ms", "actor", "via", "host", "kind", "object", "action", "outcome", "error", "before", "after", "reason", "request", "hash"];
     want.sort();
     assert_eq!(keys, want);
     assert_eq!(json["via"], "cli");
     assert_eq!(json["outcome"], "ok");
     assert_eq!(json["object"], json!({"id": cid("c0ffee"), "name": "web"}));
-    assert_eq!(
-        json["before"],
-        json!({"state": "running"}),
-        "an object, not a string"
-    );
+    assert_eq!(json["before"], json!({"state": "running"}), "an object, not a string");
     assert_eq!(json["error"], Value::Null);
     for via in Via::ALL {
         assert_eq!(serde_json::to_value(via).unwrap(), via.as_str());
@@ -246,69 +215,28 @@ fn rows_serialise_with_the_documented_field_names() {
 fn a_request_and_its_completion_are_two_rows() {
     let (_dir, clock, store) = clocked();
     // A create: the name is known, the id is not yet.
-    let asked = NewAuditRow {
-        object: object(None, Some("web")),
-        before: None,
-        after: None,
-        reason: Some("new release".into()),
-        ..row("op-1", "h1", "create")
-    };
+    let asked = NewAuditRow { object: object(None, Some("web")), before: None, after: None, reason: Some("new release".into()), ..row("op-1", "h1", "create") };
     let request = store.audit_request(&asked, T0 + 60_000).unwrap();
     assert_eq!(request, 1);
     let rows = store.audit(&AuditQuery::default()).unwrap();
-    assert_eq!(
-        (rows[0].outcome, rows[0].request),
-        (Outcome::Unknown, None),
-        "stored as unknown"
-    );
+    assert_eq!((rows[0].outcome, rows[0].request), (Outcome::Unknown, None), "stored as unknown");
 
     clock.store(T0 + 500, Ordering::SeqCst);
     let id = cid("abc123");
     let learnt = object(Some(&id), None);
     let after = Some(json!({"state": "created"}));
-    let done = store
-        .audit_complete(
-            request,
-            Outcome::Ok,
-            None,
-            after.clone(),
-            Some(learnt),
-            T0 + 5_000,
-        )
-        .unwrap();
+    let done = store.audit_complete(request, Outcome::Ok, None, after.clone(), Some(learnt), T0 + 5_000).unwrap();
     assert_eq!(done, 2);
     let rows = store.audit(&AuditQuery::default()).unwrap();
     let completion = &rows[0];
     assert_eq!(completion.request, Some(request));
     assert_eq!(completion.outcome, Outcome::Ok);
-    assert_eq!(
-        completion.object,
-        object(Some(&id), Some("web")),
-        "the id learnt, the name kept"
-    );
-    assert_eq!(
-        (
-            &completion.op,
-            &completion.action,
-            &completion.reason,
-            &completion.after
-        ),
-        (&asked.op, &asked.action, &asked.reason, &after)
-    );
-    assert_eq!(
-        rows[1].outcome,
-        Outcome::Unknown,
-        "the request row is never rewritten"
-    );
+    assert_eq!(completion.object, object(Some(&id), Some("web")), "the id learnt, the name kept");
+    assert_eq!((&completion.op, &completion.action, &completion.reason, &completion.after), (&asked.op, &asked.action, &asked.reason, &after));
+    assert_eq!(rows[1].outcome, Outcome::Unknown, "the request row is never rewritten");
     // The claim now names the id, and ends when the completion said.
-    assert_eq!(
-        store.audit_claimed("h1", &id, None, T0 + 4_000).unwrap(),
-        Some(1)
-    );
-    assert_eq!(
-        store.audit_claimed("h1", &id, None, T0 + 6_000).unwrap(),
-        None
-    );
+    assert_eq!(store.audit_claimed("h1", &id, None, T0 + 4_000).unwrap(), Some(1));
+    assert_eq!(store.audit_claimed("h1", &id, None, T0 + 6_000).unwrap(), None);
 
     let error = |r: Result<i64>| r.unwrap_err().to_string();
     let again = store.audit_complete(request, Outcome::Ok, None, None, None, T0);
@@ -324,14 +252,8 @@ fn a_request_and_its_completion_are_two_rows() {
 fn claims_fold_events_while_in_flight_and_expire() {
     let (_dir, clock, store) = clocked();
     let web = cid("a1");
-    let stop_web = NewAuditRow {
-        object: object(Some(&web), Some("web")),
-        ..row("op-1", "h1", "stop")
-    };
-    let stop_db = NewAuditRow {
-        object: object(None, Some("db")),
-        ..row("op-2", "h2", "stop")
-    };
+    let stop_web = NewAuditRow { object: object(Some(&web), Some("web")), ..row("op-1", "h1", "stop") };
+    let stop_db = NewAuditRow { object: object(None, Some("db")), ..row("op-2", "h2", "stop") };
     assert_eq!(store.audit_request(&stop_web, T0 + 60_000).unwrap(), 1);
     assert_eq!(store.audit_request(&stop_db, T0 + 60_000).unwrap(), 2);
     // (host, id, name, now, the claiming request)
@@ -357,37 +279,20 @@ fn claims_fold_events_while_in_flight_and_expire() {
         store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
     };
     clock.store(T0 + 60_000 + CLAIM_KEPT_MS - 1, Ordering::SeqCst);
-    store
-        .audit_request(&row("op-3", "h1", "start"), T0 + 20 * 60_000)
-        .unwrap();
+    store.audit_request(&row("op-3", "h1", "start"), T0 + 20 * 60_000).unwrap();
     assert_eq!(claims(), 3);
     clock.store(T0 + 60_000 + CLAIM_KEPT_MS + 1, Ordering::SeqCst);
-    store
-        .audit_request(&row("op-4", "h1", "start"), T0 + 20 * 60_000)
-        .unwrap();
+    store.audit_request(&row("op-4", "h1", "start"), T0 + 20 * 60_000).unwrap();
     assert_eq!(claims(), 2, "the two ended claims are gone");
     // A completion after its claim went puts it back, to fold what its change caused.
-    store
-        .audit_complete(1, Outcome::Ok, None, None, None, T0 + 30 * 60_000)
-        .unwrap();
-    assert_eq!(
-        store
-            .audit_claimed("h1", &web, None, T0 + 15 * 60_000)
-            .unwrap(),
-        Some(1)
-    );
+    store.audit_complete(1, Outcome::Ok, None, None, None, T0 + 30 * 60_000).unwrap();
+    assert_eq!(store.audit_claimed("h1", &web, None, T0 + 15 * 60_000).unwrap(), Some(1));
 }
 
 #[test]
 fn verify_holds_on_a_fresh_chain_and_after_prune() {
     let (dir, clock, store) = clocked();
-    let fresh = VerifyReport {
-        rows: 0,
-        ok: true,
-        first_bad: None,
-        reason: None,
-        anchor: None,
-    };
+    let fresh = VerifyReport { rows: 0, ok: true, first_bad: None, reason: None, anchor: None };
     assert_eq!(store.audit_verify().unwrap(), fresh);
     let append_at = |day: i64| {
         clock.store(T0 + day * DAY, Ordering::SeqCst);
@@ -421,10 +326,7 @@ fn verify_holds_on_a_fresh_chain_and_after_prune() {
     raw(dir.path()).execute(forged, []).unwrap();
     let got = store.audit_verify().unwrap();
     assert_eq!((got.ok, got.first_bad), (false, Some(5)), "{got:?}");
-    assert!(got
-        .reason
-        .unwrap()
-        .contains("before the chain's start (row 13)"));
+    assert!(got.reason.unwrap().contains("before the chain's start (row 13)"));
 }
 
 #[test]
@@ -460,22 +362,14 @@ fn verify_names_a_middle_row_after_any_column_of_it_is_edited() {
         let set = format!("UPDATE audit SET {column} = ?1 WHERE id = ?2");
         sqlite3.execute(&set, params![edit, 3]).unwrap();
         let got = store.audit_verify().unwrap();
-        assert_eq!(
-            (got.ok, got.first_bad),
-            (false, Some(3)),
-            "{column} = {edit:?}: {got:?}"
-        );
+        assert_eq!((got.ok, got.first_bad), (false, Some(3)), "{column} = {edit:?}: {got:?}");
         let edited_id = if column == "id" { 1003 } else { 3 };
         sqlite3.execute(&set, params![was, edited_id]).unwrap();
         assert_eq!(report(&store), (true, 5, None), "{column} restored");
     }
     // A row rewritten with a hash that matches its new content breaks the next link.
-    let prev: String = sqlite3
-        .query_row("SELECT hash FROM audit WHERE id = 2", [], |r| r.get(0))
-        .unwrap();
-    sqlite3
-        .execute("UPDATE audit SET action = 'start' WHERE id = 3", [])
-        .unwrap();
+    let prev: String = sqlite3.query_row("SELECT hash FROM audit WHERE id = 2", [], |r| r.get(0)).unwrap();
+    sqlite3.execute("UPDATE audit SET action = 'start' WHERE id = 3", []).unwrap();
     let sql = format!("SELECT {COLUMNS} FROM audit WHERE id = 3");
     let hash = sqlite3
         .query_row(&sql, [], |r| {
@@ -484,15 +378,9 @@ fn verify_names_a_middle_row_after_any_column_of_it_is_edited() {
         })
         .unwrap();
     let hash = std::str::from_utf8(&hash).unwrap();
-    sqlite3
-        .execute("UPDATE audit SET hash = ?1 WHERE id = 3", [hash])
-        .unwrap();
+    sqlite3.execute("UPDATE audit SET hash = ?1 WHERE id = 3", [hash]).unwrap();
     let got = store.audit_verify().unwrap();
-    assert_eq!(
-        (got.ok, got.rows, got.first_bad),
-        (false, 3, Some(4)),
-        "{got:?}"
-    );
+    assert_eq!((got.ok, got.rows, got.first_bad), (false, 3, Some(4)), "{got:?}");
 }
 
 #[test]
@@ -500,51 +388,22 @@ fn verify_names_the_first_missing_row_after_a_deletion() {
     // (rows deleted, the row named, what the reason says)
     let cases: &[(&str, i64, &str)] = &[
         ("id = 3", 3, "row 3 is missing (row 2 is followed by row 4)"),
-        (
-            "id IN (2, 3)",
-            2,
-            "rows 2 to 3 are missing (row 1 is followed by row 4)",
-        ),
+        ("id IN (2, 3)", 2, "rows 2 to 3 are missing (row 1 is followed by row 4)"),
         ("id = 1", 1, "row 1 is missing (the log starts at row 2)"),
-        (
-            "id = 5",
-            5,
-            "row 5 is missing (the log ends at row 4, its head is row 5)",
-        ),
-        (
-            "id >= 4",
-            4,
-            "rows 4 to 5 are missing (the log ends at row 3, its head is row 5)",
-        ),
-        (
-            "1",
-            1,
-            "rows 1 to 5 are missing (no row is left, its head is row 5)",
-        ),
+        ("id = 5", 5, "row 5 is missing (the log ends at row 4, its head is row 5)"),
+        ("id >= 4", 4, "rows 4 to 5 are missing (the log ends at row 3, its head is row 5)"),
+        ("1", 1, "rows 1 to 5 are missing (no row is left, its head is row 5)"),
     ];
     for &(deleted, named, reason) in cases {
         let dir = tempfile::tempdir().unwrap();
         let store = five_rows(dir.path());
-        raw(dir.path())
-            .execute(&format!("DELETE FROM audit WHERE {deleted}"), [])
-            .unwrap();
+        raw(dir.path()).execute(&format!("DELETE FROM audit WHERE {deleted}"), []).unwrap();
         let got = store.audit_verify().unwrap();
-        assert_eq!(
-            (got.ok, got.first_bad),
-            (false, Some(named)),
-            "{deleted}: {got:?}"
-        );
-        assert!(
-            got.reason.as_deref().unwrap().starts_with(reason),
-            "{deleted}: {got:?}"
-        );
+        assert_eq!((got.ok, got.first_bad), (false, Some(named)), "{deleted}: {got:?}");
+        assert!(got.reason.as_deref().unwrap().starts_with(reason), "{deleted}: {got:?}");
         // Appending goes on after the recorded head; the gap stays in sight.
         store.audit_append(&[row("op", "h1", "stop")]).unwrap();
-        assert_eq!(
-            store.audit_verify().unwrap().first_bad,
-            Some(named),
-            "{deleted}, appended"
-        );
+        assert_eq!(store.audit_verify().unwrap().first_bad, Some(named), "{deleted}, appended");
     }
 }
 
@@ -552,14 +411,9 @@ fn verify_names_the_first_missing_row_after_a_deletion() {
 fn prune_keeps_a_broken_stretch() {
     let dir = tempfile::tempdir().unwrap();
     let store = five_rows(dir.path());
-    raw(dir.path())
-        .execute("UPDATE audit SET actor = 'mallory' WHERE id = 2", [])
-        .unwrap();
+    raw(dir.path()).execute("UPDATE audit SET actor = 'mallory' WHERE id = 2", []).unwrap();
     let error = store.audit_prune(T0 + DAY).unwrap_err().to_string();
-    assert!(
-        error.contains("broken at row 2") && error.contains("Nothing was pruned"),
-        "{error}"
-    );
+    assert!(error.contains("broken at row 2") && error.contains("Nothing was pruned"), "{error}");
     assert_eq!(store.audit(&AuditQuery::default()).unwrap().len(), 5);
     // What lies before the break may go.
     assert_eq!(store.audit_prune(T0 + 500).unwrap(), 1);
@@ -599,51 +453,28 @@ fn bad_input_is_refused() {
     let (dir, _clock, store) = clocked();
     let error = "bogus".parse::<Via>().unwrap_err();
     assert_eq!(error.code(), "invalid_input");
-    assert_eq!(
-        error.to_string(),
-        r#"invalid via: "bogus"; use cli, app or external"#
-    );
+    assert_eq!(error.to_string(), r#"invalid via: "bogus"; use cli, app or external"#);
     let error = "Ok".parse::<Outcome>().unwrap_err().to_string();
     assert_eq!(error, r#"invalid outcome: "Ok"; use ok, failed or unknown"#);
     assert!(serde_json::from_value::<AuditQuery>(json!({"via": "bogus"})).is_err());
     let parsed: AuditQuery = serde_json::from_value(json!({"host": "h1", "via": "app"})).unwrap();
-    assert_eq!(
-        (parsed.limit, parsed.via),
-        (100, Some(Via::App)),
-        "defaults for the rest"
-    );
+    assert_eq!((parsed.limit, parsed.via), (100, Some(Via::App)), "defaults for the rest");
     // (the bad row, the refusal)
     let rows = [
-        (
-            changed(|r| r.kind = "spaceship".into()),
-            "use container, network, image",
-        ),
+        (changed(|r| r.kind = "spaceship".into()), "use container, network, image"),
         (changed(|r| r.op = String::new()), "its op is empty"),
         (changed(|r| r.actor = " ".into()), "its actor is empty"),
         (changed(|r| r.request = Some(7)), "not an earlier row"),
     ];
     for (bad, refusal) in rows {
-        let error = store
-            .audit_append(&[row("op", "h1", "stop"), bad])
-            .unwrap_err()
-            .to_string();
+        let error = store.audit_append(&[row("op", "h1", "stop"), bad]).unwrap_err().to_string();
         assert!(error.contains(refusal), "{error}");
     }
-    let error = store
-        .audit_request(&changed(|r| r.host = None), T0 + 1)
-        .unwrap_err()
-        .to_string();
+    let error = store.audit_request(&changed(|r| r.host = None), T0 + 1).unwrap_err().to_string();
     assert!(error.contains("names no host"), "{error}");
-    let error = store
-        .audit_request(&row("op", "h1", "stop"), T0 - 1)
-        .unwrap_err()
-        .to_string();
+    let error = store.audit_request(&row("op", "h1", "stop"), T0 - 1).unwrap_err().to_string();
     assert!(error.contains("before now"), "{error}");
-    for words in [
-        "limit=0",
-        &format!("limit={}", MAX_AUDIT_LIMIT + 1),
-        "kind=containers",
-    ] {
+    for words in ["limit=0", &format!("limit={}", MAX_AUDIT_LIMIT + 1), "kind=containers"] {
         let error = store.audit(&query(words)).unwrap_err();
         assert_eq!(error.code(), "invalid_input", "{words}");
     }
@@ -651,10 +482,7 @@ fn bad_input_is_refused() {
     // The table refuses what the types would: a person with sqlite3 cannot write a bad word.
     store.audit_append(&[row("op", "h1", "stop")]).unwrap();
     let bad = raw(dir.path()).execute("UPDATE audit SET via = 'bogus'", []);
-    assert!(bad
-        .unwrap_err()
-        .to_string()
-        .contains("CHECK constraint failed"));
+    assert!(bad.unwrap_err().to_string().contains("CHECK constraint failed"));
 }
 
 #[test]
@@ -684,10 +512,7 @@ fn the_canonical_form_never_changes() {
     let want = r#"[1,"op-1",1795608000000,"alice","cli","h1","container","c0ffee","web","stop","ok",null,"{\"state\":\"running\"}",null,"two\u000alines\u0009and a \\ é",null]"#;
     assert_eq!(std::str::from_utf8(&buf).unwrap(), want);
     let hash = chain_hash("0".repeat(64).as_bytes(), &fields, &mut buf);
-    assert_eq!(
-        std::str::from_utf8(&hash).unwrap(),
-        "96c9b03c690511d94ec4b5496d6c62805d013e3bd206b0a72f78408f7b25cbbb"
-    );
+    assert_eq!(std::str::from_utf8(&hash).unwrap(), "96c9b03c690511d94ec4b5496d6c62805d013e3bd206b0a72f78408f7b25cbbb");
     // A changed type is a changed hash.
     let mut typed = fields;
     typed[2] = ValueRef::Real(T0 as f64);
@@ -695,9 +520,7 @@ fn the_canonical_form_never_changes() {
     assert!(std::str::from_utf8(&buf).unwrap().contains(",1.795608e12,"));
     typed[2] = ValueRef::Blob(&[0xff, 0x01]);
     canonical(&typed, &mut buf);
-    assert!(std::str::from_utf8(&buf)
-        .unwrap()
-        .contains(r#",{"blob":"ff01"},"#));
+    assert!(std::str::from_utf8(&buf).unwrap().contains(r#",{"blob":"ff01"},"#));
 }
 
 #[test]
@@ -721,11 +544,7 @@ fn filters_read_an_index_newest_first() {
         let (sql, params) = query_sql(&query(words));
         let conn = store.conn();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(params_from_iter(params), |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let plan: Vec<String> = stmt.query_map(params_from_iter(params), |r| r.get(3)).unwrap().collect::<rusqlite::Result<_>>().unwrap();
         let plan = plan.join("; ");
         assert!(plan.contains(&format!("INDEX {index}")), "{words}: {plan}");
         assert_eq!(plan.contains("TEMP B-TREE"), sorted, "{words}: {plan}");
@@ -740,9 +559,7 @@ fn a_hundred_thousand_rows_verify() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("berth.db")).unwrap();
     for batch in 0..10 {
-        let rows: Vec<NewAuditRow> = (0..10_000)
-            .map(|i| row(&format!("op-{batch}-{i}"), &format!("h{}", i % 100), "stop"))
-            .collect();
+        let rows: Vec<NewAuditRow> = (0..10_000).map(|i| row(&format!("op-{batch}-{i}"), &format!("h{}", i % 100), "stop")).collect();
         store.audit_append(&rows).unwrap();
     }
     let started = std::time::Instant::now();

@@ -145,7 +145,9 @@ fn concurrent_allocators_on_separate_connections_never_share_an_address() {
 fn next_free_moves_on_past_a_release_and_wraps_around() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(dir.path());
-    store.add_host(&HostConfig { name: "h".into(), endpoint: crate::endpoint::Endpoint::parse("unix:///x.sock", None).unwrap(), labels: Default::default() }).unwrap();
+    store
+        .add_host(&HostConfig { name: "h".into(), endpoint: crate::endpoint::Endpoint::parse("unix:///x.sock", None).unwrap(), labels: Default::default() })
+        .unwrap();
     let mut s = spec("p", "10.0.0.0/29", 0); // .1 gateway, .2-.6 to hand out
     s.hosts = vec!["h".parse().unwrap()];
     store.add_pool(&s).unwrap();
@@ -153,7 +155,7 @@ fn next_free_moves_on_past_a_release_and_wraps_around() {
     assert_eq!(lease().unwrap(), "10.0.0.2");
     assert_eq!(lease().unwrap(), "10.0.0.3");
     store.release("p", "10.0.0.2".parse().unwrap()).unwrap(); // no quarantine: free at once
-    // …but the cursor moves on before it comes back to .2.
+                                                              // …but the cursor moves on before it comes back to .2.
     assert_eq!(lease().unwrap(), "10.0.0.4");
     assert_eq!(lease().unwrap(), "10.0.0.5");
     assert_eq!(lease().unwrap(), "10.0.0.6");
