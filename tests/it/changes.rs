@@ -235,6 +235,19 @@ fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() 
         rows.iter().map(|r| (r["object"]["name"].as_str().unwrap().to_owned(), r["action"].as_str().unwrap().to_owned())).collect();
     seen.sort();
     assert_eq!(seen, [("newcomer".to_owned(), "create".to_owned()), ("ours".into(), "start".into()), ("victim".into(), "destroy".into())]);
+
+    // The daemon stops (its containers die with it) and comes back: recorded as external.
+    let mut daemon = daemon;
+    daemon.stop();
+    daemon.start_again();
+    berth_e2e::wait_for("the newcomer's death recorded", Duration::from_secs(60), || {
+        let rows = audit_rows(&berth, |r| r["via"] == "external" && r["object"]["name"] == "newcomer" && r["after"]["state"] == "exited");
+        if rows.is_empty() {
+            Err(rows)
+        } else {
+            Ok(())
+        }
+    });
     berth.ok(&["audit", "verify"]);
 }
 
@@ -263,4 +276,68 @@ fn a_berth_killed_between_request_and_answer_leaves_an_unknown_row() {
     assert_eq!(rows[0]["outcome"], "unknown");
     assert_eq!(rows[0]["object"]["name"], "stubborn");
     berth.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_container_spec_is_created_as_written_on_api_1_41() {
+    use berth_core::model::{ContainerSpec, MountKind, MountSpec, NetworkAttachment, Resources, RestartPolicy};
+    let daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "d", &daemon.url()]);
+    daemon.docker(&["network", "create", "--subnet", "10.79.0.0/24", "specnet"]);
+    daemon.docker(&["network", "create", "--subnet", "10.79.1.0/24", "backnet"]);
+    let spec = ContainerSpec {
+        name: "spec1".into(),
+        image: TEST_IMAGE.into(),
+        cmd: vec!["sleep".into(), "600".into()],
+        env: vec!["GREETING=hi".into()],
+        labels: [("tier".to_owned(), "web".to_owned())].into(),
+        restart: RestartPolicy::OnFailure(3),
+        networks: vec![
+            NetworkAttachment { network: "specnet".into(), ipv4: Some("10.79.0.42".parse().unwrap()), ..Default::default() },
+            NetworkAttachment { network: "backnet".into(), aliases: vec!["db-client".into()], ..Default::default() },
+        ],
+        mac_address: Some("02:42:0a:4f:00:2a".into()),
+        resources: Resources { memory_bytes: Some(64 << 20), nano_cpus: Some(500_000_000), pids_limit: Some(64) },
+        mounts: vec![MountSpec { kind: MountKind::Tmpfs, source: String::new(), target: "/scratch".into(), read_only: false }],
+        workdir: Some("/tmp".into()),
+        ..Default::default()
+    };
+    let store = Arc::new(berth_core::store::Store::open(&berth.db()).unwrap());
+    let fleet = berth_core::fleet::Fleet::new(Arc::clone(&store));
+    let op = berth_core::audit::Op::new(berth_core::audit::Via::Cli, None);
+    let host = store.host("d").unwrap();
+    let id = tokio::runtime::Runtime::new().unwrap().block_on(berth_core::containers::create(&fleet, &op, &host, &spec)).unwrap();
+    let inspect: Value = serde_json::from_str(&daemon.docker(&["inspect", &id])).unwrap();
+    let c = &inspect[0];
+    assert_eq!(c["Name"], "/spec1");
+    assert_eq!(c["Config"]["Cmd"], serde_json::json!(["sleep", "600"]));
+    assert!(c["Config"]["Env"].as_array().unwrap().contains(&Value::from("GREETING=hi")));
+    assert_eq!(c["Config"]["Labels"]["tier"], "web");
+    assert_eq!(c["Config"]["WorkingDir"], "/tmp");
+    // API 1.41 honours only Config.MacAddress (the primary network's).
+    assert_eq!(c["Config"]["MacAddress"], "02:42:0a:4f:00:2a", "{c}");
+    assert_eq!(c["HostConfig"]["NetworkMode"], "specnet");
+    assert_eq!(c["HostConfig"]["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 3}));
+    assert_eq!(c["HostConfig"]["Memory"], 64 << 20);
+    assert_eq!(c["HostConfig"]["NanoCpus"], 500_000_000);
+    assert_eq!(c["HostConfig"]["PidsLimit"], 64);
+    assert_eq!(c["HostConfig"]["Mounts"][0]["Type"], "tmpfs");
+    assert_eq!(c["HostConfig"]["Mounts"][0]["Target"], "/scratch");
+    let networks = c["NetworkSettings"]["Networks"].as_object().unwrap();
+    assert_eq!(networks["specnet"]["IPAMConfig"]["IPv4Address"], "10.79.0.42");
+    assert!(networks["backnet"]["Aliases"].as_array().unwrap().contains(&Value::from("db-client")), "{networks:?}");
+    // Started, it has the address and the MAC on the primary network.
+    daemon.docker(&["start", "spec1"]);
+    let running: Value = serde_json::from_str(&daemon.docker(&["inspect", "spec1"])).unwrap();
+    let lan = &running[0]["NetworkSettings"]["Networks"]["specnet"];
+    assert_eq!((lan["IPAddress"].as_str(), lan["MacAddress"].as_str()), (Some("10.79.0.42"), Some("02:42:0a:4f:00:2a")));
+    // In the mirror at once, and recorded.
+    assert_eq!(berth.json(&["ps", "-a", "--filter", "name=spec1"])[0]["id"], id.as_str());
+    let created = audit_rows(&berth, |r| r["action"] == "create" && r["outcome"] == "ok");
+    assert_eq!(created[0]["object"]["id"], id.as_str());
+    // A name Docker refuses: Docker's words, nothing left behind.
+    let taken = tokio::runtime::Runtime::new().unwrap().block_on(berth_core::containers::create(&fleet, &op, &host, &spec)).unwrap_err();
+    assert_eq!(taken.code(), "docker");
+    assert!(taken.to_string().contains("already in use"), "{taken}");
 }

@@ -238,6 +238,26 @@ pub fn resync_rows(host: &str, op: &str, before: &BTreeMap<String, Value>, after
     rows
 }
 
+/// How often a long-running process (the app, `berth sync`) prunes rows past the retention.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Keep the log bounded while a process follows hosts: prune rows older than
+/// [`crate::store::audit::AUDIT_RETENTION_DAYS`] now and every [`PRUNE_EVERY`]; runs until the
+/// task is dropped or aborted. A failure is logged and tried again next time.
+pub async fn keep_bounded(store: Arc<Store>) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        every.tick().await;
+        let store = Arc::clone(&store);
+        let cutoff = crate::store::now_ms() - crate::store::audit::AUDIT_RETENTION_DAYS * 86_400_000;
+        match tokio::task::spawn_blocking(move || store.audit_prune(cutoff)).await.expect("store task panicked") {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned audit rows past the retention"),
+            Err(error) => tracing::warn!(%error, "could not prune the audit log"),
+        }
+    }
+}
+
 /// `--older-than` for `audit prune`, as a cutoff in Unix ms.
 pub fn prune_cutoff(older_than: &str, now_ms: i64) -> Result<i64> {
     let duration =

@@ -130,8 +130,10 @@ impl Backoff {
     }
 }
 
-/// Follow every host until `shutdown` turns true: one task per host.
+/// Follow every host until `shutdown` turns true: one task per host (and the audit log kept
+/// within its retention meanwhile).
 pub async fn follow_all(fleet: Arc<Fleet>, hosts: Vec<Host>, shutdown: watch::Receiver<bool>) {
+    let _pruner = AbortOnDrop(tokio::spawn(crate::audit::keep_bounded(Arc::clone(fleet.store()))));
     let tasks: Vec<_> = hosts.into_iter().map(|host| tokio::spawn(follow(Arc::clone(&fleet), host, shutdown.clone()))).collect();
     for task in tasks {
         let _ = task.await;

@@ -53,6 +53,8 @@ impl Supervisor {
                 }
             }
         });
+        // The audit log stays within its retention while the app runs.
+        tokio::spawn(crate::audit::keep_bounded(Arc::clone(fleet.store())));
         Arc::new(Supervisor { fleet, running: Mutex::default(), live })
     }
 
