@@ -213,7 +213,9 @@ fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() 
 
     // Berth's own stop while the follower runs: its request and completion, no external row.
     berth.ok(&["stop", "-t", "0", "ours"]);
-    std::thread::sleep(Duration::from_secs(2)); // the follower's events for it have come and gone
+    // The follower's events for it come and go; after that, its claim ends (a change to it
+    // within the fold window would be taken for the stop's own).
+    std::thread::sleep(Duration::from_millis(berth_core::audit::FOLD_AFTER_ANSWER_MS as u64 + 500));
     assert_eq!(audit_rows(&berth, |r| r["object"]["name"] == "ours" && r["via"] == "external"), Vec::<Value>::new());
     assert_eq!(audit_rows(&berth, |r| r["object"]["name"] == "ours" && r["action"] == "stop").len(), 2);
 

@@ -28,6 +28,15 @@ pub struct AuditArgs {
     /// Only the rows of one operation
     #[arg(long, value_name = "ID")]
     pub op: Option<String>,
+    /// Only changes to this kind of object (container, network, image, pool, lease, host, volume, app)
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only changes to this object: a name, an id or an id prefix
+    #[arg(long, value_name = "NAME|ID")]
+    pub object: Option<String>,
+    /// Only changes that ended so: ok, failed, unknown (asked, no answer recorded)
+    #[arg(long, value_name = "OUTCOME")]
+    pub outcome: Option<String>,
     /// At most this many rows (the newest)
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=MAX_AUDIT_LIMIT))]
     pub limit: i64,
@@ -78,7 +87,8 @@ pub fn audit_command(ctx: &Ctx, args: AuditArgs) -> Result<ExitCode, Error> {
         None => {
             let via = args.via.as_deref().map(str::parse::<Via>).transpose()?;
             let since_ms = args.since.map(|s| berth_core::time::parse_since(&s, chrono::Utc::now())).transpose()?.map(|ns| ns.div_euclid(1_000_000));
-            let query = AuditQuery { host: args.host, since_ms, via, op: args.op, limit: args.limit, ..Default::default() };
+            let outcome = args.outcome.as_deref().map(str::parse::<Outcome>).transpose()?;
+            let query = AuditQuery { host: args.host, since_ms, via, op: args.op, kind: args.kind, object: args.object, outcome, limit: args.limit };
             let rows = ctx.store().audit(&query)?;
             let mut out = std::io::stdout().lock();
             if json {

@@ -117,8 +117,14 @@ impl Recorder {
 
     /// Record `row` as asked (outcome unknown) and claim its object's events.
     pub async fn request(&self, row: NewAuditRow) -> Result<Pending> {
+        self.request_for(row, 0).await
+    }
+
+    /// [`Recorder::request`] for a request the daemon answers only after `waits_ms` (a stop's
+    /// grace time): the claim lasts that much longer.
+    pub async fn request_for(&self, row: NewAuditRow, waits_ms: i64) -> Result<Pending> {
         let store = Arc::clone(&self.store);
-        let expires = crate::store::now_ms() + CLAIM_MS;
+        let expires = crate::store::now_ms() + CLAIM_MS + waits_ms;
         let id = tokio::task::spawn_blocking(move || store.audit_request(&row, expires)).await.expect("store task panicked")?;
         Ok(Pending { row: id })
     }
@@ -127,6 +133,10 @@ impl Recorder {
     pub async fn complete<T>(&self, pending: Pending, result: &Result<T>, after: Option<Value>, object: Option<AuditObject>) {
         let (outcome, error) = match result {
             Ok(_) => (Outcome::Ok, None),
+            // The daemon said no: nothing changed.
+            Err(e @ Error::Docker { .. }) => (Outcome::Failed, Some(e.to_string())),
+            // No answer (a timeout, a link lost after the request went out): it may have happened.
+            Err(e) if e.is_connection() => (Outcome::Unknown, Some(e.to_string())),
             Err(e) => (Outcome::Failed, Some(e.to_string())),
         };
         let store = Arc::clone(&self.store);

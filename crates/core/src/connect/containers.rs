@@ -29,16 +29,23 @@ impl Engine {
         self.docker.start_container(id, None::<StartContainerOptions>).await.map_err(|e| self.error(&format!("start container {}", short(id)), e))
     }
 
+    /// A client that waits for an answer `grace_s` seconds longer than usual: Docker answers a
+    /// stop only once the grace time is over.
+    fn patient(&self, grace_s: Option<i32>) -> bollard::Docker {
+        let grace = u64::try_from(grace_s.unwrap_or(10).max(0)).unwrap_or(0);
+        self.docker.clone().with_timeout(super::REQUEST_TIMEOUT + std::time::Duration::from_secs(grace))
+    }
+
     /// Stop, giving the process `grace_s` seconds after SIGTERM (Docker's default when none).
     pub async fn stop_container(&self, id: &str, grace_s: Option<i32>) -> Result<()> {
-        self.docker
+        self.patient(grace_s)
             .stop_container(id, Some(StopContainerOptions { t: grace_s, signal: None }))
             .await
             .map_err(|e| self.error(&format!("stop container {}", short(id)), e))
     }
 
     pub async fn restart_container(&self, id: &str, grace_s: Option<i32>) -> Result<()> {
-        self.docker
+        self.patient(grace_s)
             .restart_container(id, Some(RestartContainerOptions { t: grace_s, signal: None }))
             .await
             .map_err(|e| self.error(&format!("restart container {}", short(id)), e))
@@ -81,7 +88,10 @@ impl Engine {
             // honours only that one.
             json["MacAddress"] = serde_json::Value::String(mac.clone());
         }
-        let id = match self.raw.send(hyper::Method::POST, &path, Some(json.to_string())).await {
+        let sent = tokio::time::timeout(super::REQUEST_TIMEOUT, self.raw.send(hyper::Method::POST, &path, Some(json.to_string())))
+            .await
+            .unwrap_or(Some(Err(bollard::errors::Error::RequestTimeoutError)));
+        let id = match sent {
             Some(Ok((201, answer))) => serde_json::from_slice::<serde_json::Value>(&answer)
                 .ok()
                 .and_then(|v| v["Id"].as_str().map(str::to_owned))

@@ -24,6 +24,8 @@ use crate::sync::MirrorUpdate;
 
 /// Seconds a stop or restart from the app gives the container before Docker kills it.
 pub const STOP_GRACE_SECONDS: i32 = 10;
+/// The longest grace time a stop or restart may ask for (an hour).
+pub const MAX_GRACE_SECONDS: i32 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -88,8 +90,8 @@ pub struct ActOptions {
 
 impl ActOptions {
     fn validate(&self) -> Result<()> {
-        if self.grace_s.is_some_and(|t| t < -1) {
-            return Err(Error::invalid("timeout", "give the seconds to wait, 0 or more (-1: wait for ever)"));
+        if self.grace_s.is_some_and(|t| !(0..=MAX_GRACE_SECONDS).contains(&t)) {
+            return Err(Error::invalid("timeout", "give the seconds to wait, 0 or more"));
         }
         if let Some(signal) = &self.signal {
             let name = signal.trim().trim_start_matches("SIG");
@@ -157,7 +159,9 @@ pub async fn act(fleet: &Fleet, op: &Op, host: &str, id: &str, action: Container
     let recorder = Recorder::new(Arc::clone(fleet.store()));
     let mut row = op.row(Some(found.host.name()), "container", object(&found), action.as_str());
     row.before = mirrored(fleet, &found.host, &found.id).await?;
-    let pending = recorder.request(row).await?;
+    // A stop waits out its grace time before Docker answers: the claim lasts that long more.
+    let grace_ms = i64::from(options.grace_s.unwrap_or(0).max(0)) * 1000;
+    let pending = recorder.request_for(row, grace_ms).await?;
     let result = send(&engine, &found.id, action, options).await;
     let after = write_back(fleet, &found.host, &engine, std::slice::from_ref(&found.id)).await;
     recorder.complete(pending, &result, after.first().cloned().flatten(), None).await;
@@ -173,6 +177,7 @@ async fn send(engine: &Engine, id: &str, action: ContainerAction, options: &ActO
         ContainerAction::Start => engine.start_container(id).await,
         ContainerAction::Stop => engine.stop_container(id, options.grace_s).await,
         ContainerAction::Restart => engine.restart_container(id, options.grace_s).await,
+        // (Both wait for the grace time before Docker answers; `connect` allows for it.)
         ContainerAction::Kill => engine.kill_container(id, options.signal.as_deref()).await,
         ContainerAction::Pause => engine.pause_container(id).await,
         ContainerAction::Unpause => engine.unpause_container(id).await,
@@ -181,10 +186,22 @@ async fn send(engine: &Engine, id: &str, action: ContainerAction, options: &ActO
 }
 
 /// Re-inspect the containers a change touched and write them to the mirror (deleting the ones
-/// that are gone), then tell the app's views. Returns each one's summary for the audit log
+/// that are gone; never over a newer row a follower wrote meanwhile), then tell the app's views. Returns each one's summary for the audit log
 /// (`None`: gone). A failure here is logged, not returned: the change itself was made, and the
 /// follower (or the next sync) will write it.
 pub async fn write_back(fleet: &Fleet, host: &Host, engine: &Engine, ids: &[String]) -> Vec<Option<serde_json::Value>> {
+    // A follower may store newer events of these containers while we re-inspect: marks taken
+    // first let the write skip those (its row is newer than ours).
+    let marks = {
+        let (host_id, wanted) = (host.id, ids.to_vec());
+        match blocking(fleet, move |s| s.event_marks(host_id, &wanted)).await {
+            Ok(marks) => marks,
+            Err(error) => {
+                tracing::warn!(%error, host = host.name(), "could not read event marks; the follower will write this change");
+                return vec![None; ids.len()];
+            }
+        }
+    };
     let found = match engine.containers(ids.to_vec()).await {
         Ok(found) => found,
         Err(error) => {
@@ -201,8 +218,9 @@ pub async fn write_back(fleet: &Fleet, host: &Host, engine: &Engine, ids: &[Stri
         })
         .collect();
     let host_id = host.id;
-    match blocking(fleet, move |s| s.apply_events(host_id, &[], &changes)).await {
-        Ok(()) => fleet.publish(MirrorUpdate::Written { host_id, host: host.name().to_owned(), containers: ids.to_vec() }),
+    match blocking(fleet, move |s| s.write_back(host_id, &changes, &marks)).await {
+        Ok(written) if written.is_empty() => {}
+        Ok(written) => fleet.publish(MirrorUpdate::Written { host_id, host: host.name().to_owned(), containers: written }),
         Err(error) => tracing::warn!(%error, host = host.name(), "could not write a change back to the mirror"),
     }
     summaries
@@ -241,6 +259,12 @@ pub struct Removed {
 /// Remove a container (`force`: even while it runs) and put its leases into quarantine; a
 /// container already gone still has its leases released. Recorded and written back.
 pub async fn remove(fleet: &Fleet, op: &Op, found: &Found, force: bool) -> Result<Removed> {
+    remove_with(fleet, op, found, force, true).await
+}
+
+/// [`remove`], releasing the container's leases only when `release` (an undo that forgets a
+/// lease never used keeps them for itself).
+pub(crate) async fn remove_with(fleet: &Fleet, op: &Op, found: &Found, force: bool, release: bool) -> Result<Removed> {
     let engine = fleet.engine_for(&found.host).await?;
     let recorder = Recorder::new(Arc::clone(fleet.store()));
     let mut row = op.row(Some(found.host.name()), "container", object(found), "remove");
@@ -250,13 +274,17 @@ pub async fn remove(fleet: &Fleet, op: &Op, found: &Found, force: bool) -> Resul
     let _ = write_back(fleet, &found.host, &engine, std::slice::from_ref(&found.id)).await;
     recorder.complete(pending, &result, None, None).await;
     result?;
-    let (host, names) = (found.host.name().to_owned(), [found.name.clone(), found.id.clone()]);
-    let row = op.row(Some(&host), "lease", AuditObject::default(), "release");
-    let released = blocking(fleet, move |s| {
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        s.audited(&row).release_container(&host, &names)
-    })
-    .await?;
+    let released = if release {
+        let (host, names) = (found.host.name().to_owned(), [found.name.clone(), found.id.clone()]);
+        let row = op.row(Some(&host), "lease", AuditObject::default(), "release");
+        blocking(fleet, move |s| {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            s.audited(&row).release_container(&host, &names)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
     Ok(Removed { host: found.host.name().to_owned(), id: found.id.clone(), name: found.name.clone(), released })
 }
 

@@ -183,7 +183,7 @@ pub struct RunOutcome {
 /// Lease an address (the one asked for or the next free), create the container on the pool's
 /// network with that address fixed and start it, through the one container path. Any failure
 /// undoes what was done: the container is removed and the lease forgotten (it was never used,
-/// so no quarantine).
+/// so no quarantine), unless a container may still hold the address.
 pub async fn run(fleet: &Fleet, op: &Op, spec: &RunSpec) -> Result<RunOutcome> {
     let pool = {
         let (spec, store) = (spec.clone(), std::sync::Arc::clone(fleet.store()));
@@ -226,28 +226,54 @@ pub async fn run(fleet: &Fleet, op: &Op, spec: &RunSpec) -> Result<RunOutcome> {
         }],
         ..Default::default()
     };
-    let started = async {
-        let id = containers::create(fleet, op, &host, &container).await?;
-        if let Err(error) = containers::act(fleet, op, &spec.host, &id, ContainerAction::Start, &ActOptions::default()).await {
-            let found = containers::Found { host: host.clone(), id: id.clone(), name: spec.name.clone() };
-            if let Err(undo) = containers::remove(fleet, op, &found, true).await {
-                tracing::warn!(%undo, "could not remove a container that did not start");
-            }
-            return Err(error);
-        }
-        Ok(id)
-    }
-    .await;
-    match started {
-        Ok(id) => Ok(RunOutcome { host: spec.host.clone(), name: spec.name.clone(), id, pool: pool.name.clone(), ip: lease.ip }),
-        Err(error) => {
-            let (pool, row) = (pool.name.clone(), op.row(Some(&spec.host), "lease", AuditObject::default(), "forget"));
+    // Any failure undoes what was done. The lease is forgotten (it was never used) only once
+    // no container can hold the address: one that may exist keeps it, and `ipam check`
+    // releases it when the container is gone.
+    let pool_name = pool.name.clone();
+    let undo = |found: Option<containers::Found>| async move {
+        let gone = match found {
+            None => true,
+            Some(found) => match containers::remove_with(fleet, op, &found, true, false).await {
+                Ok(_) => true,
+                Err(undo) => {
+                    tracing::warn!(%undo, "could not remove a container that did not start; its lease stays");
+                    false
+                }
+            },
+        };
+        if gone {
+            let (pool, row) = (pool_name.clone(), op.row(Some(&spec.host), "lease", AuditObject::default(), "forget"));
             if let Err(undo) = crate::sync::blocking(fleet.store(), move |s| s.audited(&row).forget_lease(&pool, ip)).await {
                 tracing::warn!(%undo, "could not take back the lease of a container that did not start");
             }
-            Err(error)
         }
+    };
+    let found = |id: String| containers::Found { host: host.clone(), id, name: spec.name.clone() };
+    let id = match containers::create(fleet, op, &host, &container).await {
+        Ok(id) => id,
+        Err(error) => {
+            // No answer: the daemon may have created it all the same.
+            let maybe = if error.is_connection() {
+                match engine.container(&spec.name).await {
+                    Ok(Some(facts)) => Some(Some(found(facts.id))),
+                    Ok(None) => Some(None),
+                    Err(_) => None,
+                }
+            } else {
+                Some(None)
+            };
+            match maybe {
+                Some(existing) => undo(existing).await,
+                None => tracing::warn!(%error, "cannot tell whether the container was created; its lease stays"),
+            }
+            return Err(error);
+        }
+    };
+    if let Err(error) = containers::act(fleet, op, &spec.host, &id, ContainerAction::Start, &ActOptions::default()).await {
+        undo(Some(found(id))).await;
+        return Err(error);
     }
+    Ok(RunOutcome { host: spec.host.clone(), name: spec.name.clone(), id, pool: pool.name.clone(), ip: lease.ip })
 }
 
 impl RunSpec {

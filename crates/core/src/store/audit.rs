@@ -145,7 +145,7 @@ pub struct AuditObject {
 pub struct NewAuditRow {
     /// The operation the row belongs to: one user action may change several objects.
     pub op: String,
-    /// Who: the OS user, or `host:NAME` for a change seen on a host.
+    /// Who: the OS user, or `docker` for a change seen on a host that no Berth request made.
     pub actor: String,
     pub via: Via,
     /// The host changed; none for a store-only change (a pool's definition).

@@ -27,6 +27,8 @@ pub struct SnapshotSeen {
     pub before: Vec<ContainerRow>,
     /// Whether the host had a snapshot before (its first records nothing).
     pub had_snapshot: bool,
+    /// Containers (before or after) a Berth request claims right now: not out-of-band.
+    pub claimed: BTreeSet<String>,
 }
 
 /// The mirror's rows of `ids` on `host_id`, by id.
@@ -58,7 +60,16 @@ impl Store {
             tx.query_row("SELECT ifnull((SELECT full_syncs FROM sync_state WHERE host_id = ?1), 0) > 0", [host_id], |r| r.get(0)).store_context(ctx)?;
         let rows = if had_snapshot {
             let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
-            record(&SnapshotSeen { before: containers_in(&tx, &ContainerFilter { all: true, host: Some(host), ..Default::default() })?, had_snapshot })
+            let before = containers_in(&tx, &ContainerFilter { all: true, host: Some(host.clone()), ..Default::default() })?;
+            let mut claimed = BTreeSet::new();
+            for c in
+                before.iter().map(|r| (r.id.as_str(), Some(r.name.as_str()))).chain(snapshot.containers.iter().map(|c| (c.id.as_str(), Some(c.name.as_str()))))
+            {
+                if super::audit::audit_claimed_in(&tx, &host, c.0, c.1, now)?.is_some() {
+                    claimed.insert(c.0.to_owned());
+                }
+            }
+            record(&SnapshotSeen { before, had_snapshot, claimed })
         } else {
             Vec::new()
         };
@@ -86,6 +97,51 @@ impl Store {
         .store_context(ctx)?;
         self.audit_append_in(&tx, &rows)?;
         tx.commit().store_context(ctx)
+    }
+
+    /// The newest stored event of each of `ids` on the host (its sequence number), for
+    /// [`Store::write_back`].
+    pub fn event_marks(&self, host_id: i64, ids: &[String]) -> Result<BTreeMap<String, i64>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT ifnull(max(seq), 0) FROM events WHERE host_id = ?1 AND actor_id = ?2")
+            .store_context(|| "reading event marks".into())?;
+        ids.iter()
+            .map(|id| stmt.query_row(params![host_id, id], |r| r.get(0)).map(|mark| (id.clone(), mark)))
+            .collect::<rusqlite::Result<_>>()
+            .store_context(|| "reading event marks".into())
+    }
+
+    /// Write what a change re-inspected, except for the containers a follower has stored a newer
+    /// event of since `marks` were read ([`Store::event_marks`], taken before the re-inspect):
+    /// the follower stores an event and its re-inspect in one transaction, so its row is the
+    /// newer one. Returns the ids written.
+    pub fn write_back(&self, host_id: i64, changes: &[Change], marks: &BTreeMap<String, i64>) -> Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).store_context(|| "starting a write-back".into())?;
+        let now = now_ms();
+        let mut written = Vec::new();
+        for change in changes {
+            let id = match change {
+                Change::UpsertContainer(facts) => &facts.id,
+                Change::RemoveContainer(id) => id,
+                _ => continue,
+            };
+            let mark: i64 = tx
+                .query_row("SELECT ifnull(max(seq), 0) FROM events WHERE host_id = ?1 AND actor_id = ?2", params![host_id, id], |r| r.get(0))
+                .store_context(|| "reading an event mark".into())?;
+            if mark > marks.get(id).copied().unwrap_or(0) {
+                continue;
+            }
+            match change {
+                Change::UpsertContainer(c) => upsert_container(&tx, host_id, c, now)?,
+                Change::RemoveContainer(id) => delete(&tx, "containers", "id", host_id, id)?,
+                _ => unreachable!("only container changes are written back"),
+            }
+            written.push(id.clone());
+        }
+        tx.commit().store_context(|| "committing a write-back".into())?;
+        Ok(written)
     }
 
     /// Store a batch of events and apply the row changes they caused, in one transaction.

@@ -107,10 +107,17 @@ impl Audited<'_> {
 
     fn run<T>(&self, kind: &str, action: &str, object: AuditObject, after: Option<serde_json::Value>, call: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let row = NewAuditRow { kind: kind.to_owned(), action: action.to_owned(), object, after, ..self.row.clone() };
+        /// Clears the row however the call ends (a panic included), so that no later call on
+        /// this thread records it.
+        struct Cleared;
+        impl Drop for Cleared {
+            fn drop(&mut self) {
+                RECORDING.with(|r| r.borrow_mut().take());
+            }
+        }
         RECORDING.with(|r| *r.borrow_mut() = Some(row));
-        let out = call(self.store);
-        RECORDING.with(|r| r.borrow_mut().take());
-        out
+        let _cleared = Cleared;
+        call(self.store)
     }
 
     fn pool_object(name: &str) -> AuditObject {

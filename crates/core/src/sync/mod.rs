@@ -317,11 +317,15 @@ impl Follower {
         let host = self.host.name().to_owned();
         let recorded = blocking(self.store(), move |s| {
             let mut recorded: Vec<String> = Vec::new();
+            let mut claimed: Vec<String> = Vec::new();
             s.apply_events_recorded(host_id, &records, &changes, |seen| {
                 let rows = external_rows(&host, seen, &changes, &earlier);
                 recorded = rows.iter().filter_map(|r| r.object.id.clone()).collect();
+                claimed = seen.claimed.iter().cloned().collect();
                 rows
             })?;
+            // A Berth request's verbs are its own: they name no later out-of-band change.
+            recorded.extend(claimed);
             // Verbs of this batch that changed nothing are kept for the next one.
             let verbs: Vec<(String, String)> = records
                 .iter()
@@ -354,8 +358,8 @@ impl Follower {
 /// mirror's rows), as external rows; the first snapshot of a host records nothing.
 fn resync_rows(host: &str, seen: &crate::store::SnapshotSeen, snapshot: &Snapshot) -> Vec<crate::audit::NewAuditRow> {
     use crate::audit;
-    let before = seen.before.iter().map(|row| (row.id.clone(), audit::row_summary(row))).collect();
-    let after = snapshot.containers.iter().map(|facts| (facts.id.clone(), audit::facts_summary(facts))).collect();
+    let before = seen.before.iter().filter(|row| !seen.claimed.contains(&row.id)).map(|row| (row.id.clone(), audit::row_summary(row))).collect();
+    let after = snapshot.containers.iter().filter(|c| !seen.claimed.contains(&c.id)).map(|facts| (facts.id.clone(), audit::facts_summary(facts))).collect();
     audit::resync_rows(host, &audit::Op::new(audit::Via::External, None).id, &before, &after)
 }
 
