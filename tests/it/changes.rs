@@ -24,6 +24,9 @@ fn a_container_berth_runs_is_in_the_mirror_at_once_and_rm_puts_its_address_in_qu
     let br = format!("c{}", std::process::id() % 100_000);
     berth.ok(&["ipam", "pool", "add", "lan", "--subnet", "10.78.0.0/24", "--host", "h1,ip=10.78.0.254", "--bridge-name", &br]);
     berth.ok(&["net", "apply", "lan"]);
+    // The new network is in the mirror at once: the check finds nothing missing.
+    let check = berth.json(&["ipam", "check"]);
+    assert!(!check.to_string().contains("network_missing"), "{check}");
     // No follower runs: the mirror learns of web1 from `berth run` itself.
     let ran: Value =
         serde_json::from_str(&berth.ok(&["--json", "run", "--host", "h1", "--pool", "lan", "--name", "web1", TEST_IMAGE, "sleep", "600"])).unwrap();

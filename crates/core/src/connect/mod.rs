@@ -422,8 +422,11 @@ pub(crate) struct SshLink {
     host: String,
     endpoint: crate::endpoint::SshEndpoint,
     current: std::sync::Mutex<std::sync::Arc<tunnel::Tunnel>>,
-    /// One redial at a time; the others wait for its tunnel.
-    redial: tokio::sync::Mutex<()>,
+    /// One redial at a time; the others wait for its tunnel (or its failure).
+    redial: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The last redial that failed, and when: requests that waited on it, and any within
+    /// [`REDIAL_PAUSE`] after it, get its error instead of dialling again.
+    last_failure: std::sync::Mutex<Option<(std::time::Instant, Error)>>,
     many_channels: bool,
     /// Sessions dialled in all (1 until the first one ends).
     sessions: std::sync::atomic::AtomicU64,
@@ -438,7 +441,8 @@ impl SshLink {
             endpoint: endpoint.clone(),
             many_channels: tunnel.many_channels(),
             current: std::sync::Mutex::new(tunnel),
-            redial: tokio::sync::Mutex::new(()),
+            redial: std::sync::Arc::default(),
+            last_failure: std::sync::Mutex::new(None),
             sessions: std::sync::atomic::AtomicU64::new(1),
         })
     }
@@ -449,7 +453,7 @@ impl SshLink {
 
     /// A new byte stream to the daemon over the live session, dialling a new one first when
     /// the last has ended.
-    async fn open(&self) -> std::io::Result<tokio::net::UnixStream> {
+    async fn open(self: &std::sync::Arc<Self>) -> std::io::Result<tokio::net::UnixStream> {
         let tunnel = self.current();
         if !tunnel.ended() {
             match tunnel.open().await {
@@ -463,19 +467,51 @@ impl SshLink {
         tunnel.open().await
     }
 
-    async fn redialled(&self, ended: &std::sync::Arc<tunnel::Tunnel>) -> std::io::Result<std::sync::Arc<tunnel::Tunnel>> {
-        let _one = self.redial.lock().await;
+    async fn redialled(self: &std::sync::Arc<Self>, ended: &std::sync::Arc<tunnel::Tunnel>) -> std::io::Result<std::sync::Arc<tunnel::Tunnel>> {
+        let asked = std::time::Instant::now();
+        let one = std::sync::Arc::clone(&self.redial).lock_owned().await;
         let now = self.current();
         if !std::sync::Arc::ptr_eq(&now, ended) && !now.ended() {
             return Ok(now); // another request dialled it meanwhile
         }
+        if let Some(error) = self.recent_failure(asked) {
+            return Err(std::io::Error::other(DialFailed(error)));
+        }
         tracing::info!(host = %self.host, "the SSH session ended; dialling a new one");
-        let tunnel = open_tunnel(&self.host, &self.endpoint).await.map_err(|error| std::io::Error::other(DialFailed(error)))?;
-        self.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::clone(&tunnel);
-        Ok(tunnel)
+        // The dial runs on its own, holding the redial lock: a caller that gives up (a ping's
+        // timeout) neither stops it nor lets a second dial start beside it.
+        let link = std::sync::Arc::clone(self);
+        let dial = tokio::spawn(async move {
+            let _one = one;
+            match open_tunnel(&link.host, &link.endpoint).await {
+                Ok(tunnel) => {
+                    link.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    *link.current.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::clone(&tunnel);
+                    *link.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    Ok(tunnel)
+                }
+                Err(error) => {
+                    let kept = error.again(&link.host, &link.endpoint.to_string());
+                    *link.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), kept));
+                    Err(error)
+                }
+            }
+        });
+        dial.await.expect("SSH redial task panicked").map_err(|error| std::io::Error::other(DialFailed(error)))
+    }
+
+    /// The failure of a redial that ended after `asked` (this request waited on it) or less
+    /// than [`REDIAL_PAUSE`] ago.
+    fn recent_failure(&self, asked: std::time::Instant) -> Option<Error> {
+        let failure = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, error) = failure.as_ref()?;
+        (*at >= asked || at.elapsed() < REDIAL_PAUSE).then(|| error.again(&self.host, &self.endpoint.to_string()))
     }
 }
+
+/// After a redial failed, how long further requests get its error instead of dialling again.
+#[cfg(unix)]
+const REDIAL_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[cfg(unix)]
 async fn open_tunnel(host: &str, endpoint: &crate::endpoint::SshEndpoint) -> Result<std::sync::Arc<tunnel::Tunnel>> {

@@ -149,6 +149,22 @@ async fn apply_on(fleet: &Fleet, op: &Op, spec: &PoolSpec, host: &str) -> Result
     let result = engine.create_network(&want).await;
     recorder.complete(pending, &result, None, None).await;
     result?;
+    // In the mirror at once, as every change Berth makes (`ipam check` reads it from there).
+    match engine.network(spec.network_name()).await {
+        Ok(Some(facts)) => {
+            let name = host.to_owned();
+            let written = crate::sync::blocking(fleet.store(), move |s| {
+                let host_id = s.host(&name)?.id;
+                s.apply_events(host_id, &[], &[crate::model::Change::UpsertNetwork(facts)])
+            })
+            .await;
+            if let Err(error) = written {
+                tracing::warn!(%error, host, "could not write a new network back to the mirror; the follower will");
+            }
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, host, "could not re-inspect a new network; the follower will"),
+    }
     Ok(("created", vec![]))
 }
 
