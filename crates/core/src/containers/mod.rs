@@ -175,9 +175,9 @@ fn object(found: &Found) -> AuditObject {
 async fn send(engine: &Engine, id: &str, action: ContainerAction, options: &ActOptions) -> Result<()> {
     match action {
         ContainerAction::Start => engine.start_container(id).await,
+        // Docker answers these two once the grace time is over; `connect` waits that long.
         ContainerAction::Stop => engine.stop_container(id, options.grace_s).await,
         ContainerAction::Restart => engine.restart_container(id, options.grace_s).await,
-        // (Both wait for the grace time before Docker answers; `connect` allows for it.)
         ContainerAction::Kill => engine.kill_container(id, options.signal.as_deref()).await,
         ContainerAction::Pause => engine.pause_container(id).await,
         ContainerAction::Unpause => engine.unpause_container(id).await,
@@ -186,9 +186,9 @@ async fn send(engine: &Engine, id: &str, action: ContainerAction, options: &ActO
 }
 
 /// Re-inspect the containers a change touched and write them to the mirror (deleting the ones
-/// that are gone; never over a newer row a follower wrote meanwhile), then tell the app's views. Returns each one's summary for the audit log
-/// (`None`: gone). A failure here is logged, not returned: the change itself was made, and the
-/// follower (or the next sync) will write it.
+/// that are gone; never over a newer row a follower wrote meanwhile), then tell the app's views.
+/// Returns each one's summary for the audit log (`None`: gone). A failure here is logged, not
+/// returned: the change itself was made, and the follower (or the next sync) will write it.
 pub async fn write_back(fleet: &Fleet, host: &Host, engine: &Engine, ids: &[String]) -> Vec<Option<serde_json::Value>> {
     // A follower may store newer events of these containers while we re-inspect: marks taken
     // first let the write skip those (its row is newer than ours).
@@ -232,8 +232,7 @@ pub async fn create(fleet: &Fleet, op: &Op, host: &Host, spec: &ContainerSpec) -
     validate_spec(spec)?;
     let engine = fleet.engine_for(host).await?;
     let recorder = Recorder::new(Arc::clone(fleet.store()));
-    let mut row = op.row(Some(host.name()), "container", AuditObject { id: None, name: Some(spec.name.clone()) }, "create");
-    row.after = None;
+    let row = op.row(Some(host.name()), "container", AuditObject { id: None, name: Some(spec.name.clone()) }, "create");
     let pending = recorder.request(row).await?;
     let result = engine.create_container(spec).await;
     let after = match &result {
