@@ -224,8 +224,11 @@ pub struct TestResult {
     pub ok: bool,
     /// One line for the user: what answered, or what failed and what to do.
     pub message: String,
-    /// The error's code when it failed.
+    /// The error's code when it failed, with its fields and the daemon's or the system's own
+    /// words, for a front end to word it in its language (as an IPC error's).
     pub code: Option<String>,
+    pub fields: BTreeMap<String, String>,
+    pub detail: Option<String>,
     pub api_version: Option<String>,
     pub server_version: Option<String>,
     pub rtt_ms: Option<f64>,
@@ -240,6 +243,8 @@ impl TestResult {
             ok: false,
             message: error.to_string(),
             code: Some(error.code().to_owned()),
+            fields: error.fields().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            detail: error.detail(),
             api_version: None,
             server_version: None,
             rtt_ms: None,
@@ -297,6 +302,8 @@ pub async fn test_connection(spec: &HostSpec) -> Result<TestResult> {
                 engine.api_version,
             ),
             code: None,
+            fields: BTreeMap::new(),
+            detail: None,
             api_version: Some(engine.api_version.clone()),
             server_version: version.version,
             rtt_ms: Some(rtt_ms),

@@ -99,6 +99,15 @@ describe("describeError", () => {
     const auth = testFailure({ ok: false, code: "auth_failed", message: "SSH authentication failed" }, spec)!;
     expect(describeError(auth, translator("zh-CN").t)).toEqual({ text: "SSH authentication failed", detail: null });
   });
+
+  it("words every code of a failed connection test from the result's own fields", () => {
+    const spec = { name: "lab", url: "ssh://ops@lab" };
+    const fields = { host: "lab", user: "ops", tried: "key ~/.ssh/id_ed25519", reason: "Username/PublicKey combination invalid" };
+    const auth = testFailure({ ok: false, code: "auth_failed", message: 'SSH authentication as "ops" failed', fields, detail: fields.reason }, spec)!;
+    const worded = describeError(auth, translator("zh-CN").t);
+    expect(worded.text).toBe("以用户 ops 登录主机 lab 的 SSH 认证失败（已尝试：key ~/.ssh/id_ed25519）。");
+    expect(worded.detail).toBe(fields.reason);
+  });
 });
 
 describe("toIpcError", () => {

@@ -86,17 +86,19 @@ export function plainError(message: string): ErrorLike {
 }
 
 /**
- * A failed "test connection" as an error. Its result has a code and the core's message but no
- * fields: the host's name and URL come from the spec that was tested, so `errors.unreachable`
- * can be worded; a code whose text needs more falls back to the message. The message (which
- * holds the reason) goes beneath.
+ * A failed "test connection" as an error: its code, fields and detail as a command's error has
+ * them. The tested spec's name and URL fill in fields the result lacks (an older backend's, or
+ * a failure before any host was named), so `errors.unreachable` can still be worded.
  */
-export function testFailure(result: Pick<TestResult, "ok" | "code" | "message">, spec: { name: string; url: string }): ErrorLike | null {
+export function testFailure(
+  result: Pick<TestResult, "ok" | "code" | "message"> & Partial<Pick<TestResult, "fields" | "detail">>,
+  spec: { name: string; url: string },
+): ErrorLike | null {
   if (result.ok) return null;
   return {
     code: result.code ?? "",
     message: result.message,
-    fields: { host: spec.name, name: spec.name, url: spec.url },
-    detail: result.message,
+    fields: { host: spec.name, name: spec.name, url: spec.url, ...(result.fields ?? {}) },
+    detail: result.detail ?? result.message,
   };
 }

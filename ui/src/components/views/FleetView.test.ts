@@ -18,7 +18,7 @@ const key: HostKeyCheck = {
 };
 
 function tested(overrides: Partial<TestResult>): TestResult {
-  return { ok: true, message: "", code: null, api_version: "1.47", server_version: "27.3.1", rtt_ms: 12, containers: 4, host_key: null, ...overrides };
+  return { ok: true, message: "", code: null, fields: {}, detail: null, api_version: "1.47", server_version: "27.3.1", rtt_ms: 12, containers: 4, host_key: null, ...overrides };
 }
 
 describe("FleetView", () => {

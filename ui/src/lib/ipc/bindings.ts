@@ -527,8 +527,13 @@ export type TestResult = {
 	ok: boolean,
 	/**  One line for the user: what answered, or what failed and what to do. */
 	message: string,
-	/**  The error's code when it failed. */
+	/**
+	 *  The error's code when it failed, with its fields and the daemon's or the system's own
+	 *  words, for a front end to word it in its language (as an IPC error's).
+	 */
 	code: string | null,
+	fields: { [key in string]: string },
+	detail: string | null,
 	api_version: string | null,
 	server_version: string | null,
 	rtt_ms: number | null,
