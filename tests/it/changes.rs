@@ -346,3 +346,30 @@ fn a_container_spec_is_created_as_written_on_api_1_41() {
     assert_eq!(taken.code(), "docker");
     assert!(taken.to_string().contains("already in use"), "{taken}");
 }
+
+#[test]
+fn two_followers_of_one_host_record_a_change_once() {
+    let daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "d", &daemon.url()]);
+    daemon.docker(&["run", "-d", "--name", "shared", TEST_IMAGE, "sleep", "600"]);
+    berth.ok(&["sync", "--once"]);
+    // Two processes on one store follow the same host, as the app and `berth sync` would.
+    let _first = berth.follow(&["d"]);
+    let _second = berth.follow(&["d"]);
+    std::thread::sleep(Duration::from_secs(2)); // both have taken their snapshot
+    daemon.docker(&["kill", "shared"]);
+    berth_e2e::wait_for("the kill recorded", Duration::from_secs(20), || {
+        let rows = audit_rows(&berth, |r| r["via"] == "external" && r["object"]["name"] == "shared");
+        if rows.is_empty() {
+            Err(rows)
+        } else {
+            Ok(())
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2)); // the slower follower has applied it too
+    let rows = audit_rows(&berth, |r| r["via"] == "external" && r["object"]["name"] == "shared");
+    assert_eq!(rows.len(), 1, "one row for one change, whichever follower stored it: {rows:?}");
+    assert_eq!(rows[0]["action"], "kill");
+    berth.ok(&["audit", "verify"]);
+}

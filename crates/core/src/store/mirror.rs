@@ -27,7 +27,8 @@ pub struct SnapshotSeen {
     pub before: Vec<ContainerRow>,
     /// Whether the host had a snapshot before (its first records nothing).
     pub had_snapshot: bool,
-    /// Containers (before or after) a Berth request claims right now: not out-of-band.
+    /// Containers whose difference is no out-of-band change: a Berth request claims them right
+    /// now, or the mirror has a newer row of them than the snapshot (events since its listing).
     pub claimed: BTreeSet<String>,
 }
 
@@ -45,13 +46,23 @@ impl Store {
     /// Replace everything mirrored from one host with `snapshot`, in one transaction: rows of
     /// objects that no longer exist are deleted, the rest upserted.
     pub fn write_snapshot(&self, host_id: i64, snapshot: &Snapshot) -> Result<()> {
-        self.write_snapshot_recorded(host_id, snapshot, |_| Vec::new())
+        self.write_snapshot_recorded(host_id, snapshot, None, |_| Vec::new())
     }
 
     /// [`Store::write_snapshot`], appending in the same transaction the audit rows `record`
     /// makes of what the snapshot replaces (so two processes resyncing one host at once record
     /// a change once: the second finds it in the mirror already).
-    pub fn write_snapshot_recorded(&self, host_id: i64, snapshot: &Snapshot, record: impl FnOnce(&SnapshotSeen) -> Vec<NewAuditRow>) -> Result<()> {
+    ///
+    /// `listed_ns`, the daemon's clock when the listing began, when known: a container with an
+    /// event stored since then (by another process following the host) has a newer row in the
+    /// mirror than this snapshot, so what differs for it is no out-of-band change.
+    pub fn write_snapshot_recorded(
+        &self,
+        host_id: i64,
+        snapshot: &Snapshot,
+        listed_ns: Option<i64>,
+        record: impl FnOnce(&SnapshotSeen) -> Vec<NewAuditRow>,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).store_context(|| "starting the snapshot write".into())?;
         let now = now_ms();
@@ -67,6 +78,15 @@ impl Store {
             {
                 if super::audit::audit_claimed_in(&tx, &host, c.0, c.1, now)?.is_some() {
                     claimed.insert(c.0.to_owned());
+                }
+            }
+            if let Some(listed_ns) = listed_ns {
+                let mut stmt = tx
+                    .prepare_cached("SELECT DISTINCT actor_id FROM events WHERE host_id = ?1 AND time_ns >= ?2 AND type = 'container' AND actor_id IS NOT NULL")
+                    .store_context(ctx)?;
+                let newer = stmt.query_map(params![host_id, listed_ns], |r| r.get::<_, String>(0)).store_context(ctx)?;
+                for id in newer {
+                    claimed.insert(id.store_context(ctx)?);
                 }
             }
             record(&SnapshotSeen { before, had_snapshot, claimed })

@@ -89,7 +89,7 @@ pub async fn sync_once(fleet: &Fleet, host: &Host) -> Result<SnapshotCounts> {
         let name = host.name().to_owned();
         blocking(store, move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
-            s.write_snapshot_recorded(host_id, &snapshot, |seen| resync_rows(&name, seen, &snapshot))
+            s.write_snapshot_recorded(host_id, &snapshot, None, |seen| resync_rows(&name, seen, &snapshot))
         })
         .await?;
         fleet.publish(MirrorUpdate::Snapshot { host_id, host: host.name().to_owned(), containers: counts.containers });
@@ -241,7 +241,7 @@ impl Follower {
         blocking(self.store(), move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
             s.touch_seen(host_id, rtt_ms)?;
-            s.write_snapshot_recorded(host_id, &snapshot, |seen| resync_rows(&name, seen, &snapshot))
+            s.write_snapshot_recorded(host_id, &snapshot, Some(snapshot_ns), |seen| resync_rows(&name, seen, &snapshot))
         })
         .await?;
         self.backoff.reset();
