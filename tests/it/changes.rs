@@ -258,11 +258,11 @@ fn out_of_band_changes_are_recorded_as_external_and_berth_s_own_are_not_twice() 
 
 #[test]
 fn a_berth_killed_between_request_and_answer_leaves_an_unknown_row() {
-    let daemon = Daemon::start();
+    let daemon = Daemon::start_with(&["--debug".to_owned()]);
     let berth = Berth::new();
     berth.ok(&["host", "add", "d", &daemon.url()]);
     // `sleep` as PID 1 ignores SIGTERM: a stop waits its whole grace time.
-    daemon.docker(&["run", "-d", "--name", "stubborn", TEST_IMAGE, "sleep", "600"]);
+    let id = daemon.docker(&["run", "-d", "--name", "stubborn", TEST_IMAGE, "sleep", "600"]);
     berth.ok(&["sync", "--once"]);
     let mut stop = berth.command(&["stop", "-t", "30", "stubborn"]).spawn().unwrap();
     berth_e2e::wait_for("the request row", Duration::from_secs(20), || {
@@ -273,7 +273,15 @@ fn a_berth_killed_between_request_and_answer_leaves_an_unknown_row() {
             Ok(())
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The daemon has the request (and waits out the grace time before it answers).
+    berth_e2e::wait_for("the daemon to be asked to stop", Duration::from_secs(20), || {
+        let asked = daemon.log().lines().any(|l| l.contains("Calling POST") && l.contains(&format!("/containers/{id}/stop")));
+        if asked {
+            Ok(())
+        } else {
+            Err(())
+        }
+    });
     stop.kill().unwrap(); // SIGKILL: no completion can be written
     stop.wait().unwrap();
     let rows = audit_rows(&berth, |r| r["action"] == "stop");
@@ -357,7 +365,16 @@ fn two_followers_of_one_host_record_a_change_once() {
     // Two processes on one store follow the same host, as the app and `berth sync` would.
     let _first = berth.follow(&["d"]);
     let _second = berth.follow(&["d"]);
-    std::thread::sleep(Duration::from_secs(2)); // both have taken their snapshot
+    // Both have taken their snapshot (the `sync --once` took the first).
+    let conn = rusqlite::Connection::open(berth.db()).unwrap();
+    berth_e2e::wait_for("both followers' snapshots", Duration::from_secs(20), || {
+        let syncs: i64 = conn.query_row("SELECT full_syncs FROM sync_state", [], |r| r.get(0)).unwrap();
+        if syncs >= 3 {
+            Ok(())
+        } else {
+            Err(syncs)
+        }
+    });
     daemon.docker(&["kill", "shared"]);
     berth_e2e::wait_for("the kill recorded", Duration::from_secs(20), || {
         let rows = audit_rows(&berth, |r| r["via"] == "external" && r["object"]["name"] == "shared");

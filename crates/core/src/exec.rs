@@ -146,7 +146,7 @@ pub async fn start(engine: &Engine, container: &str, spec: &ExecSpec) -> Result<
 /// Docker takes a TTY's size at exec create from API 1.42 (`ConsoleSize`); before that only a
 /// resize once the process runs can set it.
 fn sizes_at_create(api_version: &str) -> bool {
-    api_at_least(api_version, 1, 42)
+    crate::connect::api_at_least(api_version, 1, 42)
 }
 
 /// The exec create request for `spec` on a daemon speaking `api_version`.
@@ -272,11 +272,6 @@ fn take_frame(buf: &mut BytesMut) -> Option<Output> {
     }
 }
 
-fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
-}
-
 /// Which part of a container's log to read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -391,9 +386,9 @@ mod tests {
 
     #[test]
     fn api_versions_compare_by_number() {
-        assert!(api_at_least("1.42", 1, 42));
-        assert!(api_at_least("1.100", 1, 42));
-        assert!(!api_at_least("1.41", 1, 42));
+        assert!(crate::connect::api_at_least("1.42", 1, 42));
+        assert!(crate::connect::api_at_least("1.100", 1, 42));
+        assert!(!crate::connect::api_at_least("1.41", 1, 42));
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl Engine {
         let action = format!("create container {}", spec.name);
         let mac_on_endpoint = super::api_at_least(&self.api_version, MAC_ON_ENDPOINT.0, MAC_ON_ENDPOINT.1);
         let body = create_body(spec, mac_on_endpoint);
-        let path = format!("/v{}/containers/create?name={}", self.api_version, url_escape(&spec.name));
+        let path = format!("/v{}/containers/create?name={}", self.api_version, url::form_urlencoded::byte_serialize(spec.name.as_bytes()).collect::<String>());
         let mut json = serde_json::to_value(&body).expect("a create body serialises");
         if let (Some(mac), false) = (&spec.mac_address, mac_on_endpoint) {
             // bollard's models follow the newest API, which has no Config.MacAddress; API 1.41
@@ -149,11 +149,6 @@ impl Engine {
         };
         self.docker.create_network(request).await.map(drop).map_err(|e| self.error(&format!("create network {}", spec.name), e))
     }
-}
-
-fn url_escape(name: &str) -> String {
-    // Container names are letters, digits, '_', '.' and '-': nothing to escape but to be sure.
-    name.bytes().map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn endpoint(attachment: &crate::model::NetworkAttachment, mac: Option<&str>) -> EndpointSettings {

@@ -32,13 +32,17 @@ pub struct SnapshotSeen {
     pub claimed: BTreeSet<String>,
 }
 
-/// The mirror's rows of `ids` on `host_id`, by id.
-fn rows_of(tx: &Transaction<'_>, host_id: i64, ids: Vec<String>) -> Result<BTreeMap<String, ContainerRow>> {
+/// A host's name, from inside a transaction.
+fn host_name(tx: &Transaction<'_>, host_id: i64) -> Result<String> {
+    tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(|| "reading a host's name".into())
+}
+
+/// The mirror's rows of `ids` on `host`, by id.
+fn rows_of(tx: &Transaction<'_>, host: &str, ids: Vec<String>) -> Result<BTreeMap<String, ContainerRow>> {
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(|| "reading a host's name".into())?;
-    let filter = ContainerFilter { all: true, host: Some(host), ids, ..Default::default() };
+    let filter = ContainerFilter { all: true, host: Some(host.to_owned()), ids, ..Default::default() };
     Ok(containers_in(tx, &filter)?.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
 
@@ -70,7 +74,7 @@ impl Store {
         let had_snapshot: bool =
             tx.query_row("SELECT ifnull((SELECT full_syncs FROM sync_state WHERE host_id = ?1), 0) > 0", [host_id], |r| r.get(0)).store_context(ctx)?;
         let rows = if had_snapshot {
-            let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
+            let host = host_name(&tx, host_id)?;
             let before = containers_in(&tx, &ContainerFilter { all: true, host: Some(host.clone()), ..Default::default() })?;
             let mut claimed = BTreeSet::new();
             for c in
@@ -196,8 +200,8 @@ impl Store {
         let seen = if fresh.is_empty() || touched.is_empty() {
             None
         } else {
-            let before = rows_of(&tx, host_id, touched.clone())?;
-            let host: String = tx.query_row("SELECT name FROM hosts WHERE id = ?1", [host_id], |r| r.get(0)).store_context(ctx)?;
+            let host = host_name(&tx, host_id)?;
+            let before = rows_of(&tx, &host, touched.clone())?;
             let mut claimed = BTreeSet::new();
             for id in &touched {
                 let name = before

@@ -3,6 +3,7 @@
 // (the fleet's own listener) re-reads the newest rows, at most once per `debounceMs`. The store
 // is local: the log reads offline as well.
 import { toIpcError, type AuditQuery, type AuditRow, type Backend, type ContainersPatch, type IpcError } from "$lib/ipc";
+import { handleListKey } from "$lib/virtual/keys";
 import type { Fleet } from "$lib/fleet/fleet.svelte";
 import { VirtualList } from "$lib/virtual/virtual-list.svelte";
 import { ANY, auditQuery, isFiltered, MAX_AUDIT_LIMIT, pairRows, visibleEntries, type ActivityEntry, type ActivityFilter } from "./entries";
@@ -180,37 +181,18 @@ export class ActivityLog {
 
   /** Keyboard navigation of the list; true when the key was handled. */
   handleKey(key: string): boolean {
-    switch (key) {
-      case "ArrowDown":
-        this.move(1);
-        return true;
-      case "ArrowUp":
-        this.move(-1);
-        return true;
-      case "PageDown":
-        this.move(this.list.pageSize);
-        return true;
-      case "PageUp":
-        this.move(-this.list.pageSize);
-        return true;
-      case "Home":
-        this.select(0);
-        return true;
-      case "End":
-        this.select(this.entries.length - 1);
-        return true;
-      case "Enter":
-        if (this.selectedIndex === -1) return false;
-        this.open();
-        return true;
-      case "Escape":
-        if (this.openKey === null) return false;
-        this.close();
-        return true;
-      default:
-        return false;
-    }
+    return handleListKey(key, {
+      count: this.entries.length,
+      pageSize: this.list.pageSize,
+      hasSelection: this.selectedIndex !== -1,
+      isOpen: this.openKey !== null,
+      move: (by) => this.move(by),
+      select: (index) => this.select(index),
+      open: () => this.open(),
+      close: () => this.close(),
+    });
   }
+
 
   /** A host's rows changed: something was done there, so the log may have new rows. */
   #onPatch(patch: ContainersPatch): void {

@@ -1,6 +1,7 @@
 // The containers table's state: search, filters, sort, selection and the open detail, over the
 // fleet's rows; the rows it shows are derived, never copied by hand.
 import type { ContainerRow } from "$lib/ipc";
+import { handleListKey } from "$lib/virtual/keys";
 import type { Fleet } from "$lib/fleet/fleet.svelte";
 import { rowKey } from "$lib/fleet/patch";
 import { VirtualList } from "$lib/virtual/virtual-list.svelte";
@@ -106,35 +107,16 @@ export class ContainersTable {
 
   /** Keyboard navigation of the grid; true when the key was handled. */
   handleKey(key: string): boolean {
-    switch (key) {
-      case "ArrowDown":
-        this.move(1);
-        return true;
-      case "ArrowUp":
-        this.move(-1);
-        return true;
-      case "PageDown":
-        this.move(this.list.pageSize);
-        return true;
-      case "PageUp":
-        this.move(-this.list.pageSize);
-        return true;
-      case "Home":
-        this.select(0);
-        return true;
-      case "End":
-        this.select(this.rows.length - 1);
-        return true;
-      case "Enter":
-        if (this.selectedIndex === -1) return false;
-        this.open();
-        return true;
-      case "Escape":
-        if (this.openKey === null) return false;
-        this.close();
-        return true;
-      default:
-        return false;
-    }
+    return handleListKey(key, {
+      count: this.rows.length,
+      pageSize: this.list.pageSize,
+      hasSelection: this.selectedIndex !== -1,
+      isOpen: this.openKey !== null,
+      move: (by) => this.move(by),
+      select: (index) => this.select(index),
+      open: () => this.open(),
+      close: () => this.close(),
+    });
   }
+
 }
