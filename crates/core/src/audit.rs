@@ -66,9 +66,32 @@ fn new_op_id() -> String {
     format!("{ms:011x}-{:05x}-{:03x}", std::process::id() & 0xf_ffff, NEXT.fetch_add(1, Ordering::Relaxed) & 0xfff)
 }
 
-/// The OS user's name (USER, USERNAME), else "unknown".
+/// The OS user's name: USER, USERNAME or LOGNAME, else (a service, a cron job) the name the
+/// system gives the process's user, else "unknown".
 pub fn actor() -> String {
-    ["USER", "USERNAME", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty())).unwrap_or_else(|| "unknown".into())
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(user_of_process)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(unix)]
+fn user_of_process() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied out
+    // at once.
+    unsafe {
+        let entry = libc::getpwuid(libc::getuid());
+        if entry.is_null() || (*entry).pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr((*entry).pw_name).to_str().ok().map(str::to_owned)
+    }
+}
+
+#[cfg(not(unix))]
+fn user_of_process() -> Option<String> {
+    None
 }
 
 /// A container as the audit log shows it before and after a change. Names only, never values
