@@ -6,7 +6,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -178,11 +178,14 @@ impl Drop for Sshd {
 }
 
 /// A TCP relay on 127.0.0.1 that holds every chunk for `one_way` before passing it on, in both
-/// directions (75 ms each way ≈ a 150 ms round trip). It cannot simulate loss.
+/// directions (75 ms each way ≈ a 150 ms round trip). It cannot simulate loss. It counts the
+/// bytes it has passed on each way, over all its connections.
 pub struct DelayRelay {
     pub port: u16,
     stop: Arc<AtomicBool>,
     streams: Arc<Mutex<Vec<TcpStream>>>,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
 }
 
 impl DelayRelay {
@@ -191,7 +194,8 @@ impl DelayRelay {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (stop2, streams2) = (Arc::clone(&stop), Arc::clone(&streams));
+        let (up, down): (Arc<AtomicU64>, Arc<AtomicU64>) = Default::default();
+        let (stop2, streams2, up2, down2) = (Arc::clone(&stop), Arc::clone(&streams), Arc::clone(&up), Arc::clone(&down));
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
@@ -206,11 +210,21 @@ impl DelayRelay {
                     list.push(client.try_clone().unwrap());
                     list.push(server.try_clone().unwrap());
                 }
-                spawn_direction(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way);
-                spawn_direction(server, client, one_way);
+                spawn_direction(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way, Arc::clone(&up2));
+                spawn_direction(server, client, one_way, Arc::clone(&down2));
             }
         });
-        DelayRelay { port, stop, streams }
+        DelayRelay { port, stop, streams, up, down }
+    }
+
+    /// Bytes passed on from clients to the target so far, over all connections.
+    pub fn bytes_up(&self) -> u64 {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    /// Bytes passed on from the target back to clients so far, over all connections.
+    pub fn bytes_down(&self) -> u64 {
+        self.down.load(Ordering::SeqCst)
     }
 
     /// Cut every link and stop listening, as a dead overseas line would.
@@ -236,7 +250,8 @@ impl Drop for DelayRelay {
     }
 }
 
-fn spawn_direction(mut from: TcpStream, mut to: TcpStream, one_way: Duration) {
+/// Pass `from`'s bytes on to `to` after `one_way`, adding each chunk written to `forwarded`.
+fn spawn_direction(mut from: TcpStream, mut to: TcpStream, one_way: Duration, forwarded: Arc<AtomicU64>) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::spawn(move || {
         let mut buf = [0u8; 64 * 1024];
@@ -260,6 +275,7 @@ fn spawn_direction(mut from: TcpStream, mut to: TcpStream, one_way: Duration) {
             if to.write_all(&chunk).is_err() {
                 return;
             }
+            forwarded.fetch_add(chunk.len() as u64, Ordering::SeqCst);
         }
         let _ = to.shutdown(Shutdown::Write);
     });
