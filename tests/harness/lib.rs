@@ -14,6 +14,7 @@ pub use tempfile::TempDir;
 
 pub mod desktop;
 pub mod netns;
+pub mod registry;
 pub mod ssh;
 pub mod webdriver;
 

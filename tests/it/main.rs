@@ -9,6 +9,7 @@ mod follow;
 mod import;
 mod ipam;
 mod outage;
+mod registry;
 mod snapshot;
 mod ssh;
 mod tls;
