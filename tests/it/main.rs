@@ -6,6 +6,7 @@ mod errors;
 mod exec;
 mod fleet;
 mod follow;
+mod images;
 mod import;
 mod ipam;
 mod outage;

@@ -15,6 +15,11 @@ pub fn message(error: &Error) -> String {
         Error::PoolExhausted { pool, .. } => format!(" (`berth ipam leases {pool}` lists them)"),
         Error::NotABerthDatabase { .. } => ". Point --db (or BERTH_DB) at another path".into(),
         Error::HostKeyUnknown { host, .. } => format!(" (`berth host trust {host}`)"),
+        Error::ImageNotFound { host, .. } => {
+            format!("; `berth image ls --host {host}` lists what is mirrored there (`berth image pull` or `berth image push` brings one)")
+        }
+        Error::InUse { .. } => " (-f forces it)".into(),
+        Error::PoolNetwork { pool, .. } => format!(" (`berth ipam pool rm {pool}` removes the pool and its networks)"),
         _ => String::new(),
     };
     format!("{error}{advice}")

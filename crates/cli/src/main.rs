@@ -7,10 +7,12 @@ mod containers;
 mod errors;
 mod exec;
 mod hosts;
+mod images;
 mod ipam;
 mod mirror;
 mod output;
 mod prompt;
+mod resources;
 mod runtime;
 mod sync;
 #[cfg(test)]
@@ -88,6 +90,25 @@ enum Command {
     Unpause(containers::Targets),
     /// Remove containers from their hosts; their leased addresses go into quarantine
     Rm(containers::RmArgs),
+    /// Images on hosts: list, pull, build, remove, and push between hosts without a registry
+    #[command(subcommand)]
+    Image(images::ImageCommand),
+    /// Registry logins, kept in the OS keyring
+    #[command(subcommand)]
+    Registry(images::RegistryCommand),
+    /// Copy files and folders into and out of containers (CONTAINER:PATH, a local path, or - for a tar)
+    Cp {
+        /// CONTAINER:PATH, a local path, or -
+        src: String,
+        /// CONTAINER:PATH, a local path, or -
+        dst: String,
+    },
+    /// Networks on hosts, with what uses them
+    #[command(subcommand)]
+    Network(resources::NetworkCommand),
+    /// Volumes on hosts, with what uses them
+    #[command(subcommand)]
+    Volume(resources::VolumeCommand),
     /// The audit log: every change to a host, Berth's own and out-of-band (newest first)
     Audit(audit::AuditArgs),
     /// Show stored Docker events, oldest first
@@ -173,6 +194,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Pause(targets) => containers::act(&ctx, containers::Verb::Pause, &targets.containers, Default::default()),
         Command::Unpause(targets) => containers::act(&ctx, containers::Verb::Unpause, &targets.containers, Default::default()),
         Command::Rm(args) => containers::rm(&ctx, &args),
+        Command::Image(command) => images::image_command(&ctx, command),
+        Command::Registry(command) => images::registry_command(command),
+        Command::Cp { src, dst } => images::cp_command(&ctx, &src, &dst),
+        Command::Network(command) => resources::network_command(&ctx, command),
+        Command::Volume(command) => resources::volume_command(&ctx, command),
         Command::Audit(args) => audit::audit_command(&ctx, args),
         Command::Events { host, since, limit } => mirror::events_command(store, host, since, limit, json),
     }

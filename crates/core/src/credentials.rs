@@ -139,3 +139,63 @@ pub fn key_is_encrypted(path: &std::path::Path) -> bool {
     let Some(len) = rest.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize) else { return false };
     rest.get(4..4 + len).is_some_and(|cipher| cipher != b"none")
 }
+
+/// A registry's server name as keyring accounts and `X-Registry-Auth` use it: no scheme, no
+/// trailing path, Docker Hub's names as `docker.io`.
+pub fn registry_server(server: &str) -> Result<String> {
+    let trimmed = server.trim();
+    let bare = trimmed.trim_start_matches("https://").trim_start_matches("http://");
+    let host = bare.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    let ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !ok {
+        return Err(Error::invalid("registry", format!("{server:?}; give a server such as registry.example.com or 127.0.0.1:5000")));
+    }
+    Ok(match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io".to_owned(),
+        _ => host,
+    })
+}
+
+fn registry_entry(server: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &format!("registry/{server}")).map_err(|e| Error::KeyringUnavailable { reason: e.to_string() })
+}
+
+/// Keep a registry login in the keyring (the user name and password, together).
+pub fn registry_login(server: &str, username: &str, password: &str) -> Result<()> {
+    let server = registry_server(server)?;
+    if username.is_empty() || username.contains(char::is_control) {
+        return Err(Error::invalid("user name", "give the registry user name"));
+    }
+    let value = serde_json::json!({ "username": username, "password": password }).to_string();
+    registry_entry(&server)?.set_password(&value).map_err(|e| Error::KeyringUnavailable { reason: e.to_string() })
+}
+
+/// Forget a registry login; false when there was none.
+pub fn registry_logout(server: &str) -> Result<bool> {
+    let server = registry_server(server)?;
+    match registry_entry(&server)?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(Error::KeyringUnavailable { reason: e.to_string() }),
+    }
+}
+
+/// The login kept for `server`, if any; a keyring that cannot be read means none (the
+/// registry's refusal then says so).
+pub fn registry_auth(server: &str) -> Option<crate::connect::RegistryAuth> {
+    let server = registry_server(server).ok()?;
+    let text = match registry_entry(&server).and_then(|e| e.get_password().map_err(|e| Error::KeyringUnavailable { reason: e.to_string() })) {
+        Ok(text) => text,
+        Err(Error::KeyringUnavailable { reason }) if !reason.to_ascii_lowercase().contains("no matching entry") => {
+            tracing::debug!(server, reason, "no registry login read from the keyring");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(crate::connect::RegistryAuth {
+        server: if server == "docker.io" { "https://index.docker.io/v1/".to_owned() } else { server },
+        username: value["username"].as_str()?.to_owned(),
+        password: value["password"].as_str()?.to_owned(),
+    })
+}

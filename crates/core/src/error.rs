@@ -71,6 +71,18 @@ pub enum Error {
     #[error("Docker on host {host:?} refused to {action}: {reason}")]
     Docker { host: String, action: String, reason: String },
 
+    #[error("no image {image:?} on host {host:?}")]
+    ImageNotFound { host: String, image: String },
+
+    #[error("{kind} {name:?} on host {host:?} is used by {}; stop and remove those first, or force it", users.join(", "))]
+    InUse { host: String, kind: &'static str, name: String, users: Vec<String> },
+
+    #[error("network {network:?} on host {host:?} belongs to IP pool {pool:?}; remove it through IPAM (the pool's network), not directly")]
+    PoolNetwork { host: String, network: String, pool: String },
+
+    #[error("{what} was cancelled")]
+    Cancelled { what: String },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -102,6 +114,10 @@ impl Error {
             Error::HostKeyChanged { .. } => "host_key_changed",
             Error::AuthFailed { .. } => "auth_failed",
             Error::KeyringUnavailable { .. } => "keyring_unavailable",
+            Error::ImageNotFound { .. } => "image_not_found",
+            Error::InUse { .. } => "in_use",
+            Error::PoolNetwork { .. } => "pool_network",
+            Error::Cancelled { .. } => "cancelled",
             Error::Io { .. } => "io",
         }
     }
@@ -138,6 +154,12 @@ impl Error {
             }
             Error::KeyringUnavailable { reason } => vec![("reason", reason.clone())],
             Error::Docker { host, action, reason } => vec![("host", host.clone()), ("action", action.clone()), ("reason", reason.clone())],
+            Error::ImageNotFound { host, image } => vec![("host", host.clone()), ("image", image.clone())],
+            Error::InUse { host, kind, name, users } => {
+                vec![("host", host.clone()), ("kind", (*kind).to_owned()), ("name", name.clone()), ("users", users.join(", "))]
+            }
+            Error::PoolNetwork { host, network, pool } => vec![("host", host.clone()), ("network", network.clone()), ("pool", pool.clone())],
+            Error::Cancelled { what } => vec![("what", what.clone())],
             Error::Io { context, source } => vec![("context", context.clone()), ("reason", source.to_string())],
         };
         pairs.into_iter().collect()

@@ -27,12 +27,13 @@ pub struct Fleet {
     store: Arc<Store>,
     engines: Engines,
     updates: broadcast::Sender<MirrorUpdate>,
+    transfers: Arc<crate::images::Transfers>,
 }
 
 impl Fleet {
     pub fn new(store: Arc<Store>) -> Arc<Fleet> {
         let (updates, _) = broadcast::channel(UPDATES_BUFFERED);
-        Arc::new(Fleet { store, engines: Engines::new(), updates })
+        Arc::new(Fleet { store, engines: Engines::new(), updates, transfers: Arc::default() })
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -50,6 +51,11 @@ impl Fleet {
     /// The connection to a host already read from the store.
     pub async fn engine_for(&self, host: &Host) -> Result<Engine> {
         self.engines.get(host).await
+    }
+
+    /// The pulls, pushes and builds of this process, running and recently ended.
+    pub fn transfers(&self) -> &Arc<crate::images::Transfers> {
+        &self.transfers
     }
 
     /// Drop a host's kept connection (it was edited or removed).

@@ -5,9 +5,11 @@
 mod containers;
 mod exec;
 pub(crate) mod facts;
+mod images;
 mod reads;
 
 pub use exec::{ExecCreate, ExecState, InputSink, LogQuery, Output, OutputStream};
+pub use images::{BuildMessage, Pruned, PullMessage, RegistryAuth, TRANSFER_TIMEOUT};
 pub use reads::{DaemonInfo, DaemonVersion, SNAPSHOT_CONCURRENCY};
 pub mod pipeline;
 #[cfg(unix)]
@@ -607,6 +609,7 @@ fn classify(host: &str, endpoint: &Endpoint, action: &str, err: bollard::errors:
         B::DockerResponseServerError { status_code, message } => {
             return Error::Docker { host: host.to_owned(), action: action.to_owned(), reason: format!("{message} (HTTP {status_code})") }
         }
+        B::DockerStreamError { error } => return Error::Docker { host: host.to_owned(), action: action.to_owned(), reason: error.clone() },
         B::RequestTimeoutError => return unreachable(format!("no answer within {} s while trying to {action}", REQUEST_TIMEOUT.as_secs())),
         B::SocketNotFoundError(path) => return unreachable(format!("no socket at {path}; is dockerd running there?")),
         B::CertPathError { .. } | B::CertParseError { .. } | B::CertMultipleKeys { .. } | B::NoNativeCertsError { .. } => {

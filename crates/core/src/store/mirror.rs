@@ -149,7 +149,32 @@ impl Store {
             let id = match change {
                 Change::UpsertContainer(facts) => &facts.id,
                 Change::RemoveContainer(id) => id,
-                _ => continue,
+                // Images, networks and volumes: what the change's answer said is the newest.
+                Change::UpsertImage(i) => {
+                    upsert_image(&tx, host_id, i, now)?;
+                    continue;
+                }
+                Change::RemoveImage(id) => {
+                    delete(&tx, "images", "id", host_id, id)?;
+                    continue;
+                }
+                Change::UpsertNetwork(n) => {
+                    upsert_network(&tx, host_id, n, now)?;
+                    continue;
+                }
+                Change::RemoveNetwork(id) => {
+                    delete(&tx, "networks", "id", host_id, id)?;
+                    continue;
+                }
+                Change::UpsertVolume(v) => {
+                    upsert_volume(&tx, host_id, v, now)?;
+                    continue;
+                }
+                Change::RemoveVolume(name) => {
+                    delete(&tx, "volumes", "name", host_id, name)?;
+                    continue;
+                }
+                Change::Engine(_) => continue,
             };
             let mark: i64 = tx
                 .query_row("SELECT ifnull(max(seq), 0) FROM events WHERE host_id = ?1 AND actor_id = ?2", params![host_id, id], |r| r.get(0))

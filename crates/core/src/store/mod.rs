@@ -8,6 +8,7 @@ pub mod audit;
 mod hosts;
 pub mod ipam;
 mod mirror;
+pub mod objects;
 mod query;
 mod recorded;
 pub mod schema;
@@ -24,6 +25,7 @@ use crate::error::{Error, Result, StoreContext};
 pub use hosts::validate_host_name;
 pub(crate) use hosts::validate_name;
 pub use mirror::{BatchSeen, SnapshotSeen};
+pub use objects::{ImageRow, NetworkRow, NetworkUser, VolumeRow};
 pub use query::{ContainerFilter, EventQuery};
 pub use recorded::Audited;
 

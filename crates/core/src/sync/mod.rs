@@ -47,6 +47,8 @@ pub enum MirrorUpdate {
     Events { host_id: i64, host: String, containers: Vec<String>, oldest_event_ns: i64, newest_event_ns: i64 },
     /// A change Berth made was written back: these containers' rows were rewritten or deleted.
     Written { host_id: i64, host: String, containers: Vec<String> },
+    /// A change Berth made to the host's images, networks or volumes was written back.
+    Objects { host_id: i64, host: String },
     /// The follower is dialling, the host answered (with the ping's round trip), or it was lost.
     Status { host_id: i64, host: String, state: Reachability, error: Option<String>, rtt_ms: Option<f64> },
 }
@@ -57,6 +59,7 @@ impl MirrorUpdate {
             MirrorUpdate::Snapshot { host_id, .. }
             | MirrorUpdate::Events { host_id, .. }
             | MirrorUpdate::Written { host_id, .. }
+            | MirrorUpdate::Objects { host_id, .. }
             | MirrorUpdate::Status { host_id, .. } => *host_id,
         }
     }
