@@ -38,10 +38,26 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ipam::ipam_net_apply,
             commands::ipam::ipam_run,
             commands::audit::audit,
+            commands::images::images,
+            commands::images::images_across,
+            commands::images::image_pull,
+            commands::images::image_push,
+            commands::images::image_build,
+            commands::images::image_remove,
+            commands::images::image_prune,
+            commands::images::transfers,
+            commands::images::transfer_cancel,
+            commands::images::networks,
+            commands::images::network_remove,
+            commands::images::network_prune,
+            commands::images::volumes,
+            commands::images::volume_remove,
+            commands::images::volume_prune,
         ])
         // Event payloads: emitted on scoped names (see events.rs), so registered as plain types.
         .typ::<crate::events::ContainersPatch>()
         .typ::<crate::error::IpcError>()
+        .typ::<crate::events::ObjectsChanged>()
         .error_handling(ErrorHandlingMode::Throw)
         // Counts, ids and millisecond times: all far below 2^53.
         .dangerously_cast_bigints_to_number()

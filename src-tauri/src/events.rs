@@ -6,7 +6,9 @@
 //! | `host://{id}/containers` | [`ContainersPatch`] | a snapshot (`replace`), an event batch or a change Berth wrote back (the touched rows) |
 //! | `host://{id}/status`     | `HostSummary`       | connecting, online (every ping, with its round trip), offline, or counts changed |
 //! | `host://{id}/events`     | `EventRow[]`        | the events of a batch, oldest first |
+//! | `host://{id}/objects`    | [`ObjectsChanged`]  | a snapshot, an event batch, or a change Berth made to images, networks or volumes: views of those reload the host |
 //! | `fleet://hosts`          | `HostSummary[]`     | a host was added, edited or removed |
+//! | `transfers://update`     | `Transfer`          | a pull, push or build progressed or ended (at most every 150 ms each) |
 
 use std::sync::Arc;
 
@@ -30,6 +32,32 @@ pub struct ContainersPatch {
     pub upsert: Vec<ContainerRow>,
     /// Ids of containers that no longer exist.
     pub remove: Vec<String>,
+}
+
+/// The images, networks or volumes of one host may have changed.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ObjectsChanged {
+    pub host_id: i64,
+    pub host: String,
+}
+
+/// Forward every transfer's progress to the UI.
+pub fn forward_transfers(app: AppHandle, transfers: Arc<berth_core::images::Transfers>) {
+    let mut updates = transfers.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match updates.recv().await {
+                Ok(transfer) => {
+                    if let Err(error) = app.emit("transfers://update", transfer) {
+                        tracing::warn!(%error, "could not send a transfer update to the UI");
+                    }
+                }
+                // Missed some: the next update of each transfer carries its whole state.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 /// Forward every mirror update as UI events until the supervisor goes away.
@@ -66,15 +94,18 @@ fn emit(app: &AppHandle, supervisor: &Supervisor, update: MirrorUpdate) -> berth
     let host_id = update.host_id();
     match update {
         MirrorUpdate::Snapshot { host, .. } => {
+            send(app, host_id, "objects", ObjectsChanged { host_id, host: host.clone() });
             let rows = store.containers(&ContainerFilter { all: true, host: Some(host), ..Default::default() })?;
             send(app, host_id, "containers", ContainersPatch { host_id, replace: true, upsert: rows, remove: Vec::new() });
         }
         MirrorUpdate::Events { host, containers, oldest_event_ns, .. } => {
+            send(app, host_id, "objects", ObjectsChanged { host_id, host: host.clone() });
             patch(app, store, host_id, &host, containers)?;
             let query = EventQuery { host: Some(host), since_ns: Some(oldest_event_ns), limit: EVENTS_PER_BATCH };
             send(app, host_id, "events", store.events(&query)?);
         }
         MirrorUpdate::Written { host, containers, .. } => patch(app, store, host_id, &host, containers)?,
+        MirrorUpdate::Objects { host, .. } => send(app, host_id, "objects", ObjectsChanged { host_id, host }),
         MirrorUpdate::Status { .. } => {}
     }
     // Every update may change the host's status, counts or sync time.

@@ -98,6 +98,7 @@ fn run(started: Instant) -> anyhow::Result<()> {
             bindings.mount_events(app);
             let handle = app.handle().clone();
             events::forward(handle.clone(), Arc::clone(&supervisor));
+            events::forward_transfers(handle.clone(), Arc::clone(fleet.transfers()));
             tauri::async_runtime::spawn(async move {
                 adopt_local_engine(&supervisor).await;
                 if let Err(error) = supervisor.follow_all() {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod containers;
 pub mod events;
 pub mod hosts;
+pub mod images;
 pub mod ipam;
 pub mod shell;
 

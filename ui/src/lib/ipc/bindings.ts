@@ -68,6 +68,25 @@ export const commands = {
 	/**  Run a container on a pool's host with a fixed address leased from the pool. */
 	ipamRun: (spec: RunSpec) => __TAURI_INVOKE<RunOutcome>("ipam_run", { spec }),
 	audit: (query: AuditQuery) => __TAURI_INVOKE<AuditRow[]>("audit", { query }),
+	/**  Every mirrored image, one row per host and image (offline too). */
+	images: (host: string | null) => __TAURI_INVOKE<ImageRow[]>("images", { host }),
+	/**  One row per image ID across hosts; `among`: the hosts to report as lacking it. */
+	imagesAcross: (among: string[]) => __TAURI_INVOKE<ImageAcross[]>("images_across", { among }),
+	imagePull: (host: string, image: string) => __TAURI_INVOKE<number>("image_pull", { host, image }),
+	/**  Push `image` from `source` to `targets`, one transfer per target. */
+	imagePush: (source: string, image: string, targets: string[]) => __TAURI_INVOKE<number[]>("image_push", { source, image, targets }),
+	imageBuild: (host: string, tag: string, dir: string) => __TAURI_INVOKE<number>("image_build", { host, tag, dir }),
+	imageRemove: (host: string, image: string, force: boolean) => __TAURI_INVOKE<ImageRemoved>("image_remove", { host, image, force }),
+	imagePrune: (host: string, all: boolean) => __TAURI_INVOKE<Pruned>("image_prune", { host, all }),
+	/**  The pulls, pushes and builds of this process, running and recently ended. */
+	transfers: () => __TAURI_INVOKE<Transfer[]>("transfers"),
+	transferCancel: (id: number) => __TAURI_INVOKE<null>("transfer_cancel", { id }),
+	networks: (host: string | null) => __TAURI_INVOKE<NetworkRow[]>("networks", { host }),
+	networkRemove: (host: string, name: string) => __TAURI_INVOKE<null>("network_remove", { host, name }),
+	networkPrune: (host: string) => __TAURI_INVOKE<Pruned>("network_prune", { host }),
+	volumes: (host: string | null) => __TAURI_INVOKE<VolumeRow[]>("volumes", { host }),
+	volumeRemove: (host: string, name: string, force: boolean) => __TAURI_INVOKE<null>("volume_remove", { host, name, force }),
+	volumePrune: (host: string) => __TAURI_INVOKE<Pruned>("volume_prune", { host }),
 };
 
 /* Types */
@@ -330,6 +349,45 @@ export type HostSummary = {
 };
 
 /**
+ *  One image across hosts (the cross-host table): the hosts that hold it and, of `among`, those
+ *  that lack it.
+ */
+export type ImageAcross = {
+	id: string,
+	tags: string[],
+	size: number | null,
+	created: string | null,
+	hosts: string[],
+	lacking: string[],
+	containers: string[],
+	dangling: boolean,
+};
+
+/**  What [`remove`] did on one host. */
+export type ImageRemoved = {
+	host: string,
+	image: string,
+	/**  What Docker untagged and deleted. */
+	removed: string[],
+};
+
+/**  One image on one host (`berth image ls --json`). */
+export type ImageRow = {
+	host: string,
+	id: string,
+	tags: string[],
+	size: number | null,
+	/**  RFC 3339. */
+	created: string | null,
+	/**  Names of the containers (any state) made from it. */
+	containers: string[],
+	/**  No tag: left behind by a newer image of the same name. */
+	dangling: boolean,
+	/**  Its layers' diff IDs, bottom first. */
+	layers: string[],
+};
+
+/**
  *  What a failed command returns to the UI: `{ code, message, fields, detail }`.
  * 
  *  `code` is `berth_core::Error::code()`; the UI words the error in its own language from
@@ -342,6 +400,15 @@ export type IpcError = {
 	message: string,
 	fields: { [key in string]: string },
 	detail: string | null,
+};
+
+/**  One layer of a pull (or a push's layer as sent or skipped). */
+export type LayerProgress = {
+	id: string,
+	status: string,
+	/**  Bytes done and in all, where the daemon says. */
+	current: number | null,
+	total: number | null,
 };
 
 /**  A batch of log output as a front end receives it: whatever was ready together, in order. */
@@ -375,6 +442,34 @@ export type NetReport = {
 	/**  What differs from the pool's template (with "drift"). */
 	drift: string[],
 	error: string | null,
+};
+
+/**  One network on one host (`berth network ls --json`). */
+export type NetworkRow = {
+	host: string,
+	id: string,
+	name: string,
+	driver: string | null,
+	scope: string | null,
+	subnets: string[],
+	labels: { [key in string]: string },
+	containers: NetworkUser[],
+	/**  The IP pool that made it (IPAM), when one did: removed only through IPAM. */
+	pool: string | null,
+	/**  Docker's own networks (bridge, host, none): never removed. */
+	builtin: boolean,
+};
+
+/**  A container attached to a network, with its address there. */
+export type NetworkUser = {
+	container: string,
+	ip: string | null,
+};
+
+/**  The images, networks or volumes of one host may have changed. */
+export type ObjectsChanged = {
+	host_id: number,
+	host: string,
 };
 
 /**  How a change ended. */
@@ -430,6 +525,14 @@ export type PoolSummary = {
 	/**  Reserved addresses: the gateway, hosts' bridge addresses, --reserve and `reserve`. */
 	reserved_count: number,
 } & PoolSpec;
+
+/**  What a prune freed. */
+export type Pruned = {
+	/**  Ids or names of what was removed. */
+	removed: string[],
+	/**  Bytes freed, where Docker says. */
+	bytes: number,
+};
 
 export type Reachability = "online" | "offline" | 
 /**  A follower is dialling the host (live state only: never stored). */
@@ -549,6 +652,45 @@ export type TlsFiles = {
 	key: string,
 };
 
+/**  A pull, a push to one target, or a build, as the views show it. */
+export type Transfer = {
+	id: number,
+	kind: TransferKind,
+	/**  The host pulled to, pushed to, or built on. */
+	host: string,
+	image: string,
+	/**  A push's source host. */
+	from: string | null,
+	state: TransferState,
+	error: TransferError | null,
+	layers: LayerProgress[],
+	/**
+	 *  The last lines of output (a build's steps; a push's notes, such as a fallback to the
+	 *  whole image).
+	 */
+	output: string[],
+	/**  A push: bytes put on the wire and bytes to send in all; layers sent and skipped. */
+	bytes_sent: number | null,
+	bytes_total: number | null,
+	layers_sent: number,
+	layers_skipped: number,
+	full_tar: boolean,
+	started_ms: number | null,
+	ended_ms: number | null,
+};
+
+/**  Why a transfer failed, as the IPC edge shapes errors (`code` for the UI to word it). */
+export type TransferError = {
+	code: string,
+	message: string,
+	fields: { [key in string]: string },
+	detail: string | null,
+};
+
+export type TransferKind = "pull" | "push" | "build";
+
+export type TransferState = "running" | "done" | "failed" | "cancelled";
+
 /**  A step of the page's start-up, by its own clock. */
 export type UiStep = {
 	name: string,
@@ -566,4 +708,15 @@ export type Via =
 "app" | 
 /**  Seen in a host's events with no Berth request claiming it (the docker CLI, another tool). */
 "external";
+
+/**  One volume on one host (`berth volume ls --json`). */
+export type VolumeRow = {
+	host: string,
+	name: string,
+	driver: string | null,
+	mountpoint: string | null,
+	created: string | null,
+	labels: { [key in string]: string },
+	containers: string[],
+};
 
