@@ -281,7 +281,7 @@ fn push_sends_only_missing_layers_to_several_hosts_at_once_and_survives_a_cut_li
 
     // A cut link mid-push fails that target only and leaves no image; the retry works.
     let v3 = app_image(&src, "shop:3", "top-3", 24);
-    let mut child = berth
+    let child = berth
         .command(&["image", "push", "src/shop:3", "--to", "far,near", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -179,7 +179,8 @@ mod tests {
         let v1 = vec![d(1), d(2), d(3)];
         let v2 = vec![d(1), d(2), d(4)];
         let other_base = vec![d(9), d(2), d(3)];
-        let cases: &[(&[&[String]], &[String], usize)] = &[
+        type Case<'a> = (&'a [&'a [String]], &'a [String], usize);
+        let cases: &[Case] = &[
             (&[], &v1, 0),                 // an empty host gets everything
             (&[&v1], &v1, 3),              // it has it all
             (&[&v1], &v2, 2),              // only the changed top layer
