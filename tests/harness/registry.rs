@@ -27,7 +27,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Start one on a free port; returns once `GET /v2/` answers 401 (it wants a login).
+    /// One without logins (anyone may pull and push), as a LAN registry often is.
+    pub fn open() -> Registry {
+        Registry::start("", "")
+    }
+
+    /// Start one on a free port; returns once `GET /v2/` answers 401 (it wants a login), or
+    /// 200 when `user` is empty (no logins).
     pub fn start(user: &str, password: &str) -> Registry {
         assert!(
             Path::new(REGISTRY_BINARY).exists(),
@@ -35,8 +41,10 @@ impl Registry {
         );
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        let open = user.is_empty();
         let out = Command::new("htpasswd")
-            .args(["-Bbn", user, password])
+            // An open registry gets a file too (unused: its config names none).
+            .args(if open { ["-Bbn", "nobody", "unused"] } else { ["-Bbn", user, password] })
             .output()
             .unwrap_or_else(|e| panic!("running htpasswd: {e}; install Debian's apache2-utils (`apt-get install apache2-utils`; ./x test does)"));
         assert!(out.status.success(), "htpasswd -Bbn failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -45,9 +53,9 @@ impl Registry {
         let config = format!(
             "version: 0.1\nlog:\n  level: info\n  fields:\n    service: registry\n\
              storage:\n  filesystem:\n    rootdirectory: {d}/data\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test\n\
-             auth:\n  htpasswd:\n    realm: berth-test\n    path: {d}/htpasswd\n",
+             http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test\n{auth}",
             d = d.display(),
+            auth = if open { String::new() } else { format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}/htpasswd\n", d.display()) },
         );
         std::fs::write(d.join("config.yml"), config).unwrap();
         let log = std::fs::File::create(d.join("registry.log")).unwrap();
@@ -66,7 +74,8 @@ impl Registry {
                 panic!("docker-registry exited with {status}; its log:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
             }
             match v2_status(port) {
-                Ok(401) => Ok(()),
+                Ok(401) if !open => Ok(()),
+                Ok(200) if open => Ok(()),
                 other => Err(other),
             }
         });
@@ -98,6 +107,15 @@ impl Registry {
     /// --password-stdin` first, into a private DOCKER_CONFIG, never ~/.docker); panics with its
     /// stderr on failure, returns its stdout.
     pub fn docker(&self, daemon: &Daemon, args: &[&str]) -> String {
+        if !self.user.is_empty() {
+            self.login(daemon);
+        }
+        let out = self.cli(daemon).args(args).output().expect("running the docker CLI");
+        assert!(out.status.success(), "docker {args:?} failed: {}\nregistry log:\n{}", String::from_utf8_lossy(&out.stderr), self.log());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn login(&self, daemon: &Daemon) {
         let mut login = self.cli(daemon);
         login
             .args(["login", "--username", &self.user, "--password-stdin", &self.address()])
@@ -108,9 +126,6 @@ impl Registry {
         child.stdin.take().unwrap().write_all(self.password.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "docker login {} failed: {}\nregistry log:\n{}", self.address(), String::from_utf8_lossy(&out.stderr), self.log());
-        let out = self.cli(daemon).args(args).output().expect("running the docker CLI");
-        assert!(out.status.success(), "docker {args:?} failed: {}\nregistry log:\n{}", String::from_utf8_lossy(&out.stderr), self.log());
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     fn cli(&self, daemon: &Daemon) -> Command {

@@ -83,6 +83,23 @@ fn every_subcommand_parses_its_flags() {
         ("audit verify", r#"Audit(AuditArgs { action: Some(Verify), host: None, since: None, via: None, op: None, kind: None, object: None, outcome: None, limit: 100, csv: false })"#),
         ("audit --kind container --object web --outcome failed", r#"Audit(AuditArgs { action: None, host: None, since: None, via: None, op: None, kind: Some("container"), object: Some("web"), outcome: Some("failed"), limit: 100, csv: false })"#),
         ("audit prune --older-than 30d", r#"Audit(AuditArgs { action: Some(Prune { older_than: "30d" }), host: None, since: None, via: None, op: None, kind: None, object: None, outcome: None, limit: 100, csv: false })"#),
+        ("image ls", "Image(Ls { host: None, across: false })"),
+        ("image ls --across", "Image(Ls { host: None, across: true })"),
+        ("image pull sgp 127.0.0.1:5000/base/jre:8", r#"Image(Pull { host: "sgp", image: "127.0.0.1:5000/base/jre:8" })"#),
+        ("image push home/shop/web:1.5 --to sgp,fra", r#"Image(Push { source: "home/shop/web:1.5", to: ["sgp", "fra"] })"#),
+        ("image push home/shop/web:1.5 --to sgp --to fra", r#"Image(Push { source: "home/shop/web:1.5", to: ["sgp", "fra"] })"#),
+        ("image build --host h -t web:1 -f Dockerfile.prod ./web", r#"Image(Build(BuildArgs { host: "h", tag: "web:1", file: Some("Dockerfile.prod"), dir: "./web" }))"#),
+        ("image rm -f h/web:1 h/web:2", r#"Image(Rm { force: true, images: ["h/web:1", "h/web:2"] })"#),
+        ("image prune h --all", r#"Image(Prune { host: "h", all: true })"#),
+        ("registry login 127.0.0.1:5000 --username ci", r#"Registry(Login { server: "127.0.0.1:5000", username: Some("ci") })"#),
+        ("registry logout 127.0.0.1:5000", r#"Registry(Logout { server: "127.0.0.1:5000" })"#),
+        ("cp ./conf sgp/web:/app/conf", r#"Cp { src: "./conf", dst: "sgp/web:/app/conf" }"#),
+        ("network ls --host h", r#"Network(Ls { host: Some("h") })"#),
+        ("network rm h/net", r#"Network(Rm { networks: ["h/net"] })"#),
+        ("network prune h", r#"Network(Prune { host: "h" })"#),
+        ("volume ls", "Volume(Ls { host: None })"),
+        ("volume rm -f h/data", r#"Volume(Rm { force: true, volumes: ["h/data"] })"#),
+        ("volume prune h", r#"Volume(Prune { host: "h" })"#),
         ("events", "Events { host: None, since: None, limit: 100 }"),
         ("events --host a --since 1h --limit 5", r#"Events { host: Some("a"), since: Some("1h"), limit: 5 }"#),
     ];
@@ -123,6 +140,9 @@ fn bad_input_is_refused_with_a_clear_message() {
         ("run --pool lan --name web busybox", "error: the following required arguments were not provided:"),
         ("rm", "error: the following required arguments were not provided:"),
         ("ps --bogus", "error: unexpected argument '--bogus' found"),
+        ("image push home/web:1", "error: the following required arguments were not provided:"),
+        ("image ls --host h --across", "error: the argument '--host <NAME>' cannot be used with '--across'"),
+        ("cp onlyone", "error: the following required arguments were not provided:"),
     ];
     for (line, expected) in cases {
         assert_eq!(refused(line), expected, "berth {line}");
