@@ -6,8 +6,9 @@
 //! 2. For each target, the lowest layer it lacks is worked out by chain ID from the mirror and
 //!    checked against the host (the mirror's best image is inspected live; if it is gone, every
 //!    image the host holds is).
-//! 3. The export (`GET /images/{name}/get`) is streamed once: to a spool file beside the store,
-//!    and at the same time straight to every target that lacks every layer.
+//! 3. The export (`GET /images/{name}/get`) starts at once, beside step 2, and is streamed once
+//!    into a spool file beside the store; every target that lacks every layer reads that file as
+//!    it grows, so its load starts before the export ends.
 //! 4. Every other target gets a tar of the manifest, the config and only its missing layers
 //!    (`POST /images/load`), all at once. A host that refuses the thin tar gets the whole image.
 //! 5. Each target must then hold the source's image ID; it is tagged and written back.
@@ -15,7 +16,7 @@
 //! A cut link fails that target only; `docker load` reads the whole tar before it makes
 //! anything, so nothing half-made is left, and running the push again works.
 
-use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +25,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
 
 use super::layers::{self, ExportIndex};
 use super::transfers::{TransferError, TransferHandle, TransferKind};
@@ -33,9 +35,6 @@ use crate::connect::Engine;
 use crate::error::{Error, Result};
 use crate::fleet::Fleet;
 use crate::model::Host;
-
-/// Chunks of the export buffered for each target it is streamed to live.
-const LIVE_BUFFERED: usize = 32;
 
 /// How the push went for one target (`berth image push --json`).
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +55,7 @@ pub struct Pushed {
     pub transfer: u32,
 }
 
-/// What each target lacks, decided before the export starts.
+/// What each target lacks, decided while the export starts.
 struct Target {
     host: Host,
     engine: Option<Engine>,
@@ -64,6 +63,21 @@ struct Target {
     from: usize,
     transfer: TransferHandle,
     error: Option<Error>,
+}
+
+/// The export as it is spooled: bytes written so far, and how it ended.
+#[derive(Debug, Clone, Default)]
+struct SpoolState {
+    written: u64,
+    done: Option<std::result::Result<(), String>>,
+}
+
+/// The spool file, its progress and (once it is whole) its index.
+#[derive(Clone)]
+struct Spool {
+    path: std::path::PathBuf,
+    state: watch::Receiver<SpoolState>,
+    index: watch::Receiver<Option<std::result::Result<Arc<ExportIndex>, String>>>,
 }
 
 /// Push `image` from host `source` to `targets` (host names), all at once; one result per
@@ -92,18 +106,47 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     let source_engine = fleet.engine_for(&source_host).await?;
     let wanted = reference.as_ref().map(|r| r.to_string()).unwrap_or_else(|| image.to_owned());
     let facts = source_engine.image(&wanted).await?.ok_or_else(|| Error::ImageNotFound { host: source_host.name().to_owned(), image: wanted.clone() })?;
-    let inspect: serde_json::Value = serde_json::from_str(&facts.inspect).unwrap_or_default();
-    let diff_ids: Vec<String> =
-        inspect["RootFS"]["Layers"].as_array().map(|l| l.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    let diff_ids = layers_of(&facts);
     let image_id = facts.id.clone();
-
     let started = Instant::now();
+
+    // The export starts now, while the targets are asked what they lack.
+    let spool_dir = fleet.store().path().parent().map(|p| p.to_owned()).unwrap_or_else(std::env::temp_dir);
+    let spool_file =
+        tempfile::Builder::new().prefix(".berth-export-").suffix(".tar").tempfile_in(&spool_dir).map_err(|e| io("making a spool file for the export", e))?;
+    let writer = spool_file.reopen().map_err(|e| io("making a spool file for the export", e))?;
+    let (state_tx, state_rx) = watch::channel(SpoolState::default());
+    let (index_tx, index_rx) = watch::channel(None);
+    let spool = Spool { path: spool_file.path().to_owned(), state: state_rx, index: index_rx };
+    let exporter = {
+        let (engine, name, path) = (source_engine.clone(), wanted.clone(), spool.path.clone());
+        tokio::spawn(async move {
+            let result = spool_export(&engine, &name, writer, &state_tx).await.map_err(|e| e.to_string());
+            state_tx.send_modify(|s| s.done = Some(result.clone()));
+            let index = match result {
+                Ok(()) => tokio::task::spawn_blocking(move || {
+                    std::fs::File::open(&path).map_err(|e| io("reading the exported image", e)).and_then(|mut f| layers::index_export(&mut f))
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map(Arc::new).map_err(|e| e.to_string())),
+                Err(e) => Err(e),
+            };
+            let _ = index_tx.send(Some(index));
+        })
+    };
+    let exporter = AbortOnDrop(exporter);
+
     let mut prepared = futures_util::future::join_all(hosts.into_iter().map(|target| {
         let transfer = fleet.transfers().start(TransferKind::Push, target.name(), &wanted, Some(source_host.name()));
-        prepare(fleet, target, transfer, &image_id, &diff_ids)
+        prepare(fleet, target, transfer, &image_id, &diff_ids, facts.size.unwrap_or(0).max(0) as u64)
     }))
     .await;
     on_start(&prepared.iter().map(|t| t.transfer.id).collect::<Vec<_>>());
+    // Every target has it: no export needed. (Otherwise it lives until the deliveries end; a
+    // push dropped half-way, a cancel, stops it.)
+    let exporter = if prepared.iter().any(|t| t.error.is_none() && t.from < diff_ids.len()) { Some(exporter) } else { None };
+
     // Recorded before anything goes out, as every change is.
     let recorder = Recorder::new(Arc::clone(fleet.store()));
     let mut pendings = Vec::new();
@@ -113,82 +156,35 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
         pendings.push(recorder.request(row).await?);
     }
 
-    // The export, spooled beside the store and streamed live to the targets that need it all.
-    let spool_dir = fleet.store().path().parent().map(|p| p.to_owned()).unwrap_or_else(std::env::temp_dir);
-    let spool =
-        tempfile::Builder::new().prefix(".berth-export-").suffix(".tar").tempfile_in(&spool_dir).map_err(|e| io("making a spool file for the export", e))?;
-    let spool_path = spool.path().to_owned();
-    let mut live = Vec::new();
-    let mut receivers = Vec::new();
-    for target in &prepared {
-        if target.error.is_none() && target.from == 0 {
-            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(LIVE_BUFFERED);
-            live.push(tx);
-            receivers.push(Some(rx));
-        } else {
-            receivers.push(None);
-        }
-    }
-    let needs_export = prepared.iter().any(|t| t.error.is_none() && t.from < diff_ids.len());
-    let export = {
-        let (engine, name, path) = (source_engine.clone(), wanted.clone(), spool_path.clone());
-        async move {
-            if !needs_export {
-                return Ok(None);
-            }
-            spool_export(&engine, &name, &path, live).await.map(Some)
-        }
-    };
-    let (index_tx, index_rx) = tokio::sync::watch::channel::<Option<std::result::Result<Arc<ExportIndex>, String>>>(None);
-    let exporter = async {
-        let result = match export.await {
-            Ok(Some(_)) => {
-                let path = spool_path.clone();
-                match tokio::task::spawn_blocking(move || {
-                    std::fs::File::open(&path).map_err(|e| io("reading the exported image", e)).and_then(|mut f| layers::index_export(&mut f))
-                })
-                .await
-                {
-                    Ok(Ok(index)) => Ok(Arc::new(index)),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
-            Ok(None) => Err("no export was needed".to_owned()),
-            Err(e) => Err(e.to_string()),
-        };
-        let _ = index_tx.send(Some(result));
-    };
-    let sends = futures_util::future::join_all(prepared.iter_mut().zip(receivers).map(|(target, live)| {
-        let index_rx = index_rx.clone();
-        let (spool_path, image_id, diff_ids) = (spool_path.clone(), image_id.clone(), diff_ids.clone());
-        let reference = reference.clone();
+    let results = futures_util::future::join_all(prepared.iter_mut().map(|target| {
+        let (spool, image_id, diff_ids, reference) = (spool.clone(), image_id.clone(), diff_ids.clone(), reference.clone());
         async move {
             let transfer = target.transfer.clone();
-            let outcome = transfer.run(deliver(target, live, index_rx, spool_path, &image_id, &diff_ids, reference.as_ref())).await;
+            let outcome = transfer.run(deliver(target, &spool, &image_id, &diff_ids, reference.as_ref())).await;
             (outcome, started.elapsed().as_secs_f64())
         }
-    }));
-    let ((), results) = tokio::join!(exporter, sends);
-    drop(spool);
+    }))
+    .await;
+    drop(exporter);
+    drop(spool_file);
 
     let mut out = Vec::new();
     for ((target, (outcome, seconds)), pending) in prepared.into_iter().zip(results).zip(pendings) {
-        let result: Result<Delivered> = match (target.error, outcome) {
+        let result: Result<(Delivered, crate::model::ImageFacts)> = match (target.error, outcome) {
             (Some(e), _) => Err(e),
             (None, result) => result,
         };
-        if let (Ok(_), Some(engine)) = (&result, &target.engine) {
-            super::write_back(fleet, &target.host, engine, std::slice::from_ref(&image_id)).await;
+        if let Ok((_, facts)) = &result {
+            super::write_changes(fleet, &target.host, vec![crate::model::Change::UpsertImage(facts.clone())]).await;
         }
-        let after = result.as_ref().ok().map(|d| serde_json::json!({ "layers_sent": d.layers_sent, "bytes_sent": d.bytes_sent, "full_tar": d.full_tar }));
+        let after = result.as_ref().ok().map(|(d, _)| serde_json::json!({ "layers_sent": d.layers_sent, "bytes_sent": d.bytes_sent, "full_tar": d.full_tar }));
         recorder.complete(pending, &result, after, None).await;
-        let skipped = |d: &Delivered| diff_ids.len() as u32 - d.layers_sent;
+        let n = diff_ids.len() as u32;
         out.push(match result {
-            Ok(d) => Pushed {
+            Ok((d, _)) => Pushed {
                 host: target.host.name().to_owned(),
                 image_id: image_id.clone(),
-                layers_skipped: skipped(&d),
+                layers_skipped: n - d.layers_sent,
                 layers_sent: d.layers_sent,
                 bytes_sent: d.bytes_sent,
                 seconds,
@@ -214,8 +210,22 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     Ok(out)
 }
 
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn layers_of(facts: &crate::model::ImageFacts) -> Vec<String> {
+    let inspect: serde_json::Value = serde_json::from_str(&facts.inspect).unwrap_or_default();
+    inspect["RootFS"]["Layers"].as_array().map(|l| l.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
 /// Decide what `target` lacks: from the mirror, checked against the host.
-async fn prepare(fleet: &Fleet, host: Host, transfer: TransferHandle, image_id: &str, diff_ids: &[String]) -> Target {
+async fn prepare(fleet: &Fleet, host: Host, transfer: TransferHandle, image_id: &str, diff_ids: &[String], size: u64) -> Target {
     let engine = match fleet.engine_for(&host).await {
         Ok(engine) => engine,
         Err(e) => return Target { host, engine: None, from: 0, transfer, error: Some(e) },
@@ -228,32 +238,41 @@ async fn prepare(fleet: &Fleet, host: Host, transfer: TransferHandle, image_id: 
     transfer.update(|t| {
         t.layers_skipped = from as u32;
         t.full_tar = from == 0;
+        if from == 0 {
+            t.bytes_total = size as f64;
+        }
         t.output.push(format!("{total} of {} layers to send", diff_ids.len()));
     });
     Target { host, engine: Some(engine), from, transfer, error: None }
 }
 
+/// The lowest layer `host` lacks. The mirror's image that covers the most layers is checked
+/// with one inspect, beside the check that the host lacks the image itself; only when that image
+/// is gone or changed (or the host was never mirrored) is every image it holds asked for.
 async fn lacking(fleet: &Fleet, host: &Host, engine: &Engine, image_id: &str, diff_ids: &[String]) -> Result<usize> {
-    if engine.image(image_id).await?.is_some() {
-        return Ok(diff_ids.len());
-    }
     let host_id = host.id;
     let mirrored = crate::sync::blocking(fleet.store(), move |s| s.held_layers(host_id)).await?;
-    // The mirror's image that covers the most layers, checked live.
-    let best = mirrored.iter().max_by_key(|held| layers::first_missing(diff_ids, &layers::held_chains([held.as_slice()])));
-    if let Some(best) = best {
-        let from = layers::first_missing(diff_ids, &layers::held_chains([best.as_slice()]));
-        if from == 0 {
-            return Ok(0);
+    let covers = |layers: &[String]| layers::first_missing(diff_ids, &layers::held_chains([layers]));
+    let best = mirrored.iter().map(|(id, l)| (id, l, covers(l))).filter(|(_, _, from)| *from > 0).max_by_key(|(_, _, from)| *from);
+    let best_live = async {
+        match best {
+            Some((id, layers, _)) => engine.image(id).await.map(|found| Some(found.is_some_and(|f| layers_of(&f) == *layers))),
+            None => Ok(None),
         }
-        let live = engine.images_layers().await?;
-        if live.iter().any(|l| l == best) {
-            return Ok(from);
-        }
-        let held: HashSet<String> = layers::held_chains(live.iter().map(Vec::as_slice));
-        return Ok(layers::first_missing(diff_ids, &held));
+    };
+    let (has, best_live) = tokio::join!(engine.image(image_id), best_live);
+    if has?.is_some() {
+        return Ok(diff_ids.len());
     }
-    Ok(0)
+    match (best, best_live?) {
+        (Some((_, _, from)), Some(true)) => Ok(from),
+        // The mirror has nothing to offer for a host it holds images of: trust it.
+        (None, _) if !mirrored.is_empty() => Ok(0),
+        _ => {
+            let live = engine.images_layers().await?;
+            Ok(layers::first_missing(diff_ids, &layers::held_chains(live.iter().map(Vec::as_slice))))
+        }
+    }
 }
 
 /// What went to one target.
@@ -266,13 +285,11 @@ struct Delivered {
 
 async fn deliver(
     target: &mut Target,
-    live: Option<tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>>,
-    mut index_rx: tokio::sync::watch::Receiver<Option<std::result::Result<Arc<ExportIndex>, String>>>,
-    spool_path: std::path::PathBuf,
+    spool: &Spool,
     image_id: &str,
     diff_ids: &[String],
     reference: Option<&Reference>,
-) -> Result<Delivered> {
+) -> Result<(Delivered, crate::model::ImageFacts)> {
     if let Some(e) = target.error.take() {
         return Err(e);
     }
@@ -282,24 +299,21 @@ async fn deliver(
     let mut delivered = Delivered { layers_sent: (n - target.from) as u32, bytes_sent: 0, full_tar: target.from == 0, fallback: None };
     if target.from < n {
         let sent = Arc::new(AtomicU64::new(0));
-        let result = match live {
-            Some(rx) => {
-                transfer.update(|t| t.bytes_total = t.bytes_total.max(0.0));
-                engine.load_image(counted(receiver_stream(rx), Arc::clone(&sent), transfer.clone())).await
-            }
-            None => {
-                let index = wait_index(&mut index_rx).await?;
-                if index.diff_ids() != diff_ids {
-                    // The export is not laid out as the inspect said: send it all.
-                    target.from = 0;
-                    delivered.full_tar = true;
-                    delivered.layers_sent = n as u32;
-                    delivered.fallback = Some("the export's layers differ from the image's; sent the whole image".into());
-                }
+        let result = if target.from == 0 {
+            send_whole(&engine, spool, &sent, &transfer).await
+        } else {
+            let index = wait_index(spool).await?;
+            if index.diff_ids() != diff_ids {
+                // The export is not laid out as the inspect said: send it all.
+                target.from = 0;
+                delivered.full_tar = true;
+                delivered.layers_sent = n as u32;
+                delivered.fallback = Some("the export's layers differ from the image's; sent the whole image".into());
+                send_whole(&engine, spool, &sent, &transfer).await
+            } else {
                 transfer.update(|t| t.bytes_total = index.bytes_from(target.from) as f64);
-                let first = send_from_spool(&engine, &spool_path, &index, target.from, &sent, &transfer).await;
-                match first {
-                    Err(Error::Docker { reason, .. }) if target.from > 0 => {
+                match send_thin(&engine, spool, &index, target.from, &sent, &transfer).await {
+                    Err(Error::Docker { reason, .. }) => {
                         // A host that cannot take the thin tar (another image store) gets it all.
                         let note = format!("the host refused the thin tar ({reason}); sent the whole image");
                         transfer.output(&note);
@@ -310,7 +324,7 @@ async fn deliver(
                             t.full_tar = true;
                             t.bytes_total += index.bytes_from(0) as f64;
                         });
-                        send_from_spool(&engine, &spool_path, &index, 0, &sent, &transfer).await
+                        send_whole(&engine, spool, &sent, &transfer).await
                     }
                     other => other,
                 }
@@ -319,24 +333,27 @@ async fn deliver(
         delivered.bytes_sent = sent.load(Ordering::Relaxed);
         result?;
     }
-    if engine.image(image_id).await?.is_none() {
-        return Err(Error::Docker {
-            host: target.host.name().to_owned(),
-            action: "load an image".into(),
-            reason: format!("it answered, but holds no image {image_id} after the load"),
-        });
-    }
+    let missing = || Error::Docker {
+        host: target.host.name().to_owned(),
+        action: "load an image".into(),
+        reason: format!("it answered, but holds no image {image_id} after the load"),
+    };
+    let mut facts = engine.image(image_id).await?.ok_or_else(missing)?;
     if let Some(reference) = reference {
-        engine.tag_image(image_id, &reference.repository, &reference.tag).await?;
+        if !facts.repo_tags.contains(&reference.to_string()) {
+            engine.tag_image(image_id, &reference.repository, &reference.tag).await?;
+            facts = engine.image(image_id).await?.ok_or_else(missing)?;
+        }
     }
     transfer.update(|t| {
         t.layers_sent = delivered.layers_sent;
         t.bytes_sent = delivered.bytes_sent as f64;
     });
-    Ok(delivered)
+    Ok((delivered, facts))
 }
 
-async fn wait_index(rx: &mut tokio::sync::watch::Receiver<Option<std::result::Result<Arc<ExportIndex>, String>>>) -> Result<Arc<ExportIndex>> {
+async fn wait_index(spool: &Spool) -> Result<Arc<ExportIndex>> {
+    let mut rx = spool.index.clone();
     loop {
         if let Some(result) = rx.borrow().clone() {
             return result.map_err(|reason| Error::invalid("image export", reason));
@@ -347,19 +364,61 @@ async fn wait_index(rx: &mut tokio::sync::watch::Receiver<Option<std::result::Re
     }
 }
 
-async fn send_from_spool(
+/// The whole export, read from the spool as it grows.
+async fn send_whole(engine: &Engine, spool: &Spool, sent: &Arc<AtomicU64>, transfer: &TransferHandle) -> Result<Vec<String>> {
+    let (path, mut state) = (spool.path.clone(), spool.state.clone());
+    let runtime = tokio::runtime::Handle::current();
+    load(engine, sent, transfer, move |out| {
+        let mut file = std::fs::File::open(&path).map_err(|e| io("reading the exported image", e))?;
+        let mut buffer = vec![0u8; super::context::CHUNK];
+        let mut position = 0u64;
+        loop {
+            let now = state.borrow_and_update().clone();
+            if position < now.written {
+                let n = (now.written - position).min(buffer.len() as u64) as usize;
+                file.read_exact(&mut buffer[..n]).map_err(|e| io("reading the exported image", e))?;
+                out.write_all(&buffer[..n]).map_err(|e| io("sending the image", e))?;
+                position += n as u64;
+                continue;
+            }
+            match now.done {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(reason)) => return Err(Error::invalid("image export", reason)),
+                None => {
+                    if runtime.block_on(state.changed()).is_err() {
+                        return Err(Error::invalid("image export", "the export stopped"));
+                    }
+                }
+            }
+        }
+    })
+    .await
+}
+
+async fn send_thin(
     engine: &Engine,
-    spool: &std::path::Path,
+    spool: &Spool,
     index: &Arc<ExportIndex>,
     from: usize,
     sent: &Arc<AtomicU64>,
     transfer: &TransferHandle,
 ) -> Result<Vec<String>> {
-    let (path, index2) = (spool.to_owned(), Arc::clone(index));
-    let (stream, writer, _) = super::context::produce(move |out| {
+    let (path, index) = (spool.path.clone(), Arc::clone(index));
+    load(engine, sent, transfer, move |out| {
         let mut file = std::fs::File::open(&path).map_err(|e| io("reading the exported image", e))?;
-        layers::write_thin(&mut file, &index2, from, out).map(drop)
-    });
+        layers::write_thin(&mut file, &index, from, out).map(drop)
+    })
+    .await
+}
+
+/// `docker load` of what `write` writes (on a blocking thread), counting the bytes sent.
+async fn load(
+    engine: &Engine,
+    sent: &Arc<AtomicU64>,
+    transfer: &TransferHandle,
+    write: impl FnOnce(&mut super::context::ChannelWriter) -> Result<()> + Send + 'static,
+) -> Result<Vec<String>> {
+    let (stream, writer, _) = super::context::produce(write);
     let body = counted(stream.map(Ok::<Bytes, std::io::Error>), Arc::clone(sent), transfer.clone());
     let loaded = engine.load_image(body).await;
     let written = writer.await.map_err(|_| Error::invalid("image export", "writing the tar stopped"))?;
@@ -383,37 +442,26 @@ where
     })
 }
 
-fn receiver_stream<T: Send + 'static>(rx: tokio::sync::mpsc::Receiver<T>) -> impl Stream<Item = T> + Send + 'static {
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-}
-
-/// Stream the export of `name` into `path` and to each of `live` at once; its size.
-async fn spool_export(engine: &Engine, name: &str, path: &std::path::Path, mut live: Vec<tokio::sync::mpsc::Sender<std::io::Result<Bytes>>>) -> Result<u64> {
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| io("writing the exported image", e))?;
+/// Stream the export of `name` into `file`, telling readers how much is there.
+async fn spool_export(engine: &Engine, name: &str, file: std::fs::File, state: &watch::Sender<SpoolState>) -> Result<()> {
+    let mut file = tokio::fs::File::from_std(file);
     let mut export = Box::pin(engine.export_image(name));
-    let mut total = 0u64;
+    let (mut total, mut unflushed) = (0u64, 0u64);
     while let Some(chunk) = export.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                for tx in &live {
-                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                }
-                return Err(e);
-            }
-        };
+        let chunk = chunk?;
         file.write_all(&chunk).await.map_err(|e| io("writing the exported image", e))?;
         total += chunk.len() as u64;
-        let mut still = Vec::with_capacity(live.len());
-        for tx in live {
-            if tx.send(Ok(chunk.clone())).await.is_ok() {
-                still.push(tx);
-            }
+        unflushed += chunk.len() as u64;
+        if unflushed >= super::context::CHUNK as u64 {
+            file.flush().await.map_err(|e| io("writing the exported image", e))?;
+            unflushed = 0;
+            state.send_modify(|s| s.written = total);
         }
-        live = still;
     }
     file.flush().await.map_err(|e| io("writing the exported image", e))?;
-    Ok(total)
+    file.sync_data().await.ok();
+    state.send_modify(|s| s.written = total);
+    Ok(())
 }
 
 fn io(context: &str, source: std::io::Error) -> Error {

@@ -267,16 +267,16 @@ impl Store {
         Ok(out)
     }
 
-    /// The layers (diff IDs, bottom first) of each image mirrored for host `host_id`.
-    pub fn held_layers(&self, host_id: i64) -> Result<Vec<Vec<String>>> {
+    /// Each image mirrored for host `host_id`: its id and its layers (diff IDs, bottom first).
+    pub fn held_layers(&self, host_id: i64) -> Result<Vec<(String, Vec<String>)>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT json_extract(inspect, '$.RootFS.Layers') FROM images WHERE host_id = ?1").store_context(|| "reading layers".into())?;
-        let rows = stmt.query_map([host_id], |r| r.get::<_, Option<String>>(0)).store_context(|| "reading layers".into())?;
+        let context = || "reading layers".to_owned();
+        let mut stmt = conn.prepare_cached("SELECT id, json_extract(inspect, '$.RootFS.Layers') FROM images WHERE host_id = ?1").store_context(context)?;
+        let rows = stmt.query_map([host_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))).store_context(context)?;
         let mut out = Vec::new();
         for row in rows {
-            if let Some(text) = row.store_context(|| "reading layers".into())? {
-                out.push(strings(&serde_json::from_str(&text).unwrap_or_default()));
+            if let (id, Some(text)) = row.store_context(context)? {
+                out.push((id, strings(&serde_json::from_str(&text).unwrap_or_default())));
             }
         }
         Ok(out)
