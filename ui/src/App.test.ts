@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { FakeBackend, FakeTerminal, auditRow, gate, host, row } from "./testing/fake-backend";
+import { FakeBackend, FakeTerminal, auditRow, gate, host, imageRow, networkRow, row, transfer } from "./testing/fake-backend";
 import App from "./App.svelte";
 
 const settle = async () => {
@@ -20,6 +20,11 @@ describe("App", () => {
   }
 
   const $ = (testid: string) => target.querySelector<HTMLElement>(`[data-testid='${testid}']`);
+  /** Settles until `testid` shows (a view loaded on first use takes a module load). */
+  const shown = async (testid: string) => {
+    for (let tries = 0; tries < 100 && !$(testid); tries++) await settle();
+    return $(testid);
+  };
 
   afterEach(() => {
     if (app) unmount(app);
@@ -145,6 +150,28 @@ describe("App", () => {
     $("nav-fleet")!.click();
     flushSync();
     expect($("activity-view")).toBeNull();
+  });
+
+  it("shows images with the transfers, and networks and volumes, from the navigation; transfers survive leaving", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-1" })];
+    backend.imageRows = [imageRow({ host: "edge-1", id: "sha256:aaa", tags: ["nginx:1.27"] })];
+    backend.networkRows = [networkRow({ host: "edge-1", name: "lan", pool: "lan" })];
+    backend.transferList = [transfer({ id: 1, host: "edge-1", image: "nginx:1.27" })];
+    start(backend);
+    await settle();
+    $("nav-images")!.click();
+    flushSync();
+    expect((await shown("image-row"))!.dataset.tags).toBe("nginx:1.27");
+    expect((await shown("transfer"))!.dataset.state).toBe("running");
+    $("nav-networks")!.click();
+    flushSync();
+    expect((await shown("network-row"))!.dataset.pool).toBe("lan");
+    expect($("images-view")).toBeNull();
+    backend.emitTransfer(transfer({ id: 1, host: "edge-1", image: "nginx:1.27", state: "done" }));
+    $("nav-images")!.click();
+    flushSync();
+    expect((await shown("transfer"))!.dataset.state).toBe("done");
   });
 
   it("switches the language from the header", async () => {

@@ -36,6 +36,10 @@ const FIELDS: Record<(typeof ERROR_CODES)[number], Record<string, string>> = {
   },
   auth_failed: { host: "edge-3", user: "deploy", tried: "publickey, password", reason: "no key accepted" },
   keyring_unavailable: { reason: "no Secret Service on the session bus" },
+  image_not_found: { host: "edge-1", image: "nginx:1.27" },
+  in_use: { host: "edge-1", kind: "image", name: "nginx:1.27", users: "web, worker" },
+  pool_network: { host: "edge-1", network: "lan", pool: "lan" },
+  cancelled: { what: "the pull of nginx:1.27 on edge-1" },
   io: { context: "reading /etc/berth.toml", reason: "No such file or directory (os error 2)" },
   internal: {},
 };
@@ -70,6 +74,16 @@ describe("describeError", () => {
     const error = new IpcError("unreachable", 'host "edge-2" (tcp://10.0.0.2:2375) is unreachable: connection refused', FIELDS.unreachable, "connection refused");
     expect(describeError(error, translator("en").t)).toEqual({ text: "Cannot reach host edge-2 (tcp://10.0.0.2:2375).", detail: "connection refused" });
     expect(describeError(error, translator("zh-CN").t)).toEqual({ text: "无法连接到主机 edge-2（tcp://10.0.0.2:2375）。", detail: "connection refused" });
+  });
+
+  it.each([
+    ["image", "en", "Image nginx:1.27 on host edge-1 is used by containers web, worker."],
+    ["network", "en", "Network nginx:1.27 on host edge-1 still has containers attached: web, worker."],
+    ["volume", "zh-CN", "主机 edge-1 上的卷 nginx:1.27 正被容器 web, worker 使用。"],
+    ["app", "en", "app nginx:1.27 on host edge-1 is in use by web, worker."],
+  ] as const)("words in_use by its kind (%s), the generic text for a kind it has none for", (kind, locale, text) => {
+    const error = new IpcError("in_use", "in use", { ...FIELDS.in_use, kind });
+    expect(describeError(error, translator(locale).t).text).toBe(text);
   });
 
   it("words an internal error with the core's message in it", () => {

@@ -1,7 +1,9 @@
 // Failures in the UI's language. A command's error is worded from its code and fields
 // (`errors.<code>` in src/lib/i18n/en.ts and zh-CN.ts), with the daemon's or the system's own
-// words (`detail`) beneath, untranslated. A code the dictionaries do not know, or an error that
-// lacks a field its text needs, shows the core's English `message` instead. Pure.
+// words (`detail`) beneath, untranslated. An error with a `kind` field (`in_use`: an image, a
+// network, a volume) is worded by `errors.<code>.<kind>` where the dictionaries have one. A code
+// the dictionaries do not know, or an error that lacks a field its text needs, shows the core's
+// English `message` instead. Pure.
 import { en, type MessageKey } from "$lib/i18n/en";
 import type { MessageParams } from "$lib/i18n";
 import type { TestResult } from "$lib/ipc";
@@ -27,6 +29,10 @@ export const ERROR_CODES = [
   "host_key_changed",
   "auth_failed",
   "keyring_unavailable",
+  "image_not_found",
+  "in_use",
+  "pool_network",
+  "cancelled",
   "io",
   "internal",
 ] as const;
@@ -51,10 +57,11 @@ export interface DescribedError {
 
 export type Translate = (key: MessageKey, params?: MessageParams) => string;
 
-/** The dictionary key for `code`, if the dictionaries word it. */
-export function errorKey(code: string): MessageKey | null {
-  const key = `errors.${code}`;
-  return Object.hasOwn(en, key) ? (key as MessageKey) : null;
+/** The dictionary key for `code` (for its `kind`, when it has one worded apart), if the dictionaries word it. */
+export function errorKey(code: string, fields: Readonly<Record<string, string>> = {}): MessageKey | null {
+  const keys = fields.kind ? [`errors.${code}.${fields.kind}`, `errors.${code}`] : [`errors.${code}`];
+  const key = keys.find((candidate) => Object.hasOwn(en, candidate));
+  return key === undefined ? null : (key as MessageKey);
 }
 
 /** The `{placeholders}` a message uses (the same in every language: a test checks it). */
@@ -71,7 +78,7 @@ function placeholders(key: MessageKey): string[] {
  */
 export function describeError(error: ErrorLike, t: Translate): DescribedError {
   const detail = error.detail ? error.detail : null;
-  const key = errorKey(error.code);
+  const key = errorKey(error.code, error.fields);
   const params: Record<string, string> = { ...error.fields, message: error.message };
   if (key === null || placeholders(key).some((name) => params[name] === undefined)) {
     // The core's message already ends with the detail, most of the time: say it once.

@@ -21,6 +21,13 @@ import {
   type EventRow,
   type HostSpec,
   type HostSummary,
+  type ImageRemoved,
+  type ImageRow,
+  type NetworkRow,
+  type ObjectsChanged,
+  type Pruned,
+  type Transfer,
+  type VolumeRow,
   type ExecSpec,
   type LogEvent,
   type LogSpec,
@@ -124,6 +131,68 @@ export function auditRow(overrides: Partial<AuditRow> & Pick<AuditRow, "id">): A
     reason: null,
     request: null,
     hash: overrides.id.toString(16).padStart(64, "0"),
+    ...overrides,
+  };
+}
+
+export function imageRow(overrides: Partial<ImageRow> & Pick<ImageRow, "id">): ImageRow {
+  const tags = overrides.tags ?? ["busybox:latest"];
+  return {
+    host: "local",
+    tags,
+    size: 4_400_000,
+    created: "2025-03-01T10:00:00Z",
+    containers: [],
+    dangling: tags.length === 0,
+    layers: [],
+    ...overrides,
+  };
+}
+
+export function networkRow(overrides: Partial<NetworkRow> & Pick<NetworkRow, "name">): NetworkRow {
+  return {
+    host: "local",
+    id: `${overrides.name}`.padEnd(12, "0"),
+    driver: "bridge",
+    scope: "local",
+    subnets: [],
+    labels: {},
+    containers: [],
+    pool: null,
+    builtin: false,
+    ...overrides,
+  };
+}
+
+export function volumeRow(overrides: Partial<VolumeRow> & Pick<VolumeRow, "name">): VolumeRow {
+  return {
+    host: "local",
+    driver: "local",
+    mountpoint: `/var/lib/docker/volumes/${overrides.name}/_data`,
+    created: "2025-03-01T10:00:00Z",
+    labels: {},
+    containers: [],
+    ...overrides,
+  };
+}
+
+export function transfer(overrides: Partial<Transfer> & Pick<Transfer, "id">): Transfer {
+  return {
+    kind: "pull",
+    host: "local",
+    image: "busybox:latest",
+    from: null,
+    state: "running",
+    error: null,
+    layers: [],
+    output: [],
+    bytes_sent: 0,
+    bytes_total: 0,
+    layers_sent: 0,
+    layers_skipped: 0,
+    full_tar: false,
+    started_ms: Date.parse("2025-03-03T14:00:00Z") + overrides.id * 1000,
+    ended_ms: null,
     ...overrides,
   };
 }
@@ -428,6 +497,185 @@ export class FakeBackend implements Backend {
       .slice(0, limit);
     await this.hold.audit;
     return rows;
+  }
+
+  /** Images, networks and volumes of every host, as the mirror holds them. */
+  imageRows: ImageRow[] = [];
+  networkRows: NetworkRow[] = [];
+  volumeRows: VolumeRow[] = [];
+  /** What the backend's Transfers hold (transfers() answers newest first by id). */
+  transferList: Transfer[] = [];
+  pulls: { host: string; image: string }[] = [];
+  pushes: { source: string; image: string; targets: string[] }[] = [];
+  builds: { host: string; tag: string; dir: string }[] = [];
+  removals: { kind: "image" | "network" | "volume"; host: string; name: string; force: boolean }[] = [];
+  prunes: { kind: "image" | "network" | "volume"; host: string; all?: boolean }[] = [];
+  cancelled: number[] = [];
+  #nextTransfer = 100;
+  readonly #objectHandlers = new Map<number, Set<Handler<ObjectsChanged>>>();
+  readonly #transferHandlers = new Set<Handler<Transfer>>();
+
+  #knownHost(name: string): HostSummary {
+    const known = this.hosts.find((h) => h.name === name);
+    if (!known) throw ipcError("host_not_found", { name }, null, `no host named "${name}"`);
+    return known;
+  }
+
+  /** Reads one host's rows (the store refuses a host it does not know) or every host's. */
+  #rowsOf<T extends { host: string }>(rows: readonly T[], host: string | null): T[] {
+    if (host !== null) this.#knownHost(host);
+    return rows.filter((r) => host === null || r.host === host);
+  }
+
+  async images(host: string | null): Promise<ImageRow[]> {
+    this.#fail(host === null ? "images" : `images:${host}`);
+    return this.#rowsOf(this.imageRows, host);
+  }
+
+  #startTransfer(fields: Partial<Transfer>): number {
+    const id = ++this.#nextTransfer;
+    this.emitTransfer(transfer({ id, ...fields }));
+    return id;
+  }
+
+  async imagePull(host: string, image: string): Promise<number> {
+    this.#fail("imagePull");
+    this.#knownHost(host);
+    this.pulls.push({ host, image });
+    return this.#startTransfer({ kind: "pull", host, image });
+  }
+
+  async imagePush(source: string, image: string, targets: string[]): Promise<number[]> {
+    this.#fail("imagePush");
+    this.#knownHost(source);
+    targets.forEach((target) => this.#knownHost(target));
+    this.pushes.push({ source, image, targets });
+    return targets.map((target) => this.#startTransfer({ kind: "push", host: target, from: source, image }));
+  }
+
+  async imageBuild(host: string, tag: string, dir: string): Promise<number> {
+    this.#fail("imageBuild");
+    this.#knownHost(host);
+    this.builds.push({ host, tag, dir });
+    return this.#startTransfer({ kind: "build", host, image: tag });
+  }
+
+  /** As the core: refused while containers use the image unless forced; then gone, and the host's objects changed. */
+  async imageRemove(host: string, image: string, force: boolean): Promise<ImageRemoved> {
+    this.#fail("imageRemove");
+    const known = this.#knownHost(host);
+    const found = this.imageRows.find((r) => r.host === host && (r.id === image || r.tags.includes(image)));
+    if (!found) throw ipcError("image_not_found", { host, image });
+    if (found.containers.length > 0 && !force) {
+      throw ipcError("in_use", { host, kind: "image", name: image, users: found.containers.join(", ") });
+    }
+    this.removals.push({ kind: "image", host, name: image, force });
+    this.imageRows = this.imageRows.filter((r) => r !== found);
+    this.emitObjects(known.id);
+    return { host, image, removed: [found.id] };
+  }
+
+  async imagePrune(host: string, all: boolean): Promise<Pruned> {
+    this.#fail("imagePrune");
+    const known = this.#knownHost(host);
+    this.prunes.push({ kind: "image", host, all });
+    const gone = this.imageRows.filter((r) => r.host === host && r.containers.length === 0 && (all || r.dangling));
+    this.imageRows = this.imageRows.filter((r) => !gone.includes(r));
+    this.emitObjects(known.id);
+    return { removed: gone.map((r) => r.id), bytes: gone.reduce((sum, r) => sum + (r.size ?? 0), 0) };
+  }
+
+  async transfers(): Promise<Transfer[]> {
+    this.#fail("transfers");
+    return [...this.transferList].sort((a, b) => b.id - a.id);
+  }
+
+  async transferCancel(id: number): Promise<void> {
+    this.#fail("transferCancel");
+    this.cancelled.push(id);
+  }
+
+  async networks(host: string | null): Promise<NetworkRow[]> {
+    this.#fail(host === null ? "networks" : `networks:${host}`);
+    return this.#rowsOf(this.networkRows, host);
+  }
+
+  /** As the core: a pool's network and Docker's own are refused, so is one containers use. */
+  async networkRemove(host: string, name: string): Promise<void> {
+    this.#fail("networkRemove");
+    const known = this.#knownHost(host);
+    const found = this.networkRows.find((r) => r.host === host && (r.name === name || r.id === name));
+    if (found?.pool) throw ipcError("pool_network", { host, network: found.name, pool: found.pool });
+    if (found?.builtin) throw ipcError("invalid_input", { what: "network", reason: `${found.name} is one of Docker's own networks; it cannot be removed` });
+    if (found && found.containers.length > 0) {
+      throw ipcError("in_use", { host, kind: "network", name: found.name, users: found.containers.map((c) => c.container).join(", ") });
+    }
+    this.removals.push({ kind: "network", host, name, force: false });
+    this.networkRows = this.networkRows.filter((r) => r !== found);
+    this.emitObjects(known.id);
+  }
+
+  async networkPrune(host: string): Promise<Pruned> {
+    this.#fail("networkPrune");
+    const known = this.#knownHost(host);
+    this.prunes.push({ kind: "network", host });
+    const gone = this.networkRows.filter((r) => r.host === host && !r.builtin && !r.pool && r.containers.length === 0);
+    this.networkRows = this.networkRows.filter((r) => !gone.includes(r));
+    this.emitObjects(known.id);
+    return { removed: gone.map((r) => r.name), bytes: 0 };
+  }
+
+  async volumes(host: string | null): Promise<VolumeRow[]> {
+    this.#fail(host === null ? "volumes" : `volumes:${host}`);
+    return this.#rowsOf(this.volumeRows, host);
+  }
+
+  async volumeRemove(host: string, name: string, force: boolean): Promise<void> {
+    this.#fail("volumeRemove");
+    const known = this.#knownHost(host);
+    const found = this.volumeRows.find((r) => r.host === host && r.name === name);
+    if (found && found.containers.length > 0 && !force) {
+      throw ipcError("in_use", { host, kind: "volume", name, users: found.containers.join(", ") });
+    }
+    this.removals.push({ kind: "volume", host, name, force });
+    this.volumeRows = this.volumeRows.filter((r) => r !== found);
+    this.emitObjects(known.id);
+  }
+
+  async volumePrune(host: string): Promise<Pruned> {
+    this.#fail("volumePrune");
+    const known = this.#knownHost(host);
+    this.prunes.push({ kind: "volume", host });
+    const gone = this.volumeRows.filter((r) => r.host === host && r.containers.length === 0);
+    this.volumeRows = this.volumeRows.filter((r) => !gone.includes(r));
+    this.emitObjects(known.id);
+    return { removed: gone.map((r) => r.name), bytes: 0 };
+  }
+
+  onHostObjects(hostId: number, handler: Handler<ObjectsChanged>): Promise<UnlistenFn> {
+    return Promise.resolve(subscribe(this.#objectHandlers, hostId, handler));
+  }
+
+  onTransfer(handler: Handler<Transfer>): Promise<UnlistenFn> {
+    this.#transferHandlers.add(handler);
+    return Promise.resolve(() => void this.#transferHandlers.delete(handler));
+  }
+
+  /** How many objects listeners a host has (0 after unlisten). */
+  objectListeners(hostId: number): number {
+    return this.#objectHandlers.get(hostId)?.size ?? 0;
+  }
+
+  /** `host://{id}/objects` for a host of the fleet. */
+  emitObjects(hostId: number): void {
+    const name = this.hosts.find((h) => h.id === hostId)?.name ?? `host-${hostId}`;
+    for (const handler of this.#objectHandlers.get(hostId) ?? []) handler({ host_id: hostId, host: name });
+  }
+
+  /** `transfers://update`: the transfer's new state, kept as the backend's too. */
+  emitTransfer(update: Transfer): void {
+    this.transferList = [...this.transferList.filter((t) => t.id !== update.id), update];
+    for (const handler of this.#transferHandlers) handler(update);
   }
 
   /** A batch of log output (or the end) on stream `id`. */

@@ -1,7 +1,7 @@
 // The fleet as the UI sees it: hosts (config + live status), every mirrored container and the
 // recent events, kept current by the backend's scoped events. Nothing here re-fetches a list on a
 // change: patches are applied to the rows in place, batched per animation frame.
-import { toIpcError, type Backend, type ContainerRow, type ContainersPatch, type EventRow, type HostSummary, type IpcError } from "$lib/ipc";
+import { toIpcError, type Backend, type ContainerRow, type ContainersPatch, type EventRow, type HostSummary, type IpcError, type ObjectsChanged } from "$lib/ipc";
 import type { UnlistenFn } from "@tauri-apps/api/event";
 import { mergeEvents, withoutHosts, EVENTS_KEPT } from "$lib/events/timeline";
 import { applyPatches, renameHost } from "./patch";
@@ -63,6 +63,9 @@ export class Fleet {
   #stopped = false;
   readonly #eventsLoadedFor = new Set<string>();
   readonly #patchListeners = new Set<(patch: ContainersPatch) => void>();
+  readonly #objectListeners = new Set<(change: ObjectsChanged) => void>();
+  /** Per host id: its `objects` listener, while any view hears objects. */
+  readonly #objectUnlisten = new Map<number, Promise<UnlistenFn>>();
 
   constructor(backend: Backend, options: FleetOptions = {}) {
     this.#backend = backend;
@@ -109,6 +112,7 @@ export class Fleet {
   stop(): void {
     this.#stopped = true;
     for (const hostId of [...this.#listeners.keys()]) this.#unlisten(hostId);
+    for (const hostId of [...this.#objectUnlisten.keys()]) this.#unlistenObjects(hostId);
     void this.#fleetListener?.then((unlisten) => unlisten(), () => undefined);
     this.#fleetListener = null;
   }
@@ -151,6 +155,23 @@ export class Fleet {
   onPatch(listener: (patch: ContainersPatch) => void): () => void {
     this.#patchListeners.add(listener);
     return () => void this.#patchListeners.delete(listener);
+  }
+
+  /**
+   * Hears `host://{id}/objects` of every host (its images, networks or volumes may have changed)
+   * while subscribed. Listening starts with the first subscriber and ends with the last, so
+   * start-up pays nothing for views that are not open. A host that joins or is renamed meanwhile
+   * is reported as changed once it is heard (its first snapshot may have come before).
+   * `listening` resolves once every host known now is heard: read after it.
+   */
+  onObjects(listener: (change: ObjectsChanged) => void): { listening: Promise<void>; stop: () => void } {
+    this.#objectListeners.add(listener);
+    const listening = Promise.all(this.hosts.map((host) => this.#listenObjects(host.id, false))).then(() => undefined);
+    const stop = (): void => {
+      if (!this.#objectListeners.delete(listener) || this.#objectListeners.size > 0) return;
+      for (const hostId of [...this.#objectUnlisten.keys()]) this.#unlistenObjects(hostId);
+    };
+    return { listening, stop };
   }
 
   /** A host the backend just added or edited: shown at once, ahead of the fleet event. */
@@ -223,10 +244,18 @@ export class Fleet {
     const previous = new Map(this.hosts.map((host) => [host.id, host]));
     const nextIds = new Set(next.map((host) => host.id));
     const listening: Promise<void>[] = [];
+    const hearObjects = this.#objectListeners.size > 0;
     for (const host of next) {
       if (!this.#listeners.has(host.id)) listening.push(this.#listen(host.id));
+      if (hearObjects && !this.#objectUnlisten.has(host.id)) listening.push(this.#listenObjects(host.id, true));
       const before = previous.get(host.id);
-      if (before && before.name !== host.name) this.containers = renameHost(this.containers, host.id, host.name);
+      if (before && before.name !== host.name) {
+        this.containers = renameHost(this.containers, host.id, host.name);
+        if (hearObjects) this.#objectsChanged({ host_id: host.id, host: host.name });
+      }
+    }
+    for (const hostId of [...this.#objectUnlisten.keys()]) {
+      if (!nextIds.has(hostId)) this.#unlistenObjects(hostId);
     }
     for (const hostId of [...this.#listeners.keys()]) {
       if (nextIds.has(hostId)) continue;
@@ -274,6 +303,37 @@ export class Fleet {
     this.#schedule();
     const host = this.hostsById.get(hostId);
     if (host) void this.loadHostEvents(host.name);
+  }
+
+  /** Listens to a host's objects (once); `joined`: report it changed once heard. */
+  #listenObjects(hostId: number, joined: boolean): Promise<void> {
+    let listener = this.#objectUnlisten.get(hostId);
+    if (!listener) {
+      listener = this.#backend.onHostObjects(hostId, (change) => {
+        if (this.#objectUnlisten.has(hostId)) this.#objectsChanged(change);
+      });
+      this.#objectUnlisten.set(hostId, listener);
+      if (joined) {
+        void listener.then(() => {
+          const host = this.hostsById.get(hostId);
+          if (host && this.#objectUnlisten.get(hostId) === listener) this.#objectsChanged({ host_id: hostId, host: host.name });
+        }, () => undefined);
+      }
+    }
+    return listener.then(() => undefined);
+  }
+
+  #unlistenObjects(hostId: number): void {
+    const listener = this.#objectUnlisten.get(hostId);
+    this.#objectUnlisten.delete(hostId);
+    void listener?.then(
+      (unlisten) => unlisten(),
+      () => undefined,
+    );
+  }
+
+  #objectsChanged(change: ObjectsChanged): void {
+    for (const listener of this.#objectListeners) listener(change);
   }
 
   #unlisten(hostId: number): void {

@@ -207,4 +207,29 @@ describe("Fleet", () => {
     expect(backend.calls.filter((c) => c === "events:two")).toHaveLength(1);
     expect(fleet.events.map((e) => e.seq)).toEqual([1]);
   });
+
+  it("hears hosts' objects only while a view subscribes, and reports hosts that join or are renamed meanwhile", async () => {
+    const backend = twoHosts();
+    const { fleet } = setup(backend);
+    await fleet.start();
+    expect([backend.objectListeners(1), backend.objectListeners(2)]).toEqual([0, 0]);
+    const heard: string[] = [];
+    const first = fleet.onObjects((change) => heard.push(`a:${change.host_id}/${change.host}`));
+    const second = fleet.onObjects((change) => heard.push(`b:${change.host_id}/${change.host}`));
+    await Promise.all([first.listening, second.listening]);
+    expect([backend.objectListeners(1), backend.objectListeners(2)]).toEqual([1, 1]);
+    backend.emitObjects(2);
+    expect(heard).toEqual(["a:2/two", "b:2/two"]);
+    heard.length = 0;
+    second.stop();
+    backend.emitFleet([host({ id: 1, name: "uno" }), host({ id: 3, name: "three" })]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(heard).toEqual(["a:1/uno", "a:3/three"]);
+    expect([backend.objectListeners(1), backend.objectListeners(2), backend.objectListeners(3)]).toEqual([1, 0, 1]);
+    first.stop();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect([backend.objectListeners(1), backend.objectListeners(3)]).toEqual([0, 0]);
+    backend.emitObjects(1);
+    expect(heard).toHaveLength(2);
+  });
 });

@@ -21,6 +21,13 @@ import type {
   HostSpec,
   ExecSpec,
   HostSummary,
+  ImageRemoved,
+  ImageRow,
+  NetworkRow,
+  ObjectsChanged,
+  Pruned,
+  Transfer,
+  VolumeRow,
   LogEvent,
   LogSpec,
   SavedLog,
@@ -98,10 +105,38 @@ export interface Backend {
   /** The newest `query.limit` rows of the audit log that pass every filter given, newest first. */
   audit(query: AuditQuery): Promise<AuditRow[]>;
 
+  /** The mirrored images, one row per host and image (of one host, or of all: `null`). */
+  images(host: string | null): Promise<ImageRow[]>;
+  /** Starts a pull on `host`; its progress goes on in the backend. Returns its transfer id. */
+  imagePull(host: string, image: string): Promise<number>;
+  /** Starts pushing `image` from `source` to each target host: one transfer id per target. */
+  imagePush(source: string, image: string, targets: string[]): Promise<number[]>;
+  /** Starts a build of the folder `dir` (on this computer) on `host`, tagged `tag`. */
+  imageBuild(host: string, tag: string, dir: string): Promise<number>;
+  /** Removes an image (its id or a tag); refused with `in_use` while containers use it, unless `force`. */
+  imageRemove(host: string, image: string, force: boolean): Promise<ImageRemoved>;
+  /** Removes dangling images (`all`: every image no container uses). */
+  imagePrune(host: string, all: boolean): Promise<Pruned>;
+  /** The pulls, pushes and builds the backend holds, running and recently ended. */
+  transfers(): Promise<Transfer[]>;
+  transferCancel(id: number): Promise<void>;
+  networks(host: string | null): Promise<NetworkRow[]>;
+  /** Refused with `pool_network` for an IP pool's network, `in_use` while containers are attached. */
+  networkRemove(host: string, name: string): Promise<void>;
+  networkPrune(host: string): Promise<Pruned>;
+  volumes(host: string | null): Promise<VolumeRow[]>;
+  /** Refused with `in_use` while containers use it, unless `force`. */
+  volumeRemove(host: string, name: string, force: boolean): Promise<void>;
+  volumePrune(host: string): Promise<Pruned>;
+
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
   onHostEvents(hostId: number, handler: (events: EventRow[]) => void): Promise<UnlistenFn>;
   onFleet(handler: (hosts: HostSummary[]) => void): Promise<UnlistenFn>;
+  /** A host's images, networks or volumes may have changed: reload that host's rows. */
+  onHostObjects(hostId: number, handler: (change: ObjectsChanged) => void): Promise<UnlistenFn>;
+  /** A transfer progressed (at most every 150 ms each) or ended: its whole state. */
+  onTransfer(handler: (transfer: Transfer) => void): Promise<UnlistenFn>;
 }
 
 function hasErrorShape(value: unknown): value is { code: string; message: string; fields?: unknown; detail?: unknown } {
@@ -210,11 +245,33 @@ export const tauriBackend: Backend = {
   ipamNetApply: (pool) => call(commands.ipamNetApply(pool)),
   ipamRun: (spec) => call(commands.ipamRun(spec)),
   audit: (query) => call(commands.audit(query)),
+  images: (host) => call(commands.images(host)),
+  imagePull: (host, image) => call(commands.imagePull(host, image)),
+  imagePush: (source, image, targets) => call(commands.imagePush(source, image, targets)),
+  imageBuild: (host, tag, dir) => call(commands.imageBuild(host, tag, dir)),
+  imageRemove: (host, image, force) => call(commands.imageRemove(host, image, force)),
+  imagePrune: (host, all) => call(commands.imagePrune(host, all)),
+  transfers: () => call(commands.transfers()),
+  transferCancel: async (id) => {
+    await call(commands.transferCancel(id));
+  },
+  networks: (host) => call(commands.networks(host)),
+  networkRemove: async (host, name) => {
+    await call(commands.networkRemove(host, name));
+  },
+  networkPrune: (host) => call(commands.networkPrune(host)),
+  volumes: (host) => call(commands.volumes(host)),
+  volumeRemove: async (host, name, force) => {
+    await call(commands.volumeRemove(host, name, force));
+  },
+  volumePrune: (host) => call(commands.volumePrune(host)),
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
   onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),
   onHostEvents: (hostId, handler) => on(`host://${hostId}/events`, handler),
   onFleet: (handler) => on("fleet://hosts", handler),
+  onHostObjects: (hostId, handler) => on(`host://${hostId}/objects`, handler),
+  onTransfer: (handler) => on("transfers://update", handler),
 };
 
 export const backend: Backend = tauriBackend;
