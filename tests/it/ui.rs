@@ -295,3 +295,63 @@ fn a_container_runs_with_a_fixed_address_from_the_ip_pools_view() {
     assert_eq!(ip, "10.88.0.2");
     assert!(remote.daemon.docker(&["ps", "-aq", "--filter", "name=^second$"]).is_empty(), "the refused run made no container");
 }
+
+#[test]
+fn an_image_is_pulled_with_progress_pushed_to_a_second_host_and_seen_across_hosts() {
+    use berth_e2e::registry::{build_image_layers, Registry};
+    let registry = Registry::open();
+    let home = Daemon::start();
+    let far = Daemon::start();
+    build_image_layers(&home, "ui-shop:1", &[(3, "ui-a"), (2, "ui-b")]);
+    let reference = registry.push_from(&home, "ui-shop:1");
+    home.docker(&["rmi", &reference, "ui-shop:1"]);
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "home", &home.url()]);
+    berth.ok(&["host", "add", "far", &far.url()]);
+    berth.ok(&["sync", "--once"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let walk = async {
+        let ui = Session::start(&berth).await;
+        ui.wait_attr("[data-testid=host-row][data-host=far]", "data-status", "online", Duration::from_secs(30)).await;
+        ui.click("[data-testid=nav-images]").await;
+        ui.wait_attr("[data-testid=images-view]", "data-state", "ready", Duration::from_secs(15)).await;
+        // Pull from the registry on one host: a bar per layer, then done.
+        ui.click("[data-testid=pull-button]").await;
+        ui.find("[data-testid=pull-host]").await.select_by_value("home").await.unwrap();
+        ui.type_into("[data-testid=pull-image]", &reference).await;
+        ui.click("[data-testid=pull-confirm]").await;
+        ui.find("[data-testid=transfer][data-kind=pull] [data-testid=layer-bar]").await;
+        ui.wait_attr("[data-testid=transfer][data-kind=pull]", "data-state", "done", Duration::from_secs(60)).await;
+        ui.screenshot("image-pulled").await;
+        // Push it to the other host: only from the row, to the host that lacks it.
+        let row = format!("[data-testid=image-row][data-host=home][data-tags='{reference}']");
+        ui.wait_attr(&row, "data-dangling", "false", Duration::from_secs(15)).await;
+        ui.click(&format!("{row} [data-testid=push-button]")).await;
+        let target = ui.find("[data-testid=push-target][data-host=far]").await;
+        if target.prop("checked").await.unwrap().as_deref() != Some("true") {
+            target.click().await.unwrap();
+        }
+        ui.click("[data-testid=push-confirm]").await;
+        ui.wait_attr("[data-testid=transfer][data-kind=push][data-host=far]", "data-state", "done", Duration::from_secs(60)).await;
+        ui.find("[data-testid=transfer][data-kind=push][data-host=far] [data-testid=transfer-push-layers]").await;
+        // The cross-host table: one row for the image, on both hosts, lacking on none.
+        ui.click("[data-testid=images-scope-across]").await;
+        let across = format!("[data-testid=image-across-row][data-tags='{reference}']");
+        ui.wait_attr(&across, "data-lacking", "", Duration::from_secs(15)).await;
+        let hosts = ui.find(&across).await.attr("data-hosts").await.unwrap().unwrap_or_default();
+        let mut hosts: Vec<&str> = hosts.split(',').collect();
+        hosts.sort();
+        assert_eq!(hosts, ["far", "home"]);
+        ui.screenshot("images-across").await;
+        ui.client.close().await.unwrap();
+    };
+    let log = berth.dir.path().join("driver.log");
+    runtime.block_on(async {
+        if tokio::time::timeout(Duration::from_secs(180), walk).await.is_err() {
+            panic!("the images walk did not finish within 180 s\napp log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+    });
+    // Docker agrees: the far host has the very image the registry served.
+    let id = home.docker(&["image", "inspect", "-f", "{{.Id}}", &reference]);
+    assert_eq!(far.docker(&["image", "inspect", "-f", "{{.Id}}", &reference]), id);
+}

@@ -109,6 +109,7 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     let diff_ids = layers_of(&facts);
     let image_id = facts.id.clone();
     let started = Instant::now();
+    let step = |what: &str, host: &str| tracing::debug!(ms = started.elapsed().as_millis() as u64, host, "push: {what}");
 
     // The export starts now, while the targets are asked what they lack.
     let spool_dir = fleet.store().path().parent().map(|p| p.to_owned()).unwrap_or_else(std::env::temp_dir);
@@ -122,6 +123,7 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
         let (engine, name, path) = (source_engine.clone(), wanted.clone(), spool.path.clone());
         tokio::spawn(async move {
             let result = spool_export(&engine, &name, writer, &state_tx).await.map_err(|e| e.to_string());
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, bytes = state_tx.borrow().written, "push: export spooled");
             state_tx.send_modify(|s| s.done = Some(result.clone()));
             let index = match result {
                 Ok(()) => tokio::task::spawn_blocking(move || {
@@ -142,6 +144,9 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
         prepare(fleet, target, transfer, &image_id, &diff_ids, facts.size.unwrap_or(0).max(0) as u64)
     }))
     .await;
+    for target in &prepared {
+        step(&format!("lacks layers {}..{} of {}", target.from, diff_ids.len(), diff_ids.len()), target.host.name());
+    }
     on_start(&prepared.iter().map(|t| t.transfer.id).collect::<Vec<_>>());
     // Every target has it: no export needed. (Otherwise it lives until the deliveries end; a
     // push dropped half-way, a cancel, stops it.)
@@ -161,6 +166,7 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
         async move {
             let transfer = target.transfer.clone();
             let outcome = transfer.run(deliver(target, &spool, &image_id, &diff_ids, reference.as_ref())).await;
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, host = target.host.name(), ok = outcome.is_ok(), "push: delivered and checked");
             (outcome, started.elapsed().as_secs_f64())
         }
     }))
