@@ -177,7 +177,7 @@ fn main() {
     );
     println!("  berth says: {}", one_json[0]);
     let save_started = Instant::now();
-    let save = Command::new("docker").args(["-H", &src.url(), "save", "-o", "/dev/null", "bench:2"]).output().unwrap();
+    let save = Command::new("docker").args(["-H", &src.url(), "save", "bench:2"]).stdout(Stdio::null()).output().unwrap();
     assert!(save.status.success());
     println!("  the source's own docker save of v2 (local, to /dev/null): {}", secs(save_started.elapsed()));
     forget(t1, "bench:2");
