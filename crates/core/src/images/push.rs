@@ -443,7 +443,11 @@ where
     stream.inspect(move |chunk| {
         if let Ok(chunk) = chunk {
             let total = sent.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            transfer.update(|t| t.bytes_sent = total as f64);
+            // The total was the image's size, an estimate: the tar is a little more.
+            transfer.update(|t| {
+                t.bytes_sent = total as f64;
+                t.bytes_total = t.bytes_total.max(t.bytes_sent);
+            });
         }
     })
 }
