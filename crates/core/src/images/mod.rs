@@ -165,22 +165,32 @@ pub async fn pull(fleet: &Fleet, op: &Op, host_name: &str, image: &str, on_start
     let row = op.row(Some(host.name()), "image", AuditObject { id: None, name: Some(reference.to_string()) }, "pull");
     let pending = recorder.request(row).await?;
     let before = tagged(fleet, &host, &reference.to_string()).await.unwrap_or_default();
-    let result = transfer
-        .run(async {
-            let mut messages = Box::pin(engine.pull(&reference.repository, &reference.tag, auth));
-            while let Some(message) = messages.next().await {
-                let message = message?;
-                match &message.layer {
-                    Some(layer) if layer != &reference.tag => transfer.layer(layer, &message.status, message.current, message.total),
-                    _ => transfer.output(&message.status),
-                }
-            }
-            Ok(())
-        })
-        .await;
     let mut names = before;
     names.push(reference.to_string());
-    let found = write_back(fleet, &host, &engine, &names).await;
+    // Written back before the transfer ends, so "done" means the views can show it.
+    let mut found = None;
+    let result = transfer
+        .run(async {
+            let streamed = async {
+                let mut messages = Box::pin(engine.pull(&reference.repository, &reference.tag, auth));
+                while let Some(message) = messages.next().await {
+                    let message = message?;
+                    match &message.layer {
+                        Some(layer) if layer != &reference.tag => transfer.layer(layer, &message.status, message.current, message.total),
+                        _ => transfer.output(&message.status),
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            found = Some(write_back(fleet, &host, &engine, &names).await);
+            streamed
+        })
+        .await;
+    let found = match found {
+        Some(found) => found,
+        None => write_back(fleet, &host, &engine, &names).await, // cancelled: whatever it made
+    };
     let made = found.last().cloned().flatten();
     let result = result.and_then(|()| made.clone().ok_or_else(|| Error::ImageNotFound { host: host.name().to_owned(), image: reference.to_string() }));
     let object = made.as_ref().map(|f| AuditObject { id: Some(f.id.clone()), name: Some(reference.to_string()) });
@@ -278,27 +288,40 @@ pub async fn build(
     let pending = recorder.request(row).await?;
     let before = tagged(fleet, &host, &reference.to_string()).await.unwrap_or_default();
     let (context, packed) = context::stream(dir.to_owned());
-    let result = transfer
-        .run(async {
-            let mut messages = Box::pin(engine.build_image(&reference.to_string(), &dockerfile, context));
-            let mut id = None;
-            while let Some(message) = messages.next().await {
-                match message {
-                    Ok(BuildMessage::Output(text)) => transfer.output(&text),
-                    Ok(BuildMessage::Image(made)) => id = Some(made),
-                    Err(e) => {
-                        // A context that could not be read explains a daemon that saw a cut tar.
-                        return Err(packed.await.ok().and_then(|r| r.err()).unwrap_or(e));
-                    }
-                }
-            }
-            packed.await.map_err(|_| Error::invalid("build context", "packing it stopped"))??;
-            id.ok_or_else(|| Error::Docker { host: host.name().to_owned(), action: "build an image".into(), reason: "the build ended without an image".into() })
-        })
-        .await;
     let mut names = before;
     names.push(reference.to_string());
-    let found = write_back(fleet, &host, &engine, &names).await;
+    let mut found = None;
+    let result = transfer
+        .run(async {
+            let built = async {
+                let mut messages = Box::pin(engine.build_image(&reference.to_string(), &dockerfile, context));
+                let mut id = None;
+                while let Some(message) = messages.next().await {
+                    match message {
+                        Ok(BuildMessage::Output(text)) => transfer.output(&text),
+                        Ok(BuildMessage::Image(made)) => id = Some(made),
+                        Err(e) => {
+                            // A context that could not be read explains a daemon that saw a cut tar.
+                            return Err(packed.await.ok().and_then(|r| r.err()).unwrap_or(e));
+                        }
+                    }
+                }
+                packed.await.map_err(|_| Error::invalid("build context", "packing it stopped"))??;
+                id.ok_or_else(|| Error::Docker {
+                    host: host.name().to_owned(),
+                    action: "build an image".into(),
+                    reason: "the build ended without an image".into(),
+                })
+            }
+            .await;
+            found = Some(write_back(fleet, &host, &engine, &names).await);
+            built
+        })
+        .await;
+    let found = match found {
+        Some(found) => found,
+        None => write_back(fleet, &host, &engine, &names).await,
+    };
     let made = found.last().cloned().flatten();
     let object = made.as_ref().map(|f| AuditObject { id: Some(f.id.clone()), name: Some(reference.to_string()) });
     recorder.complete(pending, &result, made.as_ref().map(image_summary), object).await;
