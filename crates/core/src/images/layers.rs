@@ -118,8 +118,9 @@ impl ExportIndex {
 }
 
 /// Write to `out` the tar `export` holds, less the layers below `from` (the target has them):
-/// the manifest and config always go. Returns the layer bytes written.
-pub fn write_thin(export: &mut std::fs::File, index: &ExportIndex, from: usize, out: &mut dyn Write) -> Result<u64> {
+/// the manifest and config always go. With `tags`, the manifest names those tags instead of the
+/// export's own (and the legacy `repositories` file is left out). Returns the layer bytes written.
+pub fn write_thin(export: &mut std::fs::File, index: &ExportIndex, from: usize, tags: Option<&[String]>, out: &mut dyn Write) -> Result<u64> {
     export.seek(SeekFrom::Start(0)).map_err(|e| io("reading the exported image", e))?;
     let mut builder = tar::Builder::new(out);
     let mut archive = tar::Archive::new(&mut *export);
@@ -127,7 +128,19 @@ pub fn write_thin(export: &mut std::fs::File, index: &ExportIndex, from: usize, 
     for entry in archive.entries().map_err(|e| io("reading the exported image", e))? {
         let mut entry = entry.map_err(|e| io("reading the exported image", e))?;
         let path = entry.path().map_err(|e| io("reading the exported image", e))?.to_string_lossy().into_owned();
-        if (0..from).any(|i| index.belongs_to_layer(&path, i)) {
+        if (0..from).any(|i| index.belongs_to_layer(&path, i)) || (tags.is_some() && path == "repositories") {
+            continue;
+        }
+        if let (Some(tags), "manifest.json") = (tags, path.as_str()) {
+            let mut text = Vec::new();
+            entry.read_to_end(&mut text).map_err(|e| io("reading the exported image", e))?;
+            let mut manifest: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::invalid("image export", format!("manifest.json: {e}")))?;
+            manifest[0]["RepoTags"] = serde_json::json!(tags);
+            let text = manifest.to_string();
+            let mut header = entry.header().clone();
+            header.set_size(text.len() as u64);
+            header.set_cksum();
+            builder.append_data(&mut header, &path, text.as_bytes()).map_err(|e| io("sending the image", e))?;
             continue;
         }
         if (from..index.layers.len()).any(|i| index.layers[i].0 == path) {
@@ -230,13 +243,21 @@ mod tests {
         assert_eq!(index.layer_sizes, vec![3000, 2000, 1000]);
         assert!(index.image_id.starts_with("sha256:"));
         let mut thin = Vec::new();
-        assert_eq!(write_thin(&mut file, &index, 2, &mut thin).unwrap(), 1000);
+        assert_eq!(write_thin(&mut file, &index, 2, None, &mut thin).unwrap(), 1000);
         let names: Vec<String> = tar::Archive::new(&thin[..]).entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
         assert!(names.contains(&"manifest.json".to_owned()) && names.contains(&index.config));
         assert!(names.contains(&"ccc/layer.tar".to_owned()));
         assert!(!names.iter().any(|n| n.starts_with("aaa") || n.starts_with("bbb")), "{names:?}");
         let mut full = Vec::new();
-        assert_eq!(write_thin(&mut file, &index, 0, &mut full).unwrap(), 6000);
+        assert_eq!(write_thin(&mut file, &index, 0, Some(&["shop:9".to_owned()]), &mut full).unwrap(), 6000);
+        let mut manifest = String::new();
+        for entry in tar::Archive::new(&full[..]).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.path().unwrap().to_string_lossy() == "manifest.json" {
+                entry.read_to_string(&mut manifest).unwrap();
+            }
+        }
+        assert!(manifest.contains("\"RepoTags\":[\"shop:9\"]"), "{manifest}");
         assert_eq!(index.bytes_from(1), 3000);
     }
 

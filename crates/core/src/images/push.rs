@@ -36,6 +36,11 @@ use crate::error::{Error, Result};
 use crate::fleet::Fleet;
 use crate::model::Host;
 
+/// Exports kept beside the store for the next push of the same image (a second wave of hosts, a
+/// retry after a cut link), at most this many and this many bytes in all; the oldest go first.
+pub const KEEP_EXPORTS: usize = 4;
+pub const KEEP_EXPORT_BYTES: u64 = 4 << 30;
+
 /// How the push went for one target (`berth image push --json`).
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -78,6 +83,73 @@ struct Spool {
     path: std::path::PathBuf,
     state: watch::Receiver<SpoolState>,
     index: watch::Receiver<Option<std::result::Result<Arc<ExportIndex>, String>>>,
+    /// The tags the loaded image gets (the export's own when `None`).
+    tags: Option<Vec<String>>,
+}
+
+/// A kept export of `image_id`, if there is a whole one: its index and size.
+async fn kept_export(path: &std::path::Path, image_id: &str) -> Option<(ExportIndex, u64)> {
+    let (path, image_id) = (path.to_owned(), image_id.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path).ok()?;
+        let size = file.metadata().ok()?.len();
+        match layers::index_export(&mut file) {
+            Ok(index) if index.image_id == image_id => {
+                // Fresh again: the oldest go first.
+                let _ = file.set_modified(std::time::SystemTime::now());
+                Some((index, size))
+            }
+            _ => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Keep a whole export for the next push of the same image, within [`KEEP_EXPORTS`] and
+/// [`KEEP_EXPORT_BYTES`]; a failed or partial one is deleted (by dropping its file).
+async fn keep_export(file: tempfile::NamedTempFile, spool: &Spool, cached: &std::path::Path, image_id: &str) {
+    let whole = matches!(spool.index.borrow().as_ref(), Some(Ok(index)) if index.image_id == image_id);
+    if !whole {
+        return;
+    }
+    let cached = cached.to_owned();
+    let _ = tokio::task::spawn_blocking(move || {
+        if file.persist(&cached).is_err() {
+            return;
+        }
+        let Some(dir) = cached.parent() else { return };
+        let mut kept: Vec<(std::time::SystemTime, u64, std::path::PathBuf)> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "tar"))
+            .filter(|e| {
+                // A spool file a crashed push left behind goes after a day.
+                let spool = e.file_name().to_string_lossy().starts_with('.');
+                let stale =
+                    e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > std::time::Duration::from_secs(86_400));
+                if spool && stale {
+                    let _ = std::fs::remove_file(e.path());
+                }
+                !spool
+            })
+            .filter_map(|e| e.metadata().ok().map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len(), e.path())))
+            .collect();
+        kept.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut total = 0u64;
+        for (i, (_, len, path)) in kept.iter().enumerate() {
+            total += len;
+            if i >= KEEP_EXPORTS || total > KEEP_EXPORT_BYTES {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    })
+    .await;
 }
 
 /// Push `image` from host `source` to `targets` (host names), all at once; one result per
@@ -111,31 +183,56 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     let started = Instant::now();
     let step = |what: &str, host: &str| tracing::debug!(ms = started.elapsed().as_millis() as u64, host, "push: {what}");
 
-    // The export starts now, while the targets are asked what they lack.
-    let spool_dir = fleet.store().path().parent().map(|p| p.to_owned()).unwrap_or_else(std::env::temp_dir);
-    let spool_file =
-        tempfile::Builder::new().prefix(".berth-export-").suffix(".tar").tempfile_in(&spool_dir).map_err(|e| io("making a spool file for the export", e))?;
-    let writer = spool_file.reopen().map_err(|e| io("making a spool file for the export", e))?;
+    // The export starts now, while the targets are asked what they lack (unless one of the same
+    // image is kept from an earlier push).
+    let cache_dir = fleet.store().path().parent().map(|p| p.join("exports")).unwrap_or_else(|| std::env::temp_dir().join("berth-exports"));
+    std::fs::create_dir_all(&cache_dir).map_err(|e| io(&format!("making {}", cache_dir.display()), e))?;
+    let cached = cache_dir.join(format!("{}.tar", image_id.trim_start_matches("sha256:")));
     let (state_tx, state_rx) = watch::channel(SpoolState::default());
     let (index_tx, index_rx) = watch::channel(None);
-    let spool = Spool { path: spool_file.path().to_owned(), state: state_rx, index: index_rx };
-    let exporter = {
-        let (engine, name, path) = (source_engine.clone(), wanted.clone(), spool.path.clone());
-        tokio::spawn(async move {
-            let result = spool_export(&engine, &name, writer, &state_tx).await.map_err(|e| e.to_string());
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, bytes = state_tx.borrow().written, "push: export spooled");
-            state_tx.send_modify(|s| s.done = Some(result.clone()));
-            let index = match result {
-                Ok(()) => tokio::task::spawn_blocking(move || {
-                    std::fs::File::open(&path).map_err(|e| io("reading the exported image", e)).and_then(|mut f| layers::index_export(&mut f))
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map(Arc::new).map_err(|e| e.to_string())),
-                Err(e) => Err(e),
-            };
-            let _ = index_tx.send(Some(index));
-        })
+    let kept = kept_export(&cached, &image_id).await;
+    let (spool_file, path) = match &kept {
+        Some(_) => (None, cached.clone()),
+        None => {
+            let file = tempfile::Builder::new()
+                .prefix(".berth-export-")
+                .suffix(".tar")
+                .tempfile_in(&cache_dir)
+                .map_err(|e| io("making a spool file for the export", e))?;
+            let path = file.path().to_owned();
+            (Some(file), path)
+        }
+    };
+    let spool = Spool { path: path.clone(), state: state_rx, index: index_rx, tags: reference.as_ref().map(|r| vec![r.to_string()]) };
+    let exporter = match kept {
+        Some((index, size)) => {
+            step("the export is kept from an earlier push", source_host.name());
+            state_tx.send_modify(|s| {
+                s.written = size;
+                s.done = Some(Ok(()));
+            });
+            let _ = index_tx.send(Some(Ok(Arc::new(index))));
+            tokio::spawn(async {})
+        }
+        None => {
+            let writer = spool_file.as_ref().expect("a spool file").reopen().map_err(|e| io("making a spool file for the export", e))?;
+            let (engine, name) = (source_engine.clone(), wanted.clone());
+            tokio::spawn(async move {
+                let result = spool_export(&engine, &name, writer, &state_tx).await.map_err(|e| e.to_string());
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, bytes = state_tx.borrow().written, "push: export spooled");
+                state_tx.send_modify(|s| s.done = Some(result.clone()));
+                let index = match result {
+                    Ok(()) => tokio::task::spawn_blocking(move || {
+                        std::fs::File::open(&path).map_err(|e| io("reading the exported image", e)).and_then(|mut f| layers::index_export(&mut f))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map(Arc::new).map_err(|e| e.to_string())),
+                    Err(e) => Err(e),
+                };
+                let _ = index_tx.send(Some(index));
+            })
+        }
     };
     let exporter = AbortOnDrop(exporter);
 
@@ -172,7 +269,9 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     }))
     .await;
     drop(exporter);
-    drop(spool_file);
+    if let Some(file) = spool_file {
+        keep_export(file, &spool, &cached, &image_id).await;
+    }
 
     let mut out = Vec::new();
     for ((target, (outcome, seconds)), pending) in prepared.into_iter().zip(results).zip(pendings) {
@@ -370,8 +469,13 @@ async fn wait_index(spool: &Spool) -> Result<Arc<ExportIndex>> {
     }
 }
 
-/// The whole export, read from the spool as it grows.
+/// The whole export, read from the spool as it grows (a kept one: with this push's tags).
 async fn send_whole(engine: &Engine, spool: &Spool, sent: &Arc<AtomicU64>, transfer: &TransferHandle) -> Result<Vec<String>> {
+    if spool.state.borrow().done.is_some() {
+        if let Some(Ok(index)) = spool.index.borrow().clone() {
+            return send_thin(engine, spool, &index, 0, sent, transfer).await;
+        }
+    }
     let (path, mut state) = (spool.path.clone(), spool.state.clone());
     let runtime = tokio::runtime::Handle::current();
     load(engine, sent, transfer, move |out| {
@@ -409,10 +513,10 @@ async fn send_thin(
     sent: &Arc<AtomicU64>,
     transfer: &TransferHandle,
 ) -> Result<Vec<String>> {
-    let (path, index) = (spool.path.clone(), Arc::clone(index));
+    let (path, index, tags) = (spool.path.clone(), Arc::clone(index), spool.tags.clone());
     load(engine, sent, transfer, move |out| {
         let mut file = std::fs::File::open(&path).map_err(|e| io("reading the exported image", e))?;
-        layers::write_thin(&mut file, &index, from, out).map(drop)
+        layers::write_thin(&mut file, &index, from, tags.as_deref(), out).map(drop)
     })
     .await
 }
