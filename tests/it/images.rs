@@ -156,6 +156,17 @@ fn build_from_a_folder_and_cp_both_ways_with_odd_names_a_big_file_and_folders() 
     assert!(tar.status.success());
     let names: Vec<String> = tar::Archive::new(&tar.stdout[..]).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
     assert_eq!(names, vec!["a b.txt"]);
+    // A tar on stdin unpacks into a folder of the container.
+    let mut packed = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    packed.append_data(&mut header, "from-stdin.txt", &b"piped"[..]).unwrap();
+    let packed = packed.into_inner().unwrap();
+    let mut child = berth.command(&["cp", "-", "d/cpc:/tmp"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &packed).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(d.docker(&["exec", "cpc", "cat", "/tmp/from-stdin.txt"]), "piped");
     // Bad input: no such path, container, host or image.
     let err = berth.fails(&["cp", "d/cpc:/nope", back.to_str().unwrap()]);
     assert!(err.contains("/nope"), "{err}");
