@@ -70,7 +70,7 @@ pub fn index_export(file: &mut std::fs::File) -> Result<ExportIndex> {
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
     let mut archive = tar::Archive::new(&mut *file);
-    for entry in archive.entries().map_err(|e| io("reading the exported image", e))? {
+    for entry in archive.entries_with_seek().map_err(|e| io("reading the exported image", e))? {
         let mut entry = entry.map_err(|e| io("reading the exported image", e))?;
         let path = entry.path().map_err(|e| io("reading the exported image", e))?.to_string_lossy().into_owned();
         sizes.insert(path.clone(), entry.size());
@@ -125,7 +125,7 @@ pub fn write_thin(export: &mut std::fs::File, index: &ExportIndex, from: usize, 
     let mut builder = tar::Builder::new(out);
     let mut archive = tar::Archive::new(&mut *export);
     let mut layer_bytes = 0;
-    for entry in archive.entries().map_err(|e| io("reading the exported image", e))? {
+    for entry in archive.entries_with_seek().map_err(|e| io("reading the exported image", e))? {
         let mut entry = entry.map_err(|e| io("reading the exported image", e))?;
         let path = entry.path().map_err(|e| io("reading the exported image", e))?.to_string_lossy().into_owned();
         if (0..from).any(|i| index.belongs_to_layer(&path, i)) || (tags.is_some() && path == "repositories") {

@@ -269,8 +269,13 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     }))
     .await;
     drop(exporter);
-    if let Some(file) = spool_file {
-        keep_export(file, &spool, &cached, &image_id).await;
+    match spool_file {
+        Some(file) => keep_export(file, &spool, &cached, &image_id).await,
+        // A kept export a host refused (a damaged file) is not offered again.
+        None if results.iter().any(|(r, _)| matches!(r, Err(Error::Docker { .. }))) => {
+            let _ = std::fs::remove_file(&cached);
+        }
+        None => {}
     }
 
     let mut out = Vec::new();
