@@ -14,6 +14,7 @@ pub mod images;
 pub mod ipam;
 pub mod model;
 pub mod paths;
+pub mod placement;
 pub mod resources;
 pub mod shell;
 pub mod store;
