@@ -140,7 +140,7 @@ async fn keep_export(file: tempfile::NamedTempFile, spool: &Spool, cached: &std:
             })
             .filter_map(|e| e.metadata().ok().map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len(), e.path())))
             .collect();
-        kept.sort_by(|a, b| b.0.cmp(&a.0));
+        kept.sort_by_key(|k| std::cmp::Reverse(k.0));
         let mut total = 0u64;
         for (i, (_, len, path)) in kept.iter().enumerate() {
             total += len;
@@ -476,10 +476,10 @@ async fn wait_index(spool: &Spool) -> Result<Arc<ExportIndex>> {
 
 /// The whole export, read from the spool as it grows (a kept one: with this push's tags).
 async fn send_whole(engine: &Engine, spool: &Spool, sent: &Arc<AtomicU64>, transfer: &TransferHandle) -> Result<Vec<String>> {
-    if spool.state.borrow().done.is_some() {
-        if let Some(Ok(index)) = spool.index.borrow().clone() {
-            return send_thin(engine, spool, &index, 0, sent, transfer).await;
-        }
+    let done = spool.state.borrow().done.is_some();
+    let index = spool.index.borrow().clone(); // not held across the await below
+    if let (true, Some(Ok(index))) = (done, index) {
+        return send_thin(engine, spool, &index, 0, sent, transfer).await;
     }
     let (path, mut state) = (spool.path.clone(), spool.state.clone());
     let runtime = tokio::runtime::Handle::current();
