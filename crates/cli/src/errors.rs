@@ -18,7 +18,7 @@ pub fn message(error: &Error) -> String {
         Error::ImageNotFound { host, .. } => {
             format!("; `berth image ls --host {host}` lists what is mirrored there (`berth image pull` or `berth image push` brings one)")
         }
-        Error::InUse { .. } => " (-f forces it)".into(),
+        Error::InUse { kind: "image", .. } => " (-f removes its tags anyway; Docker keeps the image itself while containers use it)".into(),
         Error::PoolNetwork { pool, .. } => format!(" (`berth ipam pool rm {pool}` removes the pool and its networks)"),
         _ => String::new(),
     };

@@ -33,10 +33,42 @@ pub async fn remove_network(fleet: &Fleet, op: &Op, host: &str, name: &str) -> R
     let (host_name, wanted) = (host.to_owned(), name.to_owned());
     let (host, row) = blocking(fleet, move |s| {
         let host = s.host(&host_name)?;
-        let row = networks(s, Some(&host_name))?.into_iter().find(|n| n.name == wanted || n.id == wanted || (wanted.len() >= 6 && n.id.starts_with(&wanted)));
-        Ok((host, row))
+        let rows = networks(s, Some(&host_name))?;
+        // An exact name or id first; else an id prefix that names one network only.
+        let exact = rows.iter().position(|n| n.name == wanted || n.id == wanted);
+        let prefixed: Vec<usize> = rows.iter().enumerate().filter(|(_, n)| n.id.starts_with(&wanted)).map(|(i, _)| i).collect();
+        let found = exact.or(if prefixed.len() == 1 { Some(prefixed[0]) } else { None });
+        Ok((host, found.map(|i| rows[i].clone())))
     })
     .await?;
+    let engine = fleet.engine_for(&host).await?;
+    // Not mirrored (yet): what the host says, with the same checks.
+    let row = match row {
+        Some(row) => Some(row),
+        None => match engine.network(name).await? {
+            Some(facts) => {
+                let inspect: serde_json::Value = serde_json::from_str(&facts.inspect).unwrap_or_default();
+                let pool = inspect["Labels"][crate::ipam::LABEL_POOL].as_str().map(str::to_owned);
+                let users = inspect["Containers"]
+                    .as_object()
+                    .map(|c| c.values().filter_map(|v| v["Name"].as_str().map(|n| crate::store::NetworkUser { container: n.to_owned(), ip: None })).collect())
+                    .unwrap_or_default();
+                Some(NetworkRow {
+                    host: host.name().to_owned(),
+                    builtin: matches!(facts.name.as_str(), "bridge" | "host" | "none"),
+                    id: facts.id,
+                    name: facts.name,
+                    driver: facts.driver,
+                    scope: facts.scope,
+                    subnets: facts.subnets,
+                    labels: Default::default(),
+                    containers: users,
+                    pool,
+                })
+            }
+            None => return Err(Error::invalid("network", format!("no network {name:?} on host {:?}", host.name()))),
+        },
+    };
     if let Some(row) = &row {
         if let Some(pool) = &row.pool {
             return Err(Error::PoolNetwork { host: host.name().to_owned(), network: row.name.clone(), pool: pool.clone() });
@@ -53,7 +85,6 @@ pub async fn remove_network(fleet: &Fleet, op: &Op, host: &str, name: &str) -> R
             });
         }
     }
-    let engine = fleet.engine_for(&host).await?;
     let recorder = Recorder::new(Arc::clone(fleet.store()));
     let mut audit = op.row(Some(host.name()), "network", AuditObject { id: row.as_ref().map(|r| r.id.clone()), name: Some(name.to_owned()) }, "remove");
     audit.before = row.as_ref().map(|r| serde_json::json!({ "name": r.name, "driver": r.driver, "subnets": r.subnets }));
@@ -91,8 +122,8 @@ pub async fn prune_networks(fleet: &Fleet, op: &Op, host: &str) -> Result<Pruned
     }
     let gone = rows.iter().filter(|r| pruned.removed.contains(&r.name)).map(|r| Change::RemoveNetwork(r.id.clone())).collect();
     crate::images::write_changes(fleet, &host, gone).await;
+    let after = Some(serde_json::json!({ "removed": pruned.removed }));
     let result = result.map(|()| pruned);
-    let after = result.as_ref().ok().map(|p| serde_json::json!({ "removed": p.removed }));
     recorder.complete(pending, &result, after, None).await;
     result
 }

@@ -29,7 +29,7 @@ impl ChannelWriter {
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
         let len = chunk.len() as u64;
-        self.tx.blocking_send(chunk).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the connection stopped taking data"))?;
+        self.tx.blocking_send(chunk).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, ReceiverGone))?;
         self.sent.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
@@ -51,6 +51,29 @@ impl Write for ChannelWriter {
     }
 }
 
+/// The request stopped taking data (the daemon answered early, or the link was cut): the
+/// request's own error says why.
+#[derive(Debug)]
+struct ReceiverGone;
+
+impl std::fmt::Display for ReceiverGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the connection stopped taking data")
+    }
+}
+
+impl std::error::Error for ReceiverGone {}
+
+/// Why a request that streamed what a writer wrote failed: the writer's own error (a file that
+/// could not be read) unless it only saw the request stop taking data, then the request's.
+pub fn cause(request: Error, written: Result<()>) -> Error {
+    match written {
+        Err(Error::Io { source, .. }) if source.get_ref().is_some_and(|e| e.is::<ReceiverGone>()) => request,
+        Err(writer) => writer,
+        Ok(()) => request,
+    }
+}
+
 /// Run `write` on a blocking thread with a [`ChannelWriter`]; what it writes comes out of the
 /// stream. The handle says how the writing ended (an error also cuts the stream short).
 pub fn produce(
@@ -68,9 +91,14 @@ pub fn produce(
 }
 
 /// The build context of `dir` as a streamed tar.
-pub fn stream(dir: PathBuf) -> (impl Stream<Item = Bytes> + Send + 'static, tokio::task::JoinHandle<Result<()>>) {
+pub fn stream(dir: PathBuf, dockerfile: &str) -> (impl Stream<Item = Bytes> + Send + 'static, tokio::task::JoinHandle<Result<()>>) {
+    let dockerfile = dockerfile.to_owned();
     let (stream, handle, _) = produce(move |out| {
-        let ignore = Ignore::new(&super::layers::dockerignore(&dir));
+        // The Dockerfile and .dockerignore always go, as the docker CLI sends them.
+        let mut rules = super::layers::dockerignore(&dir);
+        rules.push(format!("!{}", dockerfile.trim_start_matches("./")));
+        rules.push("!.dockerignore".to_owned());
+        let ignore = Ignore::new(&rules);
         let mut builder = tar::Builder::new(out);
         builder.follow_symlinks(false);
         add_folder(&mut builder, &dir, Path::new(""), &ignore)?;
@@ -195,15 +223,16 @@ mod tests {
         use futures_util::StreamExt;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
-        std::fs::write(dir.path().join(".dockerignore"), "*.log\n").unwrap();
         std::fs::write(dir.path().join("debug.log"), "x").unwrap();
         std::fs::create_dir(dir.path().join("conf")).unwrap();
         std::fs::write(dir.path().join("conf/a b.txt"), vec![7u8; 600_000]).unwrap();
-        let (stream, handle) = stream(dir.path().to_owned());
+        std::fs::write(dir.path().join(".dockerignore"), "*\n!conf\n").unwrap();
+        let (stream, handle) = stream(dir.path().to_owned(), "Dockerfile");
         let bytes: Vec<u8> = stream.collect::<Vec<Bytes>>().await.concat();
         handle.await.unwrap().unwrap();
         let names: Vec<String> = tar::Archive::new(&bytes[..]).entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
         assert!(names.contains(&"Dockerfile".to_owned()) && names.contains(&"conf/a b.txt".to_owned()), "{names:?}");
         assert!(!names.contains(&"debug.log".to_owned()));
+        assert!(names.contains(&".dockerignore".to_owned()), "an allow-list .dockerignore keeps itself and the Dockerfile: {names:?}");
     }
 }

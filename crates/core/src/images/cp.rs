@@ -184,7 +184,7 @@ async fn download(fleet: &Fleet, container: &str, path: &str, local: &Path) -> R
     unpacked?;
     let made = staging.path().join(&name);
     let target = into.join(&final_name);
-    if target.is_dir() && made.is_dir() {
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) && std::fs::symlink_metadata(&made).is_ok_and(|m| m.is_dir()) {
         // Into an existing folder of that name: merge, as docker cp does.
         merge(&made, &target)?;
     } else {
@@ -197,7 +197,9 @@ fn merge(from: &Path, to: &Path) -> Result<()> {
     for entry in std::fs::read_dir(from).map_err(|e| io(format!("reading {}", from.display()), e))? {
         let entry = entry.map_err(|e| io(format!("reading {}", from.display()), e))?;
         let target = to.join(entry.file_name());
-        if target.is_dir() && entry.path().is_dir() {
+        // Neither side's symlinks are followed: a link is moved as a link.
+        let is_folder = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+        if is_folder(&target) && entry.file_type().is_ok_and(|t| t.is_dir()) {
             merge(&entry.path(), &target)?;
         } else {
             std::fs::rename(entry.path(), &target).map_err(|e| io(format!("moving the copy to {}", target.display()), e))?;
@@ -250,10 +252,11 @@ async fn upload(fleet: &Fleet, op: &Op, local: &Path, container: &str, path: &st
     let meta = std::fs::metadata(local).map_err(|e| io(format!("reading {}", local.display()), e))?;
     let found = found(fleet, container).await?;
     let engine = fleet.engine_for(&found.host).await?;
+    // Its own name (a symlink's, not its target's), unless the path ends in . or ..
     let source_name = local
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .or_else(|| local.canonicalize().ok().and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())))
         .ok_or_else(|| Error::invalid("path", format!("{} names no file or folder", local.display())))?;
     let (into, name) = destination(&engine, &found, path, meta.is_dir(), &source_name).await?;
     let local = local.to_owned();
@@ -267,7 +270,7 @@ async fn upload(fleet: &Fleet, op: &Op, local: &Path, container: &str, path: &st
     let copied = record_upload(fleet, op, &found, path, engine.put_archive(&found.id, &into, body)).await;
     let written = writer.await.map_err(|_| Error::invalid("path", "packing stopped"))?;
     match copied {
-        Err(e) => Err(written.err().unwrap_or(e)),
+        Err(e) => Err(super::context::cause(e, written)),
         Ok(()) => {
             written?;
             Ok(Copied {
@@ -299,7 +302,10 @@ pub async fn upload_tar(fleet: &Fleet, op: &Op, container: &str, path: &str, inp
     let (body, reader, sent) = super::context::produce(move |out| std::io::copy(&mut input, out).map(drop).map_err(|e| io("reading the tar".into(), e)));
     let copied = record_upload(fleet, op, &found, path, engine.put_archive(&found.id, path, body)).await;
     let read = reader.await.map_err(|_| Error::invalid("path", "reading stopped"))?;
-    copied.and(read)?;
+    match copied {
+        Err(e) => return Err(super::context::cause(e, read)),
+        Ok(()) => read?,
+    }
     Ok(Copied { container: format!("{}/{}", found.host.name(), found.name), path: path.to_owned(), bytes: sent.load(std::sync::atomic::Ordering::Relaxed) })
 }
 

@@ -62,26 +62,41 @@ struct ManifestEntry {
     layers: Vec<String>,
 }
 
-/// Read the index of a `docker save` tar of one image (the classic layout: `manifest.json`, a
-/// config file, a folder or blob per layer).
+/// Read the index of a `docker save` tar of one image: `manifest.json`, the config it names
+/// (`<hex>.json` at the top in Docker's classic layout, `blobs/sha256/<hex>` in the OCI layout of
+/// Docker 25 and later), a folder or blob per layer.
 pub fn index_export(file: &mut std::fs::File) -> Result<ExportIndex> {
     let bad = |reason: String| Error::invalid("image export", reason);
-    file.seek(SeekFrom::Start(0)).map_err(|e| io("reading the exported image", e))?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut archive = tar::Archive::new(&mut *file);
-    for entry in archive.entries_with_seek().map_err(|e| io("reading the exported image", e))? {
-        let mut entry = entry.map_err(|e| io("reading the exported image", e))?;
-        let path = entry.path().map_err(|e| io("reading the exported image", e))?.to_string_lossy().into_owned();
-        sizes.insert(path.clone(), entry.size());
-        // Small JSON files (the manifest and configs) are kept to be read below.
-        if path.ends_with(".json") && !path.contains('/') && entry.size() < 16 << 20 {
-            let mut text = Vec::new();
-            entry.read_to_end(&mut text).map_err(|e| io("reading the exported image", e))?;
-            files.insert(path, text);
+    // Two passes: the manifest comes last, and names the config, which may come before it.
+    let mut config_name: Option<String> = None;
+    for pass in 0..2 {
+        file.seek(SeekFrom::Start(0)).map_err(|e| io("reading the exported image", e))?;
+        let mut archive = tar::Archive::new(&mut *file);
+        for entry in archive.entries_with_seek().map_err(|e| io("reading the exported image", e))? {
+            let mut entry = entry.map_err(|e| io("reading the exported image", e))?;
+            let path = entry.path().map_err(|e| io("reading the exported image", e))?.to_string_lossy().into_owned();
+            let wanted = match pass {
+                0 => path == "manifest.json",
+                _ => config_name.as_deref() == Some(path.as_str()),
+            };
+            if pass == 0 {
+                sizes.insert(path.clone(), entry.size());
+            }
+            if wanted && entry.size() < 16 << 20 {
+                let mut text = Vec::new();
+                entry.read_to_end(&mut text).map_err(|e| io("reading the exported image", e))?;
+                files.insert(path, text);
+            }
+        }
+        if pass == 0 {
+            let manifest = files.get("manifest.json").ok_or_else(|| bad("it has no manifest.json".into()))?;
+            let entries: Vec<ManifestEntry> = serde_json::from_slice(manifest).map_err(|e| bad(format!("manifest.json: {e}")))?;
+            config_name = entries.first().map(|e| e.config.clone());
         }
     }
-    let manifest = files.get("manifest.json").ok_or_else(|| bad("it has no manifest.json (not a docker save of the classic image store)".into()))?;
+    let manifest = files.get("manifest.json").ok_or_else(|| bad("it has no manifest.json".into()))?;
     let entries: Vec<ManifestEntry> = serde_json::from_slice(manifest).map_err(|e| bad(format!("manifest.json: {e}")))?;
     let [entry] = entries.as_slice() else { return Err(bad(format!("it holds {} images, not one", entries.len()))) };
     let config = files.get(&entry.config).ok_or_else(|| bad(format!("its config {} is missing", entry.config)))?;
@@ -270,5 +285,31 @@ mod tests {
         builder.append_data(&mut header, "index.json", &b"{}"[..]).unwrap();
         file.write_all(&builder.into_inner().unwrap()).unwrap();
         assert!(index_export(&mut file).unwrap_err().to_string().contains("manifest.json"));
+    }
+
+    #[test]
+    fn the_oci_layout_of_newer_dockers_is_read_too() {
+        // Docker 25+: the config and layers as blobs, named by the manifest.
+        let mut builder = tar::Builder::new(Vec::new());
+        let layer = vec![5u8; 1500];
+        let diff = format!("sha256:{}", hex(&Sha256::digest(&layer)));
+        let config = serde_json::json!({"rootfs": {"type": "layers", "diff_ids": [diff]}}).to_string();
+        let config_hex = hex(&Sha256::digest(config.as_bytes()));
+        let layer_name = format!("blobs/sha256/{}", &diff[7..]);
+        let manifest = serde_json::json!([{"Config": format!("blobs/sha256/{config_hex}"), "RepoTags": [], "Layers": [layer_name]}]).to_string();
+        for (name, body) in
+            [(format!("blobs/sha256/{config_hex}"), config.as_bytes()), (layer_name.clone(), &layer[..]), ("manifest.json".into(), manifest.as_bytes())]
+        {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, name, body).unwrap();
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&builder.into_inner().unwrap()).unwrap();
+        let index = index_export(&mut file).unwrap();
+        assert_eq!(index.image_id, format!("sha256:{config_hex}"));
+        assert_eq!(index.layers, vec![(layer_name, diff)]);
+        assert_eq!(index.layer_sizes, vec![1500]);
     }
 }

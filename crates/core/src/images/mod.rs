@@ -159,11 +159,12 @@ pub async fn pull(fleet: &Fleet, op: &Op, host_name: &str, image: &str, on_start
     let host = host(fleet, host_name).await?;
     let auth = crate::credentials::registry_auth(&reference.registry);
     let engine = fleet.engine_for(&host).await?;
-    let transfer = fleet.transfers().start(TransferKind::Pull, host.name(), &reference.to_string(), None);
-    on_start(transfer.id);
+    // Recorded first: a transfer that starts always ends.
     let recorder = Recorder::new(Arc::clone(fleet.store()));
     let row = op.row(Some(host.name()), "image", AuditObject { id: None, name: Some(reference.to_string()) }, "pull");
     let pending = recorder.request(row).await?;
+    let transfer = fleet.transfers().start(TransferKind::Pull, host.name(), &reference.to_string(), None);
+    on_start(transfer.id);
     let before = tagged(fleet, &host, &reference.to_string()).await.unwrap_or_default();
     let mut names = before;
     names.push(reference.to_string());
@@ -281,13 +282,14 @@ pub async fn build(
     }
     let host = host(fleet, host_name).await?;
     let engine = fleet.engine_for(&host).await?;
-    let transfer = fleet.transfers().start(TransferKind::Build, host.name(), &reference.to_string(), None);
-    on_start(transfer.id);
+    // Recorded first: a transfer that starts always ends.
     let recorder = Recorder::new(Arc::clone(fleet.store()));
     let row = op.row(Some(host.name()), "image", AuditObject { id: None, name: Some(reference.to_string()) }, "build");
     let pending = recorder.request(row).await?;
+    let transfer = fleet.transfers().start(TransferKind::Build, host.name(), &reference.to_string(), None);
+    on_start(transfer.id);
     let before = tagged(fleet, &host, &reference.to_string()).await.unwrap_or_default();
-    let (context, packed) = context::stream(dir.to_owned());
+    let (context, packed) = context::stream(dir.to_owned(), &dockerfile);
     let mut names = before;
     names.push(reference.to_string());
     let mut found = None;
@@ -302,7 +304,8 @@ pub async fn build(
                         Ok(BuildMessage::Image(made)) => id = Some(made),
                         Err(e) => {
                             // A context that could not be read explains a daemon that saw a cut tar.
-                            return Err(packed.await.ok().and_then(|r| r.err()).unwrap_or(e));
+                            let packed = packed.await.unwrap_or(Ok(()));
+                            return Err(context::cause(e, packed));
                         }
                     }
                 }

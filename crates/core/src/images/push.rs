@@ -203,7 +203,7 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
             (Some(file), path)
         }
     };
-    let spool = Spool { path: path.clone(), state: state_rx, index: index_rx, tags: reference.as_ref().map(|r| vec![r.to_string()]) };
+    let spool = Spool { path: path.clone(), state: state_rx, index: index_rx, tags: Some(reference.as_ref().map(|r| vec![r.to_string()]).unwrap_or_default()) };
     let exporter = match kept {
         Some((index, size)) => {
             step("the export is kept from an earlier push", source_host.name());
@@ -255,7 +255,16 @@ pub async fn push(fleet: &Fleet, op: &Op, source: &str, image: &str, targets: &[
     for target in &prepared {
         let mut row = op.row(Some(target.host.name()), "image", AuditObject { id: Some(image_id.clone()), name: Some(wanted.clone()) }, "push");
         row.before = Some(serde_json::json!({ "from": source_host.name(), "layers": diff_ids.len(), "lacking": diff_ids.len() - target.from }));
-        pendings.push(recorder.request(row).await?);
+        match recorder.request(row).await {
+            Ok(pending) => pendings.push(pending),
+            Err(e) => {
+                // Nothing was sent: every transfer ends here, with why.
+                for target in &prepared {
+                    target.transfer.fail(&e);
+                }
+                return Err(e);
+            }
+        }
     }
 
     let results = futures_util::future::join_all(prepared.iter_mut().map(|target| {
@@ -412,15 +421,17 @@ async fn deliver(
         let result = if target.from == 0 {
             send_whole(&engine, spool, &sent, &transfer).await
         } else {
-            let index = wait_index(spool).await?;
-            if index.diff_ids() != diff_ids {
-                // The export is not laid out as the inspect said: send it all.
-                target.from = 0;
-                delivered.full_tar = true;
-                delivered.layers_sent = n as u32;
-                delivered.fallback = Some("the export's layers differ from the image's; sent the whole image".into());
-                send_whole(&engine, spool, &sent, &transfer).await
-            } else {
+            let index = match wait_index(spool).await {
+                Ok(index) => Some(index),
+                // An export Berth cannot read the layout of: the host gets all of it.
+                Err(e @ Error::InvalidInput { .. }) => {
+                    delivered.fallback = Some(format!("{e}; sent the whole image"));
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            let readable = index.filter(|i| i.diff_ids() == diff_ids);
+            if let Some(index) = readable {
                 transfer.update(|t| t.bytes_total = index.bytes_from(target.from) as f64);
                 match send_thin(&engine, spool, &index, target.from, &sent, &transfer).await {
                     Err(Error::Docker { reason, .. }) => {
@@ -438,6 +449,15 @@ async fn deliver(
                     }
                     other => other,
                 }
+            } else {
+                // The export is not laid out as the inspect said: send it all.
+                target.from = 0;
+                delivered.full_tar = true;
+                delivered.layers_sent = n as u32;
+                if delivered.fallback.is_none() {
+                    delivered.fallback = Some("the export's layers differ from the image's; sent the whole image".into());
+                }
+                send_whole(&engine, spool, &sent, &transfer).await
             }
         };
         delivered.bytes_sent = sent.load(Ordering::Relaxed);
@@ -538,9 +558,8 @@ async fn load(
     let loaded = engine.load_image(body).await;
     let written = writer.await.map_err(|_| Error::invalid("image export", "writing the tar stopped"))?;
     match loaded {
-        // The tar could not be written: that is the cause, not the daemon's view of a cut tar.
-        Err(e) => Err(written.err().unwrap_or(e)),
-        Ok(lines) => Ok(lines),
+        Err(e) => Err(super::context::cause(e, written)),
+        Ok(lines) => written.map(|()| lines),
     }
 }
 

@@ -233,19 +233,28 @@ impl TransferHandle {
         result
     }
 
+    /// End the transfer as failed before its work ran.
+    pub fn fail(&self, error: &Error) {
+        self.finish_with(Some(error));
+    }
+
     fn what(&self) -> String {
         self.transfers.get(self.id).map(|t| format!("the {} of {} on {}", kind_word(t.kind), t.image, t.host)).unwrap_or_else(|| "the transfer".into())
     }
 
     fn finish<T>(&self, result: &Result<T>) {
+        self.finish_with(result.as_ref().err());
+    }
+
+    fn finish_with(&self, error: Option<&Error>) {
         let mut entries = self.transfers.lock();
         if let Some(entry) = entries.get_mut(&self.id) {
             let t = &mut entry.transfer;
             t.ended_ms = Some(crate::store::now_ms() as f64);
-            (t.state, t.error) = match result {
-                Ok(_) => (TransferState::Done, None),
-                Err(e @ Error::Cancelled { .. }) => (TransferState::Cancelled, Some(e.into())),
-                Err(e) => (TransferState::Failed, Some(e.into())),
+            (t.state, t.error) = match error {
+                None => (TransferState::Done, None),
+                Some(e @ Error::Cancelled { .. }) => (TransferState::Cancelled, Some(e.into())),
+                Some(e) => (TransferState::Failed, Some(e.into())),
             };
             entry.abort = None;
             let _ = self.transfers.updates.send(t.clone());
