@@ -19,6 +19,7 @@ fn with_keyring(berth: &Berth, script: &str, secret: &str) -> (bool, String, Str
     let full = format!("set -e\nprintf unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n{script}");
     let out = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &full])
+        .current_dir(&home)
         .env("BERTH", format!("{} --db {}", berth_binary().display(), berth.db().display()))
         .env("SECRET", secret)
         .env("HOME", &home)
