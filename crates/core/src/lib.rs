@@ -2,6 +2,7 @@
 //! every host, and the sync engine that keeps the mirror true. The CLI and the desktop shell are
 //! thin layers over this crate.
 
+pub mod apps;
 pub mod audit;
 pub mod connect;
 pub mod containers;
