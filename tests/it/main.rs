@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `berth` binary against real dockerd engines.
 
 mod app;
+mod apps;
 mod changes;
 mod errors;
 mod exec;

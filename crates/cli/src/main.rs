@@ -2,6 +2,7 @@
 //! come from the mirror only and never touch the network. This file parses and dispatches; each
 //! command group has its own file.
 
+mod apps;
 mod audit;
 mod containers;
 mod errors;
@@ -90,6 +91,9 @@ enum Command {
     Unpause(containers::Targets),
     /// Remove containers from their hosts; their leased addresses go into quarantine
     Rm(containers::RmArgs),
+    /// Apps: a base image, a package and per-environment config (apply and ls so far)
+    #[command(subcommand)]
+    App(apps::AppCommand),
     /// Images on hosts: list, pull, build, remove, and push between hosts without a registry
     #[command(subcommand)]
     Image(images::ImageCommand),
@@ -194,6 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Pause(targets) => containers::act(&ctx, containers::Verb::Pause, &targets.containers, Default::default()),
         Command::Unpause(targets) => containers::act(&ctx, containers::Verb::Unpause, &targets.containers, Default::default()),
         Command::Rm(args) => containers::rm(&ctx, &args),
+        Command::App(command) => apps::app_command(&ctx, command),
         Command::Image(command) => images::image_command(&ctx, command),
         Command::Registry(command) => images::registry_command(command),
         Command::Cp { src, dst } => images::cp_command(&ctx, &src, &dst),

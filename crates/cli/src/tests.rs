@@ -83,6 +83,8 @@ fn every_subcommand_parses_its_flags() {
         ("audit verify", r#"Audit(AuditArgs { action: Some(Verify), host: None, since: None, via: None, op: None, kind: None, object: None, outcome: None, limit: 100, csv: false })"#),
         ("audit --kind container --object web --outcome failed", r#"Audit(AuditArgs { action: None, host: None, since: None, via: None, op: None, kind: Some("container"), object: Some("web"), outcome: Some("failed"), limit: 100, csv: false })"#),
         ("audit prune --older-than 30d", r#"Audit(AuditArgs { action: Some(Prune { older_than: "30d" }), host: None, since: None, via: None, op: None, kind: None, object: None, outcome: None, limit: 100, csv: false })"#),
+        ("app apply shop.toml", r#"App(Apply { file: "shop.toml" })"#),
+        ("app ls", "App(Ls)"),
         ("image ls", "Image(Ls { host: None, across: false })"),
         ("image ls --across", "Image(Ls { host: None, across: true })"),
         ("image pull sgp 127.0.0.1:5000/base/jre:8", r#"Image(Pull { host: "sgp", image: "127.0.0.1:5000/base/jre:8" })"#),

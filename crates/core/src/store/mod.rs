@@ -4,6 +4,7 @@
 //! [`Store`] owns one connection behind a mutex; every method is one short transaction, so a
 //! follower's writes never keep readers waiting.
 
+pub mod apps;
 pub mod audit;
 mod hosts;
 pub mod ipam;

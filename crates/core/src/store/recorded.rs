@@ -163,6 +163,11 @@ impl Audited<'_> {
         self.run("lease", "release", AuditObject::default(), None, |s| s.release_container(host, names))
     }
 
+    pub fn apply_app(&self, name: &str, spec: &str, digest: &str, source: Option<&str>, actor: &str) -> Result<super::apps::Applied> {
+        let object = AuditObject { id: None, name: Some(name.to_owned()) };
+        self.run("app", "apply", object, None, |s| s.apply_app(name, spec, digest, source, actor))
+    }
+
     pub fn reserve(&self, pool: &str, ip: IpAddr, reason: &str) -> Result<AddressRow> {
         self.run("lease", "reserve", Self::pool_object(pool), None, |s| s.reserve(pool, ip, reason))
     }

@@ -210,6 +210,24 @@ pub const MIGRATIONS: &[&str] = &[
         until_ms     INTEGER NOT NULL
     );
     "#,
+    // 6: apps and their revisions (store/apps.rs): each `berth app apply` of a changed file is a
+    // new revision holding the file as applied (`keyring:` values stay references).
+    r#"
+    CREATE TABLE apps (
+        name        TEXT PRIMARY KEY,
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE TABLE app_revisions (
+        app         TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        revision    INTEGER NOT NULL,
+        spec        TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        source      TEXT,
+        applied_ms  INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        PRIMARY KEY (app, revision)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest() -> i64 {
