@@ -39,7 +39,6 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ipam::ipam_run,
             commands::audit::audit,
             commands::images::images,
-            commands::images::images_across,
             commands::images::image_pull,
             commands::images::image_push,
             commands::images::image_build,
@@ -58,6 +57,8 @@ pub fn builder() -> Builder<tauri::Wry> {
         .typ::<crate::events::ContainersPatch>()
         .typ::<crate::error::IpcError>()
         .typ::<crate::events::ObjectsChanged>()
+        // The UI groups the per-host rows itself (one host re-read per change), in the core's shape and rule.
+        .typ::<berth_core::images::ImageAcross>()
         .error_handling(ErrorHandlingMode::Throw)
         // Counts, ids and millisecond times: all far below 2^53.
         .dangerously_cast_bigints_to_number()

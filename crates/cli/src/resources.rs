@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use berth_core::images::split_host_object;
 use berth_core::{resources, Error};
 use clap::Subcommand;
 
@@ -43,13 +44,6 @@ pub enum VolumeCommand {
     Prune { host: String },
 }
 
-fn split(text: &str, what: &'static str) -> Result<(String, String), Error> {
-    match text.split_once('/') {
-        Some((host, name)) if !host.is_empty() && !name.is_empty() => Ok((host.to_owned(), name.to_owned())),
-        _ => Err(Error::InvalidInput { what, reason: format!("{text:?}; write HOST/NAME") }),
-    }
-}
-
 pub fn network_command(ctx: &Ctx, command: NetworkCommand) -> Result<ExitCode, Error> {
     match command {
         NetworkCommand::Ls { host } => {
@@ -83,7 +77,7 @@ pub fn network_command(ctx: &Ctx, command: NetworkCommand) -> Result<ExitCode, E
             Ok(ExitCode::SUCCESS)
         }
         NetworkCommand::Rm { networks } => {
-            let parsed: Vec<(String, String)> = networks.iter().map(|n| split(n, "network")).collect::<Result<_, _>>()?;
+            let parsed: Vec<(String, String)> = networks.iter().map(|n| split_host_object(n, "network", "sgp/shopnet")).collect::<Result<_, _>>()?;
             secrets(ctx, &parsed.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>())?;
             let mut failed = false;
             runtime::start()?.block_on(async {
@@ -131,7 +125,7 @@ pub fn volume_command(ctx: &Ctx, command: VolumeCommand) -> Result<ExitCode, Err
             Ok(ExitCode::SUCCESS)
         }
         VolumeCommand::Rm { force, volumes } => {
-            let parsed: Vec<(String, String)> = volumes.iter().map(|v| split(v, "volume")).collect::<Result<_, _>>()?;
+            let parsed: Vec<(String, String)> = volumes.iter().map(|v| split_host_object(v, "volume", "sgp/shopdata")).collect::<Result<_, _>>()?;
             secrets(ctx, &parsed.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>())?;
             let mut failed = false;
             runtime::start()?.block_on(async {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use berth_core::connect::Pruned;
-use berth_core::images::{self, push, ImageAcross, ImageRemoved, Transfer};
+use berth_core::images::{self, push, ImageRemoved, Transfer};
 use berth_core::store::{ImageRow, NetworkRow, VolumeRow};
 use berth_core::{resources, Result as CoreResult};
 use tauri::State;
@@ -39,14 +39,6 @@ async fn started<T: Send + 'static>(
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn images(state: State<'_, AppState>, host: Option<String>) -> Result<Vec<ImageRow>, IpcError> {
     blocking(&state, move |store| store.images(host.as_deref())).await
-}
-
-/// One row per image ID across hosts; `among`: the hosts to report as lacking it.
-#[tauri::command]
-#[specta::specta]
-#[tracing::instrument(skip(state), err(Debug))]
-pub async fn images_across(state: State<'_, AppState>, among: Vec<String>) -> Result<Vec<ImageAcross>, IpcError> {
-    blocking(&state, move |store| Ok(images::across(&store.images(None)?, &among))).await
 }
 
 #[tauri::command]

@@ -78,9 +78,14 @@ impl Reference {
 
 /// Split `HOST/IMAGE` (`sgp/shop/web:1.4`: host `sgp`, image `shop/web:1.4`).
 pub fn split_host_image(text: &str) -> Result<(String, String)> {
+    split_host_object(text, "image", "sgp/shop/web:1.4")
+}
+
+/// Split `HOST/NAME` at the first `/` (host names have none); `what` and `example` word the error.
+pub fn split_host_object(text: &str, what: &'static str, example: &str) -> Result<(String, String)> {
     match text.split_once('/') {
-        Some((host, image)) if !host.is_empty() && !image.is_empty() => Ok((host.to_owned(), image.to_owned())),
-        _ => Err(Error::invalid("image", format!("{text:?}; write HOST/IMAGE, e.g. sgp/shop/web:1.4"))),
+        Some((host, name)) if !host.is_empty() && !name.is_empty() => Ok((host.to_owned(), name.to_owned())),
+        _ => Err(Error::invalid(what, format!("{text:?}; write HOST/{}, e.g. {example}", what.to_ascii_uppercase()))),
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Transfer {
 struct Entry {
     transfer: Transfer,
     abort: Option<AbortHandle>,
+    /// Cancelled before its work started: the work is never run.
+    cancelled: bool,
     published: Option<Instant>,
 }
 
@@ -140,7 +142,7 @@ impl Transfers {
             ended_ms: None,
         };
         let _ = self.updates.send(transfer.clone());
-        self.lock().insert(id, Entry { transfer, abort: None, published: None });
+        self.lock().insert(id, Entry { transfer, abort: None, cancelled: false, published: None });
         TransferHandle { id, transfers: Arc::clone(self) }
     }
 
@@ -164,11 +166,13 @@ impl Transfers {
 
     /// Cancel a running transfer: its request is dropped, which the daemon takes as a cancel.
     pub fn cancel(&self, id: u32) -> Result<()> {
-        let entries = self.lock();
-        let entry = entries.get(&id).ok_or_else(|| Error::invalid("transfer", format!("no transfer {id}")))?;
+        let mut entries = self.lock();
+        let entry = entries.get_mut(&id).ok_or_else(|| Error::invalid("transfer", format!("no transfer {id}")))?;
         if entry.transfer.state == TransferState::Running {
-            if let Some(abort) = &entry.abort {
-                abort.abort();
+            match &entry.abort {
+                Some(abort) => abort.abort(),
+                // Still preparing (a push asking its targets what they lack): its work won't run.
+                None => entry.cancelled = true,
             }
         }
         Ok(())
@@ -223,6 +227,9 @@ impl TransferHandle {
     pub async fn run<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         let (abort, registration) = AbortHandle::new_pair();
         if let Some(entry) = self.transfers.lock().get_mut(&self.id) {
+            if entry.cancelled {
+                abort.abort();
+            }
             entry.abort = Some(abort);
         }
         let result = match Abortable::new(work, registration).await {
@@ -288,18 +295,26 @@ mod tests {
         assert_eq!(transfers.list()[0].layers.len(), 1, "one row per layer");
         assert_eq!(updates.recv().await.unwrap().state, TransferState::Running);
         let id = handle.id;
+        // While the work runs: it is dropped.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
         let cancel = {
             let transfers = Arc::clone(&transfers);
             async move {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                started_rx.await.unwrap();
                 transfers.cancel(id).unwrap();
             }
         };
         let work = handle.run(async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
+            started_tx.send(()).unwrap();
+            std::future::pending::<()>().await;
             Ok(())
         });
         let (result, ()) = tokio::join!(work, cancel);
+        assert_eq!(result.unwrap_err().code(), "cancelled");
+        // Before the work starts (a push still preparing): the work never runs.
+        let early = transfers.start(TransferKind::Push, "sgp", "shop/web:1", Some("home"));
+        transfers.cancel(early.id).unwrap();
+        let result: Result<()> = early.run(async { panic!("cancelled work ran") }).await;
         assert_eq!(result.unwrap_err().code(), "cancelled");
         let ended = transfers.get(id).unwrap();
         assert_eq!(ended.state, TransferState::Cancelled);

@@ -70,8 +70,6 @@ export const commands = {
 	audit: (query: AuditQuery) => __TAURI_INVOKE<AuditRow[]>("audit", { query }),
 	/**  Every mirrored image, one row per host and image (offline too). */
 	images: (host: string | null) => __TAURI_INVOKE<ImageRow[]>("images", { host }),
-	/**  One row per image ID across hosts; `among`: the hosts to report as lacking it. */
-	imagesAcross: (among: string[]) => __TAURI_INVOKE<ImageAcross[]>("images_across", { among }),
 	imagePull: (host: string, image: string) => __TAURI_INVOKE<number>("image_pull", { host, image }),
 	/**  Push `image` from `source` to `targets`, one transfer per target. */
 	imagePush: (source: string, image: string, targets: string[]) => __TAURI_INVOKE<number[]>("image_push", { source, image, targets }),
