@@ -1,7 +1,15 @@
-//! Apps (issue 13, in progress): app files applied as revisions and listed, through the real
-//! `berth` binary; bad files refused with the key named and nothing stored.
+//! Apps through the real `berth` binary: app files applied as revisions (bad files refused with
+//! the key named and nothing stored); placement, deploys, rolling updates with rollback, drift,
+//! scaling and a rebuild on the test bed of three namespaced engines over two segments, one of
+//! them over SSH behind a 150 ms relay; compose projects shown as apps.
 
-use berth_e2e::Berth;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use berth_e2e::netns::RemoteHost;
+use berth_e2e::ssh::{free_port, DelayRelay, Sshd};
+use berth_e2e::{Berth, Daemon, TEST_IMAGE};
+use serde_json::Value;
 
 const APP: &str = r#"
 name = "shop-web"
@@ -50,8 +58,8 @@ fn an_app_file_is_applied_as_revisions_and_listed_per_environment() {
     assert_eq!(
         rows,
         serde_json::json!([
-            {"name": "shop-web", "env": "prod", "revision": 2, "desired": 4, "running": 0, "healthy": 0},
-            {"name": "shop-web", "env": "test", "revision": 2, "desired": 1, "running": 0, "healthy": 0},
+            {"name": "shop-web", "env": "prod", "revision": 2, "desired": 4, "running": 0, "healthy": 0, "kind": "app", "deployed": null, "services": []},
+            {"name": "shop-web", "env": "test", "revision": 2, "desired": 1, "running": 0, "healthy": 0, "kind": "app", "deployed": null, "services": []},
         ])
     );
     let audit = berth.json(&["audit", "--kind", "app"]);
@@ -79,4 +87,363 @@ fn bad_app_files_name_the_key_and_store_nothing() {
     assert_eq!(berth.json(&["app", "ls"]), serde_json::json!([]), "nothing was stored");
     let err = berth.fails(&["app", "apply", "/no/such/app.toml"]);
     assert!(err.contains("/no/such/app.toml"), "{err}");
+}
+
+/// The rollout app: a package (tar.gz) whose start script marks the replica ready, and a
+/// config file per environment.
+const SHOP: &str = r#"
+name = "shop"
+image = "berth-test:latest"
+command = ["sh", "/app/bin/start"]
+replicas = 6
+[package]
+source = "dist/shop.tar.gz"
+path = "/app"
+[resources]
+memory = "64MiB"
+[placement]
+pools = ["lan-sh", "lan-bj"]
+strategy = "spread"
+[health]
+cmd = ["test", "-f", "/app/ready"]
+interval = "1s"
+retries = 2
+start_period = "1s"
+[update]
+parallelism = 2
+order = "stop-first"
+failure_action = "rollback"
+monitor = "1s"
+[env.prod]
+vars = { MODE = "prod" }
+files = { "/app/conf/app.properties" = "conf/prod.properties" }
+[env.test]
+replicas = 1
+vars = { MODE = "test" }
+files = { "/app/conf/app.properties" = "conf/test.properties" }
+"#;
+
+fn shop_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("bin")).unwrap();
+    std::fs::write(pkg.join("bin/start"), "trap 'exit 0' TERM\ntouch /app/ready\nwhile true; do sleep 1; done\n").unwrap();
+    std::fs::write(pkg.join("VERSION"), "1.0\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    let tar = std::process::Command::new("tar").args(["-czf", "dist/shop.tar.gz", "-C", "pkg", "."]).current_dir(dir.path()).status().unwrap();
+    assert!(tar.success());
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    std::fs::write(dir.path().join("conf/prod.properties"), "db=prod\n").unwrap();
+    std::fs::write(dir.path().join("conf/test.properties"), "db=test\n").unwrap();
+    std::fs::write(dir.path().join("shop.toml"), SHOP).unwrap();
+    dir
+}
+
+/// The test bed: sh1 and sh2 on segment sh (pool lan-sh), bj1 on segment bj (pool lan-bj)
+/// over SSH behind a 150 ms relay.
+struct Bed {
+    hosts: BTreeMap<&'static str, RemoteHost>,
+    _sshd: Sshd,
+    _relay: DelayRelay,
+    berth: Berth,
+}
+
+/// sh1 and sh2 by socket, bj1 over SSH through the relay on `relay_port`.
+fn add_hosts(berth: &Berth, hosts: &BTreeMap<&str, RemoteHost>, sshd: &Sshd, relay_port: u16) {
+    berth.ok(&["host", "add", "sh1", &hosts["sh1"].daemon.url(), "--label", "dc=sh"]);
+    berth.ok(&["host", "add", "sh2", &hosts["sh2"].daemon.url(), "--label", "dc=sh"]);
+    let known_hosts = berth.dir.path().join("known_hosts");
+    let bj_url = format!("ssh://root@127.0.0.1:{relay_port}{}", hosts["bj1"].daemon.socket().display());
+    let (key, known) = (sshd.client_key.to_str().unwrap(), known_hosts.to_str().unwrap());
+    berth.ok(&["host", "add", "bj1", &bj_url, "--identity", key, "--known-hosts", known, "--label", "dc=bj"]);
+}
+
+fn bed() -> Bed {
+    let hosts: BTreeMap<&str, RemoteHost> = ["sh1", "sh2", "bj1"].into_iter().map(|n| (n, RemoteHost::start())).collect();
+    let sshd = Sshd::start();
+    let relay_port = free_port();
+    let relay = DelayRelay::start(relay_port, sshd.port, Duration::from_millis(75));
+    let berth = Berth::new();
+    add_hosts(&berth, &hosts, &sshd, relay_port);
+    berth.ok(&["host", "trust", "bj1", "--yes"]);
+    let tag = std::process::id() % 100_000;
+    berth.ok(&[
+        "ipam",
+        "pool",
+        "add",
+        "lan-sh",
+        "--subnet",
+        "10.81.0.0/24",
+        "--segment",
+        "sh",
+        "--range",
+        "10.81.0.0/28",
+        "--host",
+        "sh1,ip=10.81.0.251",
+        "--host",
+        "sh2,ip=10.81.0.252",
+        "--bridge-name",
+        &format!("bs{tag}"),
+    ]);
+    berth.ok(&[
+        "ipam",
+        "pool",
+        "add",
+        "lan-bj",
+        "--subnet",
+        "10.82.0.0/24",
+        "--segment",
+        "bj",
+        "--range",
+        "10.82.0.0/28",
+        "--host",
+        "bj1,ip=10.82.0.251",
+        "--bridge-name",
+        &format!("bb{tag}"),
+    ]);
+    berth.ok(&["net", "apply", "lan-sh"]);
+    berth.ok(&["net", "apply", "lan-bj"]);
+    berth.ok(&["sync", "--once"]);
+    Bed { hosts, _sshd: sshd, _relay: relay, berth }
+}
+
+impl Bed {
+    fn docker(&self, host: &str, args: &[&str]) -> String {
+        self.hosts[host].daemon.docker(args)
+    }
+
+    /// (replica → (host, container, ip, mac, revision)) from `app status --json`, with no drift.
+    fn replicas(&self, env: &str) -> BTreeMap<u64, (String, String, String, String, i64)> {
+        let status = self.berth.json(&["app", "status", "shop", "--env", env]);
+        status["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert!(r["drift"].is_null(), "no drift: {status}");
+                let s = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("{k} in {r}")).to_owned();
+                (r["replica"].as_u64().unwrap(), (s("host"), s("container"), s("ip"), s("mac"), r["revision"].as_i64().unwrap()))
+            })
+            .collect()
+    }
+
+    /// The address and MAC a container really has on its pool's network.
+    fn address_of(&self, host: &str, container: &str, network: &str) -> (String, String) {
+        let out = self.docker(
+            host,
+            &[
+                "inspect",
+                "-f",
+                &format!("{{{{with index .NetworkSettings.Networks \"{network}\"}}}}{{{{.IPAddress}}}} {{{{.MacAddress}}}}{{{{end}}}}"),
+                container,
+            ],
+        );
+        let mut parts = out.split_whitespace().map(str::to_owned);
+        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+    }
+}
+
+fn deploy(berth: &Berth, env: &str) -> (bool, String, String) {
+    let out = berth.run(&["app", "deploy", "shop", "--env", env]);
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn apps_deploy_update_roll_back_repair_scale_and_rebuild_on_two_segments() {
+    let bed = bed();
+    let berth = &bed.berth;
+    let dir = shop_dir();
+    let file = dir.path().join("shop.toml");
+    let file = file.to_str().unwrap();
+    assert_eq!(berth.ok(&["app", "apply", file]).trim(), "shop: revision 1");
+
+    // The plan: six replicas spread over three hosts, each with an address of a pool its host is on.
+    let plan = berth.json(&["app", "plan", "shop", "--env", "prod"]);
+    let placements = plan["placements"].as_array().unwrap();
+    assert_eq!(placements.len(), 6, "{plan}");
+    for p in placements {
+        let (host, pool, ip) = (p["host"].as_str().unwrap(), p["pool"].as_str().unwrap(), p["ip"].as_str().unwrap());
+        assert_eq!(pool, if host == "bj1" { "lan-bj" } else { "lan-sh" }, "{p}");
+        assert!(ip.starts_with(if pool == "lan-bj" { "10.82.0." } else { "10.81.0." }), "{p}");
+        assert!(p.get("replica").is_some());
+    }
+    let per_host = |host: &str| placements.iter().filter(|p| p["host"] == host).count();
+    assert_eq!((per_host("sh1"), per_host("sh2"), per_host("bj1")), (2, 2, 2), "spread: {plan}");
+    assert_eq!(plan["rejected"], serde_json::json!([]), "every host is used");
+    assert!(berth.json(&["app", "ls"])[0]["deployed"].is_null(), "a plan changes nothing");
+
+    // Deploy prod (six replicas) and test (one): healthy, package and config inside, env per environment.
+    let (ok, stdout, stderr) = deploy(berth, "prod");
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("6 replicas healthy on revision 1"), "{stdout}");
+    let (ok, _, stderr) = deploy(berth, "test");
+    assert!(ok, "{stderr}");
+    let prod = bed.replicas("prod");
+    assert_eq!(prod.len(), 6);
+    let mut ips = std::collections::BTreeSet::new();
+    for (host, container, ip, mac, revision) in prod.values() {
+        assert_eq!(*revision, 1);
+        let network = if host == "bj1" { "lan-bj" } else { "lan-sh" };
+        assert_eq!(bed.address_of(host, container, network), (ip.clone(), mac.clone()), "{container}: the leased address and the replica's MAC");
+        assert!(ips.insert(ip.clone()), "one address per replica");
+        assert_eq!(bed.docker(host, &["exec", container, "cat", "/app/VERSION"]).trim(), "1.0", "the package is inside");
+        assert_eq!(bed.docker(host, &["exec", container, "cat", "/app/conf/app.properties"]).trim(), "db=prod", "the environment's file");
+        assert_eq!(bed.docker(host, &["exec", container, "sh", "-c", "echo $MODE"]).trim(), "prod");
+    }
+    let test = bed.replicas("test");
+    let (host, container, ..) = &test[&0];
+    assert_eq!(bed.docker(host, &["exec", container, "sh", "-c", "echo $MODE; cat /app/conf/app.properties"]).trim(), "test\ndb=test");
+    let leases = berth.json(&["ipam", "leases"]);
+    for (host, container, ip, ..) in prod.values() {
+        assert!(
+            leases
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["ip"] == ip.as_str() && l["host"] == host.as_str() && l["container"] == container.as_str() && l["state"] == "leased"),
+            "{container} holds the lease of {ip}: {leases}"
+        );
+    }
+    let ls = berth.json(&["app", "ls"]);
+    let row = ls.as_array().unwrap().iter().find(|r| r["env"] == "prod").unwrap();
+    assert_eq!(
+        (row["desired"].as_u64(), row["running"].as_u64(), row["healthy"].as_u64(), row["deployed"].as_i64()),
+        (Some(6), Some(6), Some(6), Some(1)),
+        "{ls}"
+    );
+
+    // Revision 2 never turns healthy: the first batch fails at health, and every replica goes
+    // back to revision 1 with the same address and MAC; exit 1 names the replica and the step.
+    std::fs::write(dir.path().join("shop.toml"), SHOP.replace("\"/app/ready\"", "\"/app/never\"").replace("retries = 2", "retries = 1")).unwrap();
+    assert_eq!(berth.ok(&["app", "apply", file]).trim(), "shop: revision 2");
+    let (ok, stdout, stderr) = deploy(berth, "prod");
+    assert!(!ok, "{stdout}{stderr}");
+    assert!(stderr.contains("failed at health") && stderr.contains("replica "), "{stderr}");
+    assert!(stderr.contains("back on revision 1"), "{stderr}");
+    assert_eq!(bed.replicas("prod"), prod, "every replica is back on revision 1 at its address, with its MAC");
+    for (host, container, ip, mac, _) in prod.values() {
+        let network = if host == "bj1" { "lan-bj" } else { "lan-sh" };
+        assert_eq!(bed.address_of(host, container, network), (ip.clone(), mac.clone()));
+    }
+    let history = berth.json(&["app", "history", "shop"]);
+    let actions: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["env"] == "prod" || e["action"] == "apply")
+        .map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [("deploy", "failed"), ("apply", "ok"), ("deploy", "ok"), ("apply", "ok")], "{history}");
+
+    // Revision 3 is healthy: a rolling update in place (stop-first), same addresses and MACs.
+    std::fs::write(dir.path().join("shop.toml"), SHOP.replace("MODE = \"prod\"", "MODE = \"prod3\"")).unwrap();
+    assert_eq!(berth.ok(&["app", "apply", file]).trim(), "shop: revision 3");
+    let (ok, stdout, stderr) = deploy(berth, "prod");
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("6 updated"), "{stdout}");
+    let updated = bed.replicas("prod");
+    for (replica, (host, container, ip, mac, revision)) in &updated {
+        assert_eq!(*revision, 3);
+        let before = &prod[replica];
+        assert_eq!((host, ip, mac), (&before.0, &before.2, &before.3), "replica {replica} kept its host, address and MAC");
+        assert_eq!(bed.docker(host, &["exec", container, "sh", "-c", "echo $MODE"]).trim(), "prod3");
+    }
+    // The previous revision stays stopped, so a rollback is a start.
+    let status = berth.json(&["app", "status", "shop", "--env", "prod"]);
+    assert_eq!(status["kept"]["1"], 6, "{status}");
+    let out = berth.ok(&["app", "rollback", "shop", "--env", "prod"]);
+    assert!(out.contains("healthy on revision 1"), "{out}");
+    let back = bed.replicas("prod");
+    assert_eq!(back, prod, "the rollback started revision 1's own containers again");
+
+    // A replica removed by hand is drift; deploy repairs it.
+    let (host, container, ..) = back[&4].clone();
+    bed.docker(&host, &["rm", "-f", &container]);
+    berth.ok(&["sync", "--once"]);
+    let status = berth.json(&["app", "status", "shop", "--env", "prod"]);
+    let drift: Vec<&Value> = status["replicas"].as_array().unwrap().iter().filter(|r| !r["drift"].is_null()).collect();
+    assert_eq!(drift.len(), 1, "{status}");
+    assert_eq!((drift[0]["replica"].as_u64(), drift[0]["drift"].as_str()), (Some(4), Some("missing")), "{status}");
+    // deploy goes to the latest revision (3); the repaired replica 4 comes up with it.
+    let (ok, stdout, stderr) = deploy(berth, "prod");
+    assert!(ok, "{stdout}{stderr}");
+    let repaired = bed.replicas("prod");
+    assert_eq!(repaired.len(), 6);
+    assert!(repaired.values().all(|r| r.4 == 3), "{repaired:?}");
+
+    // Scale 6 → 2 → 6: down releases addresses into quarantine; up places again.
+    let out = berth.ok(&["app", "scale", "shop", "--env", "prod", "2"]);
+    assert!(out.contains("4 removed"), "{out}");
+    assert_eq!(bed.replicas("prod").len(), 2);
+    let quarantined = berth.json(&["ipam", "leases"]).as_array().unwrap().iter().filter(|l| l["state"] == "quarantined").count();
+    assert!(quarantined >= 4, "the removed replicas' addresses are in quarantine: {}", berth.ok(&["ipam", "leases"]));
+    berth.ok(&["app", "scale", "shop", "--env", "prod", "6"]);
+    let scaled = bed.replicas("prod");
+    assert_eq!(scaled.len(), 6);
+    assert_eq!(scaled[&0], repaired[&0], "the replicas kept stay as they were");
+
+    // The store is lost: hosts added again, pools and apps rebuilt from the hosts' labels.
+    let before_status = berth.json(&["app", "status", "shop", "--env", "prod"]);
+    let pools: Value = berth.json(&["ipam", "pool", "ls"]);
+    std::fs::remove_file(berth.db()).unwrap();
+    add_hosts(berth, &bed.hosts, &bed._sshd, bed._relay.port);
+    berth.ok(&["sync", "--once"]);
+    berth.ok(&["ipam", "rebuild"]);
+    let rebuilt = berth.ok(&["app", "rebuild"]);
+    assert!(rebuilt.contains("shop (prod): revision 3, 6 replicas"), "{rebuilt}");
+    assert_eq!(berth.json(&["ipam", "pool", "ls"]).as_array().map(Vec::len), pools.as_array().map(Vec::len));
+    let after_status = berth.json(&["app", "status", "shop", "--env", "prod"]);
+    assert_eq!(after_status["replicas"], before_status["replicas"], "the same replicas, no drift");
+    assert_eq!(after_status["revision"], 3);
+
+    // A pool with one free address and max_per_host = 1: the plan places what fits and says why not the rest.
+    berth.ok(&["ipam", "pool", "add", "tiny", "--subnet", "10.83.0.0/24", "--range", "10.83.0.8/30", "--host", "sh1", "--host", "sh2", "--host", "bj1"]);
+    for ip in ["10.83.0.8", "10.83.0.9", "10.83.0.10"] {
+        berth.ok(&["ipam", "reserve", "tiny", ip]);
+    }
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        "name = \"tiny\"\nimage = \"berth-test:latest\"\nreplicas = 3\n[placement]\npools = [\"tiny\"]\nmax_per_host = 1\n",
+    )
+    .unwrap();
+    berth.ok(&["app", "apply", dir.path().join("tiny.toml").to_str().unwrap()]);
+    let out = berth.run(&["--json", "app", "plan", "tiny"]);
+    assert!(!out.status.success(), "two replicas find no place");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["placements"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["placements"][0]["ip"], "10.83.0.11");
+    let rejected = plan["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "the counts reconcile to three hosts: {plan}");
+    for r in rejected {
+        let reasons: Vec<&str> = r["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+        assert!(reasons.iter().any(|x| x.contains("no free address")), "{r}");
+    }
+    let err = berth.fails(&["app", "deploy", "tiny"]);
+    assert!(err.contains("2 of 3 replicas of tiny") && err.contains("no free address"), "{err}");
+}
+
+#[test]
+fn a_compose_project_shows_as_a_read_only_app_with_its_services() {
+    let daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "local", &daemon.url()]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        format!("version: \"2.4\"\nservices:\n  web:\n    image: {TEST_IMAGE}\n    command: sleep 3600\n  worker:\n    image: {TEST_IMAGE}\n    command: sleep 3600\n    scale: 2\n"),
+    )
+    .unwrap();
+    let compose = std::process::Command::new("docker-compose")
+        .args(["-H", &daemon.url(), "-p", "shopfront", "up", "-d"])
+        .current_dir(dir.path())
+        .output()
+        .expect("docker-compose runs (Debian's docker-compose)");
+    assert!(compose.status.success(), "{}", String::from_utf8_lossy(&compose.stderr));
+    berth.ok(&["sync", "--once"]);
+    let ls = berth.json(&["app", "ls"]);
+    let row = ls.as_array().unwrap().iter().find(|r| r["name"] == "shopfront").unwrap_or_else(|| panic!("{ls}"));
+    assert_eq!((row["kind"].as_str(), row["running"].as_u64(), row["desired"].as_u64()), (Some("compose"), Some(3), Some(3)), "{row}");
+    let services: Vec<(&str, u64)> =
+        row["services"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["running"].as_u64().unwrap())).collect();
+    assert_eq!(services, [("web", 1), ("worker", 2)]);
 }

@@ -91,7 +91,7 @@ enum Command {
     Unpause(containers::Targets),
     /// Remove containers from their hosts; their leased addresses go into quarantine
     Rm(containers::RmArgs),
-    /// Apps: a base image, a package and per-environment config (apply and ls so far)
+    /// Apps: a base image, a package and per-environment config, placed by resources and free addresses
     #[command(subcommand)]
     App(apps::AppCommand),
     /// Images on hosts: list, pull, build, remove, and push between hosts without a registry

@@ -199,3 +199,25 @@ pub fn registry_auth(server: &str) -> Option<crate::connect::RegistryAuth> {
         password: value["password"].as_str()?.to_owned(),
     })
 }
+
+fn app_entry(name: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &format!("app/{name}")).map_err(|e| Error::KeyringUnavailable { reason: e.to_string() })
+}
+
+/// Keep an app secret (a value an app file writes `keyring:NAME`) in the OS keyring.
+pub fn store_app_secret(name: &str, secret: &str) -> Result<()> {
+    crate::apps::spec::validate_secret_name(name)?;
+    app_entry(name)?.set_password(secret).map_err(|e| Error::KeyringUnavailable { reason: e.to_string() })
+}
+
+/// An app secret for a deploy; a clear error when the keyring has none by that name.
+pub fn app_secret(name: &str) -> Result<String> {
+    match app_entry(name)?.get_password() {
+        Ok(secret) => Ok(secret),
+        Err(keyring::Error::NoEntry) => Err(Error::invalid(
+            "app secret",
+            format!("the keyring has no secret {name:?}; store it with `berth app secret {name}` (it reads the value from stdin)"),
+        )),
+        Err(e) => Err(Error::KeyringUnavailable { reason: e.to_string() }),
+    }
+}

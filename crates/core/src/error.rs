@@ -80,6 +80,9 @@ pub enum Error {
     #[error("network {network:?} on host {host:?} belongs to IP pool {pool:?}; remove it through IPAM (the pool's network), not directly")]
     PoolNetwork { host: String, network: String, pool: String },
 
+    #[error("the plan for {app} ({env}) changed since it was shown; look at the new plan and deploy again")]
+    PlanChanged { app: String, env: String },
+
     #[error("{what} was cancelled")]
     Cancelled { what: String },
 
@@ -118,6 +121,7 @@ impl Error {
             Error::InUse { .. } => "in_use",
             Error::PoolNetwork { .. } => "pool_network",
             Error::Cancelled { .. } => "cancelled",
+            Error::PlanChanged { .. } => "plan_changed",
             Error::Io { .. } => "io",
         }
     }
@@ -160,6 +164,7 @@ impl Error {
             }
             Error::PoolNetwork { host, network, pool } => vec![("host", host.clone()), ("network", network.clone()), ("pool", pool.clone())],
             Error::Cancelled { what } => vec![("what", what.clone())],
+            Error::PlanChanged { app, env } => vec![("app", app.clone()), ("env", env.clone())],
             Error::Io { context, source } => vec![("context", context.clone()), ("reason", source.to_string())],
         };
         pairs.into_iter().collect()

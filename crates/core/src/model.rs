@@ -285,6 +285,21 @@ pub struct ContainerSpec {
     pub workdir: Option<String>,
     #[serde(default)]
     pub hostname: Option<String>,
+    /// Docker's health check (the image's when left out).
+    #[serde(default)]
+    pub health: Option<HealthCheck>,
+}
+
+/// A health check Docker runs inside the container: `cmd` (exec form) every `interval_ms`,
+/// unhealthy after `retries` failures in a row; failures in the first `start_period_ms` do not
+/// count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct HealthCheck {
+    pub cmd: Vec<String>,
+    pub interval_ms: u64,
+    pub retries: u32,
+    pub start_period_ms: u64,
 }
 
 /// Docker's restart policies.
@@ -313,6 +328,17 @@ pub struct NetworkAttachment {
     pub ipv6: Option<std::net::Ipv6Addr>,
     #[serde(default)]
     pub aliases: Vec<String>,
+}
+
+impl NetworkAttachment {
+    /// On `network` at the fixed address `ip`.
+    pub fn fixed(network: &str, ip: std::net::IpAddr, aliases: Vec<String>) -> NetworkAttachment {
+        let (ipv4, ipv6) = match ip {
+            std::net::IpAddr::V4(v4) => (Some(v4), None),
+            std::net::IpAddr::V6(v6) => (None, Some(v6)),
+        };
+        NetworkAttachment { network: network.to_owned(), ipv4, ipv6, aliases }
+    }
 }
 
 /// Limits; none set means Docker's defaults (no limit).

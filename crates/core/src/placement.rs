@@ -113,6 +113,7 @@ pub struct Placement {
 
 /// Why a host got no replica. Every reason that applies is given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Reason {
     Offline,

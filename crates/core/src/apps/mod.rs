@@ -1,8 +1,15 @@
-//! Apps (issue 13, in progress): a base image, an app package and per-environment config, placed
-//! on hosts by resources and free addresses. So far: the app file ([`spec`]); placement is the
-//! pure [`crate::placement`]. Revisions, plans and rollouts come next.
+//! Apps: a base image, an app package and per-environment config, placed on hosts by resources
+//! and free addresses. The app file ([`spec`]) is stored as revisions ([`apply`]); [`plan`]
+//! says where each replica goes (desired against the mirror, placed by the pure
+//! [`crate::placement`]); [`rollout`] deploys, updates, scales, rolls back and removes;
+//! [`status`] shows drift, compose projects, history and the rebuild from the hosts' labels;
+//! [`bundle`] packs what goes into each container.
 
+pub mod bundle;
+pub mod plan;
+pub mod rollout;
 pub mod spec;
+pub mod status;
 
 use std::path::Path;
 
@@ -19,6 +26,10 @@ pub const LABEL_APP: &str = "berth.app";
 pub const LABEL_ENV: &str = "berth.env";
 pub const LABEL_REPLICA: &str = "berth.replica";
 pub const LABEL_REVISION: &str = "berth.revision";
+/// The replica's MAC address, kept across revisions.
+pub const LABEL_MAC: &str = "berth.mac";
+/// The app file of the revision, as applied: what a rebuild of the store reads back.
+pub const LABEL_SPEC: &str = "berth.app.spec";
 
 /// `berth app apply FILE`: read and check the app file (its package and files beside it, its
 /// pools in the store), then store it as a new revision, unless it is the latest one already.
@@ -50,21 +61,31 @@ pub fn apply(store: &Store, op: &Op, path: &Path) -> Result<Applied> {
     store.audited(&row).apply_app(&spec.name, &text, &digest, source.as_deref(), &op.actor)
 }
 
-/// One row of `berth app ls`: an app's environment with its replicas desired, running and healthy.
+/// One row of `berth app ls`: an app's environment with its replicas desired, running and
+/// healthy; or a compose project (`kind: "compose"`, read-only, `env: "compose"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AppRow {
     pub name: String,
     pub env: String,
+    /// The latest revision applied.
     pub revision: i64,
     pub desired: u32,
     pub running: u32,
     pub healthy: u32,
+    /// `app` (made by Berth) or `compose` (a compose project, shown read-only).
+    pub kind: String,
+    /// The revision the environment is meant to run; `None` until deployed.
+    pub deployed: Option<i64>,
+    /// A compose project's services.
+    pub services: Vec<status::ComposeService>,
 }
 
-/// Every app and environment, from the store and the mirror (works offline).
+/// Every app and environment, from the store and the mirror (works offline), then the compose
+/// projects.
 pub fn list(store: &Store) -> Result<Vec<AppRow>> {
     let mut out = Vec::new();
+    let deployments = store.deployments()?;
     for revision in store.latest_app_revisions()? {
         let spec = spec::AppSpec::parse(&revision.spec)?;
         let mut environments: Vec<String> = spec.env.keys().cloned().collect();
@@ -72,7 +93,8 @@ pub fn list(store: &Store) -> Result<Vec<AppRow>> {
             environments.push("default".into());
         }
         for env in environments {
-            let desired = spec.for_env(&env)?.replicas;
+            let deployment = deployments.iter().find(|d| d.app == spec.name && d.env == env);
+            let desired = deployment.map_or(spec.for_env(&env)?.replicas, |d| d.replicas);
             let filter = ContainerFilter {
                 all: true,
                 labels: vec![(LABEL_APP.to_owned(), Some(spec.name.clone())), (LABEL_ENV.to_owned(), Some(env.clone()))],
@@ -81,8 +103,31 @@ pub fn list(store: &Store) -> Result<Vec<AppRow>> {
             let containers = store.containers(&filter)?;
             let running = containers.iter().filter(|c| c.state == "running").count() as u32;
             let healthy = containers.iter().filter(|c| c.state == "running" && c.health.as_deref().is_none_or(|h| h == "healthy")).count() as u32;
-            out.push(AppRow { name: spec.name.clone(), env, revision: revision.revision, desired, running, healthy });
+            out.push(AppRow {
+                name: spec.name.clone(),
+                env,
+                revision: revision.revision,
+                desired,
+                running,
+                healthy,
+                kind: "app".into(),
+                deployed: deployment.map(|d| d.revision),
+                services: Vec::new(),
+            });
         }
+    }
+    for project in status::compose(store)? {
+        out.push(AppRow {
+            name: project.name,
+            env: "compose".into(),
+            revision: 0,
+            desired: project.containers,
+            running: project.running,
+            healthy: project.running,
+            kind: "compose".into(),
+            deployed: None,
+            services: project.services,
+        });
     }
     Ok(out)
 }

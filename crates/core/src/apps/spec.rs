@@ -138,6 +138,14 @@ fn bad(key: &str, reason: impl Into<String>) -> Error {
     Error::InvalidInput { what: "app file", reason: format!("{key}: {}", reason.into()) }
 }
 
+/// An app secret's name (`keyring:NAME`): letters, digits, `.`, `_`, `-`, at most 128.
+pub fn validate_secret_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(Error::invalid("secret name", format!("{name:?}; use letters, digits, . _ - (at most 128)")));
+    }
+    Ok(())
+}
+
 /// A size as Docker's CLI and Kubernetes write it: `256MiB`, `1GiB`, `512m`, `1.5g`, `1048576`.
 pub fn parse_size(key: &str, text: &str) -> Result<u64> {
     let t = text.trim();
@@ -312,6 +320,8 @@ impl AppSpec {
                 if name.trim().is_empty() {
                     return Err(bad(&at(&format!("vars.{key}")), "keyring: needs the secret's name, e.g. keyring:shop-db"));
                 }
+                validate_secret_name(name)
+                    .map_err(|_| bad(&at(&format!("vars.{key}")), format!("{name:?} is not a secret name; use letters, digits, . _ -")))?;
             }
         }
         let files = o.map(|o| o.files.clone()).unwrap_or_default();

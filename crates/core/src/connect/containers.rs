@@ -201,6 +201,14 @@ fn create_body(spec: &ContainerSpec, mac_on_endpoint: bool) -> ContainerCreateBo
         user: spec.user.clone(),
         working_dir: spec.workdir.clone(),
         hostname: spec.hostname.clone(),
+        healthcheck: spec.health.as_ref().map(|h| bollard::models::HealthConfig {
+            test: Some(std::iter::once("CMD".to_owned()).chain(h.cmd.iter().cloned()).collect()),
+            interval: Some(h.interval_ms as i64 * 1_000_000),
+            timeout: Some((h.interval_ms as i64).max(1000) * 1_000_000),
+            retries: Some(i64::from(h.retries)),
+            start_period: Some(h.start_period_ms as i64 * 1_000_000),
+            ..Default::default()
+        }),
         host_config: Some(HostConfig {
             network_mode: primary.map(|n| n.network.clone()),
             restart_policy: Some(bollard::models::RestartPolicy { name: Some(restart.0), maximum_retry_count: restart.1 }),

@@ -291,6 +291,13 @@ async fn record_upload(fleet: &Fleet, op: &Op, found: &Found, path: &str, work: 
     result
 }
 
+/// Unpack a tar held in memory at `/` of container `found` (an app's package and config files,
+/// one upload per container), recorded as a copy.
+pub async fn upload_bundle(fleet: &Fleet, op: &Op, found: &Found, tar: bytes::Bytes) -> Result<()> {
+    let engine = fleet.engine_for(&found.host).await?;
+    record_upload(fleet, op, found, "/", engine.put_archive(&found.id, "/", futures_util::stream::once(async move { tar }))).await
+}
+
 /// Unpack a tar read from `input` into folder `path` of a container (`berth cp - C:/dir`).
 pub async fn upload_tar(fleet: &Fleet, op: &Op, container: &str, path: &str, input: impl Read + Send + 'static) -> Result<Copied> {
     let found = found(fleet, container).await?;

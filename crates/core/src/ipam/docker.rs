@@ -228,18 +228,7 @@ pub async fn run(fleet: &Fleet, op: &Op, spec: &RunSpec) -> Result<RunOutcome> {
         env: spec.env.clone(),
         labels: BTreeMap::from([(LABEL_POOL.to_owned(), pool.name.clone()), (LABEL_IP.to_owned(), lease.ip.clone())]),
         restart,
-        networks: vec![NetworkAttachment {
-            network: pool.network_name().to_owned(),
-            ipv4: match ip {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            },
-            ipv6: match ip {
-                IpAddr::V6(v6) => Some(v6),
-                IpAddr::V4(_) => None,
-            },
-            aliases: vec![],
-        }],
+        networks: vec![NetworkAttachment::fixed(pool.network_name(), ip, vec![])],
         ..Default::default()
     };
     // Any failure undoes what was done. The lease is forgotten (it was never used) only once

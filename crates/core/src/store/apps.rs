@@ -93,6 +93,108 @@ impl Store {
     }
 }
 
+/// A host's `(name, /info, reserved nano CPUs, reserved memory bytes)`.
+pub type HostCapacity = (String, Option<String>, i64, i64);
+
+/// What an environment of an app is meant to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentRow {
+    pub app: String,
+    pub env: String,
+    pub revision: i64,
+    pub replicas: u32,
+    pub updated_ms: i64,
+}
+
+impl Recorded for DeploymentRow {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
+        let object = AuditObject { id: Some(self.revision.to_string()), name: Some(self.app.clone()) };
+        let after = serde_json::json!({ "env": self.env, "revision": self.revision, "replicas": self.replicas });
+        vec![NewAuditRow { object, after: Some(after), outcome: super::audit::Outcome::Ok, request: None, ..template.clone() }]
+    }
+}
+
+impl Store {
+    /// Every revision of an app, newest first.
+    pub fn app_revisions(&self, name: &str) -> Result<Vec<RevisionRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT app, revision, spec, digest, source, applied_ms, actor FROM app_revisions WHERE app = ?1 ORDER BY revision DESC")
+            .store_context(|| "listing an app's revisions".into())?;
+        let rows = stmt.query_map([name], revision_row).store_context(|| "listing an app's revisions".into())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().store_context(|| "listing an app's revisions".into())
+    }
+
+    /// Put back a revision read from a host's labels (after the store was lost); a revision
+    /// already stored is left as it is. True when it was stored.
+    pub fn restore_app_revision(&self, name: &str, revision: i64, spec: &str, digest: &str, applied_ms: i64) -> Result<bool> {
+        self.write_tx_recorded("restoring an app's revision", |tx| {
+            tx.execute("INSERT OR IGNORE INTO apps (name, created_ms) VALUES (?1, ?2)", params![name, applied_ms]).store_context(|| "storing an app".into())?;
+            let added = tx
+                .execute(
+                    "INSERT OR IGNORE INTO app_revisions (app, revision, spec, digest, source, applied_ms, actor) VALUES (?1, ?2, ?3, ?4, NULL, ?5, 'rebuilt')",
+                    params![name, revision, spec, digest, applied_ms],
+                )
+                .store_context(|| "storing an app's revision".into())?;
+            Ok(added == 1)
+        })
+    }
+
+    /// Record that `env` of app `name` is meant to run `revision` with `replicas` replicas.
+    pub fn set_deployment(&self, name: &str, env: &str, revision: i64, replicas: u32) -> Result<DeploymentRow> {
+        self.write_tx_recorded("recording a deployment", |tx| {
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO app_deployments (app, env, revision, replicas, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (app, env) DO UPDATE SET revision = excluded.revision, replicas = excluded.replicas, updated_ms = excluded.updated_ms",
+                params![name, env, revision, replicas, now],
+            )
+            .store_context(|| "recording a deployment".into())?;
+            Ok(DeploymentRow { app: name.to_owned(), env: env.to_owned(), revision, replicas, updated_ms: now })
+        })
+    }
+
+    /// Forget what an environment of an app is meant to run (`berth app rm`).
+    pub fn remove_deployment(&self, name: &str, env: &str) -> Result<()> {
+        self.write_tx_recorded("removing a deployment", |tx| {
+            tx.execute("DELETE FROM app_deployments WHERE app = ?1 AND env = ?2", params![name, env]).store_context(|| "removing a deployment".into())?;
+            Ok(())
+        })
+    }
+
+    /// Every deployment, by app and environment.
+    pub fn deployments(&self) -> Result<Vec<DeploymentRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT app, env, revision, replicas, updated_ms FROM app_deployments ORDER BY app, env")
+            .store_context(|| "listing deployments".into())?;
+        let rows = stmt
+            .query_map([], |r| Ok(DeploymentRow { app: r.get(0)?, env: r.get(1)?, revision: r.get(2)?, replicas: r.get(3)?, updated_ms: r.get(4)? }))
+            .store_context(|| "listing deployments".into())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().store_context(|| "listing deployments".into())
+    }
+
+    /// What each host has: its `/info` (CPUs, memory) as mirrored and what its running
+    /// containers reserve (NanoCpus, Memory): `(host, info, nano_cpus, memory)`.
+    pub fn host_capacity(&self) -> Result<Vec<HostCapacity>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT h.name, s.info,
+                        (SELECT coalesce(sum(coalesce(json_extract(i.inspect, '$.HostConfig.NanoCpus'), 0)), 0)
+                           FROM containers c JOIN container_inspect i ON i.host_id = c.host_id AND i.container_id = c.id
+                          WHERE c.host_id = h.id AND c.state = 'running'),
+                        (SELECT coalesce(sum(coalesce(json_extract(i.inspect, '$.HostConfig.Memory'), 0)), 0)
+                           FROM containers c JOIN container_inspect i ON i.host_id = c.host_id AND i.container_id = c.id
+                          WHERE c.host_id = h.id AND c.state = 'running')
+                   FROM hosts h LEFT JOIN host_status s ON s.host_id = h.id ORDER BY h.name",
+            )
+            .store_context(|| "reading the hosts' capacity".into())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).store_context(|| "reading the hosts' capacity".into())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().store_context(|| "reading the hosts' capacity".into())
+    }
+}
+
 fn revision_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionRow> {
     Ok(RevisionRow { app: r.get(0)?, revision: r.get(1)?, spec: r.get(2)?, digest: r.get(3)?, source: r.get(4)?, applied_ms: r.get(5)?, actor: r.get(6)? })
 }

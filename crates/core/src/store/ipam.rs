@@ -305,6 +305,65 @@ impl Store {
         })
     }
 
+    /// The next `count` free addresses of a pool, in the order `lease` would hand them out,
+    /// without leasing them (a plan shows them; the deploy leases each one it uses by address).
+    pub fn free_addresses(&self, pool: &str, count: usize) -> Result<Vec<IpAddr>> {
+        let conn = self.conn();
+        let head = pool_head(&conn, pool)?;
+        let free = free_addresses(&conn, &head, now_ms(), count.min(MAX_BATCH))?;
+        Ok(free.into_iter().map(|(n, _)| from_num(n, &head.spec.subnet)).collect())
+    }
+
+    /// Hand a lease to another container of the same host (an app replica's address passing
+    /// from one revision's container to the next). Refused unless `ip` is leased to `from`.
+    pub fn move_lease(&self, pool: &str, ip: IpAddr, host: &str, from: &str, to: &str) -> Result<AddressRow> {
+        self.write_tx_recorded(&format!("hand {ip} of pool {pool} to {to}"), |tx| {
+            let head = pool_head(tx, pool)?;
+            let changed = tx
+                .execute(
+                    "UPDATE ipam_addresses SET container = ?5 WHERE pool_id = ?1 AND ip = ?2 AND state = 'leased' AND host = ?3 AND container = ?4",
+                    params![head.id, key(ip), host, from, to],
+                )
+                .store_context(|| format!("handing {ip} to {to}"))?;
+            if changed == 0 {
+                return Err(unavailable(pool, ip, &format!("not leased to {host}/{from}")));
+            }
+            address(tx, &head, pool, ip)?.ok_or_else(|| unavailable(pool, ip, "gone"))
+        })
+    }
+
+    /// Make `ip` leased to `host`/`container` (a kept container started again): a lease of the
+    /// same host passes to it, a free or quarantined address is leased to it. Refused when
+    /// another host holds it or it is reserved. Returns the row and the container that held it.
+    pub fn claim_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<(AddressRow, Option<String>)> {
+        self.write_tx_recorded(&format!("claim {ip} of pool {pool} for {container}"), |tx| {
+            let head = pool_head(tx, pool)?;
+            match address(tx, &head, pool, ip)? {
+                Some(row) if row.state == AddressState::Leased => {
+                    if row.host.as_deref().is_some_and(|h| h != host) {
+                        return Err(unavailable(pool, ip, &format!("leased to host {}", row.host.as_deref().unwrap_or_default())));
+                    }
+                    tx.execute(
+                        "UPDATE ipam_addresses SET host = ?3, container = ?4 WHERE pool_id = ?1 AND ip = ?2",
+                        params![head.id, key(ip), host, container],
+                    )
+                    .store_context(|| format!("handing {ip} to {container}"))?;
+                    Ok((address(tx, &head, pool, ip)?.expect("the row just written"), row.container))
+                }
+                Some(row) if row.state == AddressState::Quarantined => {
+                    tx.execute("DELETE FROM ipam_addresses WHERE pool_id = ?1 AND ip = ?2", params![head.id, key(ip)])
+                        .store_context(|| format!("ending the quarantine of {ip}"))?;
+                    let request = LeaseRequest { ip: Some(ip), host: Some(host.to_owned()), container: Some(container.to_owned()) };
+                    Ok((lease_in(tx, pool, &request)?, None))
+                }
+                _ => {
+                    let request = LeaseRequest { ip: Some(ip), host: Some(host.to_owned()), container: Some(container.to_owned()) };
+                    Ok((lease_in(tx, pool, &request)?, None))
+                }
+            }
+        })
+    }
+
     /// Record a lease for a container found using `ip` (rebuild, or the repair of a container
     /// without a lease). A quarantine on the address ends: the address is in use already.
     pub fn adopt_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<AddressRow> {

@@ -357,7 +357,7 @@ fn upsert_container(tx: &Transaction<'_>, host_id: i64, c: &ContainerFacts, now:
         "INSERT INTO container_inspect (host_id, container_id, inspect) VALUES (?1, ?2, ?3)
          ON CONFLICT (host_id, container_id) DO UPDATE SET inspect = excluded.inspect",
     )
-    .and_then(|mut stmt| stmt.execute(params![host_id, c.id, c.inspect]))
+    .and_then(|mut stmt| stmt.execute(params![host_id, c.id, redact_secret_env(&c.labels, &c.inspect)]))
     .store_context(ctx)?;
     tx.prepare_cached("DELETE FROM container_ips WHERE host_id = ?1 AND container_id = ?2")
         .and_then(|mut stmt| stmt.execute(params![host_id, c.id]))
@@ -367,6 +367,28 @@ fn upsert_container(tx: &Transaction<'_>, host_id: i64, c: &ContainerFacts, now:
         insert.execute(params![host_id, c.id, network, ip]).store_context(ctx)?;
     }
     Ok(())
+}
+
+/// The label naming the environment variables of a container whose values came from the OS
+/// keyring (an app's `keyring:NAME` values): the mirror keeps their names, never their values.
+pub const LABEL_SECRET_ENV: &str = "berth.secret-env";
+
+/// `inspect` with the values of the variables `labels` names under [`LABEL_SECRET_ENV`]
+/// replaced by `<keyring>`.
+fn redact_secret_env<'a>(labels: &BTreeMap<String, String>, inspect: &'a str) -> std::borrow::Cow<'a, str> {
+    let Some(names) = labels.get(LABEL_SECRET_ENV) else { return inspect.into() };
+    let names: Vec<&str> = names.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    let Ok(mut json) = serde_json::from_str::<serde_json::Value>(inspect) else { return "{}".into() };
+    if let Some(env) = json.pointer_mut("/Config/Env").and_then(|e| e.as_array_mut()) {
+        for entry in env.iter_mut() {
+            let Some(text) = entry.as_str() else { continue };
+            let name = text.split('=').next().unwrap_or_default();
+            if names.contains(&name) {
+                *entry = serde_json::Value::String(format!("{name}=<keyring>"));
+            }
+        }
+    }
+    json.to_string().into()
 }
 
 fn upsert_image(tx: &Transaction<'_>, host_id: i64, i: &ImageFacts, now: i64) -> Result<()> {

@@ -8,7 +8,7 @@ pub mod apps;
 pub mod audit;
 mod hosts;
 pub mod ipam;
-mod mirror;
+pub mod mirror;
 pub mod objects;
 mod query;
 mod recorded;

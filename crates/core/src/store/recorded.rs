@@ -35,6 +35,17 @@ impl Recorded for () {
     }
 }
 
+/// A change that may find nothing to do: recorded only when it did something.
+impl Recorded for bool {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
+        if *self {
+            ().audit_rows(template)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 impl Recorded for Host {
     fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
         let object = AuditObject { id: Some(self.id.to_string()), name: Some(self.config.name.clone()) };
@@ -47,6 +58,12 @@ impl Recorded for AddressRow {
     fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
         let object = AuditObject { id: Some(self.ip.clone()), name: Some(self.pool.clone()) };
         vec![NewAuditRow { host: self.host.clone().or_else(|| template.host.clone()), ..recorded(template, object, serde_json::to_value(self).ok()) }]
+    }
+}
+
+impl Recorded for (AddressRow, Option<String>) {
+    fn audit_rows(&self, template: &NewAuditRow) -> Vec<NewAuditRow> {
+        self.0.audit_rows(template)
     }
 }
 
@@ -166,6 +183,30 @@ impl Audited<'_> {
     pub fn apply_app(&self, name: &str, spec: &str, digest: &str, source: Option<&str>, actor: &str) -> Result<super::apps::Applied> {
         let object = AuditObject { id: None, name: Some(name.to_owned()) };
         self.run("app", "apply", object, None, |s| s.apply_app(name, spec, digest, source, actor))
+    }
+
+    pub fn move_lease(&self, pool: &str, ip: IpAddr, host: &str, from: &str, to: &str) -> Result<AddressRow> {
+        self.run("lease", "move", Self::pool_object(pool), None, |s| s.move_lease(pool, ip, host, from, to))
+    }
+
+    pub fn claim_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<(AddressRow, Option<String>)> {
+        self.run("lease", "claim", Self::pool_object(pool), None, |s| s.claim_lease(pool, ip, host, container))
+    }
+
+    pub fn set_deployment(&self, name: &str, env: &str, revision: i64, replicas: u32) -> Result<super::apps::DeploymentRow> {
+        let object = AuditObject { id: None, name: Some(name.to_owned()) };
+        self.run("app", &self.row.action.clone(), object, self.row.after.clone(), |s| s.set_deployment(name, env, revision, replicas))
+    }
+
+    pub fn remove_deployment(&self, name: &str, env: &str) -> Result<()> {
+        let object = AuditObject { id: None, name: Some(name.to_owned()) };
+        let after = serde_json::json!({ "env": env });
+        self.run("app", "rm", object, Some(after), |s| s.remove_deployment(name, env))
+    }
+
+    pub fn restore_app_revision(&self, name: &str, revision: i64, spec: &str, digest: &str, applied_ms: i64) -> Result<bool> {
+        let object = AuditObject { id: Some(revision.to_string()), name: Some(name.to_owned()) };
+        self.run("app", "rebuild", object, None, |s| s.restore_app_revision(name, revision, spec, digest, applied_ms))
     }
 
     pub fn reserve(&self, pool: &str, ip: IpAddr, reason: &str) -> Result<AddressRow> {

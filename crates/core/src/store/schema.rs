@@ -228,6 +228,19 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app, revision)
     ) WITHOUT ROWID;
     "#,
+    // 7: which revision each environment of an app is meant to run (store/apps.rs), set by a
+    // deploy, a rollback or a rebuild from the hosts' labels; `app status` measures drift
+    // against it.
+    r#"
+    CREATE TABLE app_deployments (
+        app         TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        env         TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        replicas    INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (app, env)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest() -> i64 {
