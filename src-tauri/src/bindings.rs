@@ -38,6 +38,15 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ipam::ipam_net_apply,
             commands::ipam::ipam_run,
             commands::audit::audit,
+            commands::apps::apps,
+            commands::apps::app_plan,
+            commands::apps::app_status,
+            commands::apps::app_revisions,
+            commands::apps::app_history,
+            commands::apps::app_deploy,
+            commands::apps::app_scale,
+            commands::apps::app_rollback,
+            commands::apps::app_remove,
             commands::images::images,
             commands::images::image_pull,
             commands::images::image_push,
@@ -57,6 +66,7 @@ pub fn builder() -> Builder<tauri::Wry> {
         .typ::<crate::events::ContainersPatch>()
         .typ::<crate::error::IpcError>()
         .typ::<crate::events::ObjectsChanged>()
+        .typ::<crate::events::RolloutProgress>()
         // The UI groups the per-host rows itself (one host re-read per change), in the core's shape and rule.
         .typ::<berth_core::images::ImageAcross>()
         .error_handling(ErrorHandlingMode::Throw)

@@ -9,6 +9,7 @@
 //! | `host://{id}/objects`    | [`ObjectsChanged`]  | a snapshot, an event batch, or a change Berth made to images, networks or volumes: views of those reload the host |
 //! | `fleet://hosts`          | `HostSummary[]`     | a host was added, edited or removed |
 //! | `transfers://update`     | `Transfer`          | a pull, push or build progressed or ended (at most every 150 ms each) |
+//! | `apps://progress`        | [`RolloutProgress`] | a step of one replica of a deploy, scale or rollback started, ended or failed |
 
 use std::sync::Arc;
 
@@ -39,6 +40,20 @@ pub struct ContainersPatch {
 pub struct ObjectsChanged {
     pub host_id: i64,
     pub host: String,
+}
+
+/// One step of a rollout, for the Apps view's live progress per replica.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct RolloutProgress {
+    pub app: String,
+    pub env: String,
+    pub progress: berth_core::apps::rollout::Progress,
+}
+
+pub fn rollout_progress(app: &AppHandle, progress: RolloutProgress) {
+    if let Err(error) = app.emit("apps://progress", progress) {
+        tracing::debug!(%error, "no page for a rollout's progress");
+    }
 }
 
 /// Forward every transfer's progress to the UI.

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use berth_core::apps::plan::AppPlan;
-use berth_core::apps::rollout::{self, DeployOptions, Outcome, Progress, StepState};
+use berth_core::apps::rollout::{self, DeployOptions, Progress, RolloutOutcome, StepState};
 use berth_core::apps::status;
 use berth_core::Error;
 use clap::{Args, Subcommand};
@@ -262,7 +262,7 @@ fn rollout_command(ctx: &Ctx, target: &Target, options: DeployOptions) -> Result
         let detail = p.detail.map(|d| format!(": {d}")).unwrap_or_default();
         eprintln!("replica {} on {}: {}{state}{detail}", p.replica, p.host, p.step.as_str());
     };
-    let outcome: Outcome = runtime::start()?.block_on(rollout::deploy(&ctx.fleet, &ctx.op, &target.name, &target.env, &options, &say))?;
+    let outcome: RolloutOutcome = runtime::start()?.block_on(rollout::deploy(&ctx.fleet, &ctx.op, &target.name, &target.env, &options, &say))?;
     if json {
         output::json(&outcome);
     } else {

@@ -2,6 +2,7 @@
 //! They are registered in the single `collect_commands!` list in `bindings.rs`.
 
 pub mod app;
+pub mod apps;
 pub mod audit;
 pub mod containers;
 pub mod events;

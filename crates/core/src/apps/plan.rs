@@ -85,7 +85,7 @@ pub fn current(all: &[Seen], index: u32, revision: Option<i64>) -> Option<&Seen>
 }
 
 /// One replica in a plan: kept where it is, or placed anew.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedReplica {
     pub replica: u32,

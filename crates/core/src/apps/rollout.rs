@@ -101,7 +101,7 @@ impl std::fmt::Display for Failure {
 /// What a deploy, scale or rollback did.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct Outcome {
+pub struct RolloutOutcome {
     pub app: String,
     pub env: String,
     /// The revision rolled out.
@@ -561,7 +561,14 @@ fn resolve_vars(vars: &BTreeMap<String, String>) -> Result<(Vec<String>, Vec<Str
 /// undo (and with `failure_action = "rollback"`, go back to the previous revision everywhere).
 /// `Ok` with `ok: false` when a replica failed; `Err` when nothing could start (no such app, no
 /// place for a replica, a missing secret or package, a changed plan).
-pub async fn deploy(fleet: &Fleet, op: &Op, name: &str, env: &str, options: &DeployOptions, progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<Outcome> {
+pub async fn deploy(
+    fleet: &Fleet,
+    op: &Op,
+    name: &str,
+    env: &str,
+    options: &DeployOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<RolloutOutcome> {
     let store = Arc::clone(fleet.store());
     let (app, env_name) = (name.to_owned(), env.to_owned());
     let deployment = blocking(&store, {
@@ -687,7 +694,7 @@ pub async fn deploy(fleet: &Fleet, op: &Op, name: &str, env: &str, options: &Dep
         progress,
         effective: effective.clone(),
     };
-    let mut outcome = Outcome {
+    let mut outcome = RolloutOutcome {
         app: app.clone(),
         env: env_name.clone(),
         revision: row.revision,

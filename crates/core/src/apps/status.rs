@@ -45,8 +45,8 @@ pub struct AppStatus {
     pub latest: i64,
     pub desired: u32,
     pub replicas: Vec<ReplicaStatus>,
-    /// Stopped containers of earlier revisions kept for a rollback, by revision.
-    pub kept: BTreeMap<i64, u32>,
+    /// Stopped containers of other revisions kept for a rollback, by revision ("1": 6).
+    pub kept: BTreeMap<String, u32>,
 }
 
 fn replica_status(seen: &Seen, drift: Option<&str>) -> ReplicaStatus {
@@ -110,7 +110,7 @@ pub fn status(store: &Store, name: &str, env: &str) -> Result<AppStatus> {
     let serving: Vec<&str> = replicas.iter().filter_map(|r| r.container.as_deref()).collect();
     let mut kept = BTreeMap::new();
     for seen in all.iter().filter(|s| !s.running() && !serving.contains(&s.container.as_str())) {
-        *kept.entry(seen.revision).or_insert(0) += 1;
+        *kept.entry(seen.revision.to_string()).or_insert(0) += 1;
     }
     Ok(AppStatus { app: name.to_owned(), env: env.to_owned(), revision, latest: latest.revision, desired, replicas, kept })
 }

@@ -31,6 +31,7 @@ impl Recorded for Applied {
 
 /// One stored revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RevisionRow {
     pub app: String,
     pub revision: i64,

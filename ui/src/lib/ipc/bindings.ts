@@ -68,6 +68,22 @@ export const commands = {
 	/**  Run a container on a pool's host with a fixed address leased from the pool. */
 	ipamRun: (spec: RunSpec) => __TAURI_INVOKE<RunOutcome>("ipam_run", { spec }),
 	audit: (query: AuditQuery) => __TAURI_INVOKE<AuditRow[]>("audit", { query }),
+	apps: () => __TAURI_INVOKE<AppRow[]>("apps"),
+	/**  Where each replica of `env` would go, and why every other host is not used (changes nothing). */
+	appPlan: (name: string, env: string) => __TAURI_INVOKE<AppPlan>("app_plan", { name, env }),
+	appStatus: (name: string, env: string) => __TAURI_INVOKE<AppStatus>("app_status", { name, env }),
+	/**  Every revision, newest first (the app file as applied). */
+	appRevisions: (name: string) => __TAURI_INVOKE<RevisionRow[]>("app_revisions", { name }),
+	appHistory: (name: string) => __TAURI_INVOKE<HistoryEntry[]>("app_history", { name }),
+	/**
+	 *  Deploy the plan the view showed (`expect`): refused with `plan_changed` when the plan is no
+	 *  longer the same, so the view shows the new one.
+	 */
+	appDeploy: (name: string, env: string, expect: PlannedReplica[] | null) => __TAURI_INVOKE<RolloutOutcome>("app_deploy", { name, env, expect }),
+	appScale: (name: string, env: string, replicas: number) => __TAURI_INVOKE<RolloutOutcome>("app_scale", { name, env, replicas }),
+	/**  Back to revision `to` (`None`: the previous one). */
+	appRollback: (name: string, env: string, to: number | null) => __TAURI_INVOKE<RolloutOutcome>("app_rollback", { name, env, to }),
+	appRemove: (name: string, env: string) => __TAURI_INVOKE<Removed[]>("app_remove", { name, env }),
 	/**  Every mirrored image, one row per host and image (offline too). */
 	images: (host: string | null) => __TAURI_INVOKE<ImageRow[]>("images", { host }),
 	imagePull: (host: string, image: string) => __TAURI_INVOKE<number>("image_pull", { host, image }),
@@ -112,6 +128,53 @@ export type AddressRow = {
 export type AddressState = "leased" | "quarantined" | "reserved" | 
 /**  Only in what a release returns: the address is free again at once. */
 "free";
+
+/**  `berth app plan`: where each replica of the environment goes. Changes nothing. */
+export type AppPlan = {
+	app: string,
+	env: string,
+	revision: number,
+	replicas: number,
+	placements: PlannedReplica[],
+	rejected: RejectedHost[],
+	/**  Replicas that found no place. */
+	unplaced: number,
+	/**  Replicas beyond the count asked for, to be removed. */
+	remove: number[],
+};
+
+/**
+ *  One row of `berth app ls`: an app's environment with its replicas desired, running and
+ *  healthy; or a compose project (`kind: "compose"`, read-only, `env: "compose"`).
+ */
+export type AppRow = {
+	name: string,
+	env: string,
+	/**  The latest revision applied. */
+	revision: number,
+	desired: number,
+	running: number,
+	healthy: number,
+	/**  `app` (made by Berth) or `compose` (a compose project, shown read-only). */
+	kind: string,
+	/**  The revision the environment is meant to run; `None` until deployed. */
+	deployed: number | null,
+	/**  A compose project's services. */
+	services: ComposeService[],
+};
+
+/**  `berth app status NAME --env E`. */
+export type AppStatus = {
+	app: string,
+	env: string,
+	/**  The revision the environment is meant to run (`None`: never deployed). */
+	revision: number | null,
+	latest: number,
+	desired: number,
+	replicas: ReplicaStatus[],
+	/**  Stopped containers of other revisions kept for a rollback, by revision ("1": 6). */
+	kept: { [key in string]: number },
+};
 
 /**
  *  What a row is about: a container's full id and name (without Docker's leading `/`), a
@@ -166,6 +229,14 @@ export type AuditRow = {
 export type CheckReport = {
 	conflicts: Finding[],
 	orphans: Finding[],
+};
+
+/**  A service of a compose project. */
+export type ComposeService = {
+	name: string,
+	host: string,
+	containers: number,
+	running: number,
 };
 
 export type ContainerAction = "start" | "stop" | "restart" | "kill" | "pause" | "unpause" | 
@@ -265,6 +336,14 @@ export type ExecSpec = {
 	size?: TermSize | null,
 };
 
+/**  Which replica failed, where and at which step. */
+export type Failure = {
+	replica: number,
+	host: string,
+	step: Step,
+	reason: string,
+};
+
 export type Finding = {
 	kind: FindingKind,
 	pool: string,
@@ -291,6 +370,22 @@ export type FindingKind =
 "network_missing" | 
 /**  A host whose network of the pool's name has another subnet (`ip` is the pool's subnet). */
 "network_drift";
+
+/**  One change to an app, from the audit log. */
+export type HistoryEntry = {
+	op: string,
+	time: string,
+	actor: string,
+	/**  apply, deploy, rollback, scale, rm, rebuild. */
+	action: string,
+	env: string | null,
+	revision: number | null,
+	/**  ok, failed, or unknown (no answer recorded). */
+	outcome: string,
+	error: string | null,
+	/**  The audit rows under the same op (containers, leases, copies). */
+	steps: number,
+};
 
 /**  The host key an SSH server showed, and what known_hosts says of it. */
 export type HostKeyCheck = {
@@ -475,6 +570,16 @@ export type Outcome = "ok" | "failed" |
 /**  A request not (yet) answered; a completion whose answer never came. */
 "unknown";
 
+/**  One replica in a plan: kept where it is, or placed anew. */
+export type PlannedReplica = {
+	replica: number,
+	host: string,
+	pool: string,
+	ip: string,
+	/**  True when the replica exists already and keeps its host and address. */
+	existing: boolean,
+};
+
 /**  A host on the pool's LAN, with what differs from the pool's template on it. */
 export type PoolHost = {
 	host: string,
@@ -524,6 +629,15 @@ export type PoolSummary = {
 	reserved_count: number,
 } & PoolSpec;
 
+/**  Live progress of one replica, for the app's rollout view and the CLI's lines. */
+export type Progress = {
+	replica: number,
+	host: string,
+	step: Step,
+	state: StepState,
+	detail: string | null,
+};
+
 /**  What a prune freed. */
 export type Pruned = {
 	/**  Ids or names of what was removed. */
@@ -538,6 +652,35 @@ export type Reachability = "online" | "offline" |
 /**  Added but never reached. */
 "never";
 
+/**  Why a host got no replica. Every reason that applies is given. */
+export type Reason = { reason: "offline" } | 
+/**  A constraint it does not meet. */
+{ reason: "constraint"; constraint: string } | 
+/**  It sits on none of the allowed pools. */
+{ reason: "no_pool" } | 
+/**  Its allowed pools have no free address left. */
+{ reason: "no_free_address"; pools: string[] } | { reason: "memory"; reserved: number; capacity: number; needed: number } | { reason: "cpus"; reserved: number | null; capacity: number | null; needed: number | null } | { reason: "max_per_host"; max: number } | 
+/**  It could take one, but every replica was placed elsewhere first. */
+{ reason: "not_needed" };
+
+/**  A host the plan does not use, with every reason. */
+export type RejectedHost = {
+	host: string,
+	/**  Said in words ("pool lan-bj has no free address"). */
+	reasons: string[],
+	/**  The same, as data (for the app to say in its language). */
+	details: Reason[],
+};
+
+/**  What [`remove`] did. */
+export type Removed = {
+	host: string,
+	id: string,
+	name: string,
+	/**  Its leases, now in quarantine. */
+	released: AddressRow[],
+};
+
 /**  A safe fix, applied by `berth ipam check --repair` or the app's repair button. */
 export type Repair = 
 /**  Record a lease for the container that uses the address. */
@@ -545,10 +688,69 @@ export type Repair =
 /**  Release the lease into quarantine. */
 { action: "release" };
 
+/**  One replica as `berth app status` shows it. */
+export type ReplicaStatus = {
+	replica: number,
+	host: string | null,
+	container: string | null,
+	ip: string | null,
+	mac: string | null,
+	revision: number | null,
+	/**  Docker's state (`running`, `exited`, …); `missing` when there is no container. */
+	state: string,
+	health: string | null,
+	/**
+	 *  How it differs from what the environment is meant to run: `missing`, `stopped`,
+	 *  `unhealthy`, `revision` (another revision), `address` (off its leased address), `extra`
+	 *  (beyond the replica count); `None` when it is as meant.
+	 */
+	drift: string | null,
+};
+
 /**  A reserved address: never handed out. */
 export type Reservation = {
 	ip: string,
 	reason: string,
+};
+
+/**  One stored revision. */
+export type RevisionRow = {
+	app: string,
+	revision: number,
+	spec: string,
+	digest: string,
+	source: string | null,
+	applied_ms: number,
+	actor: string,
+};
+
+/**  What a deploy, scale or rollback did. */
+export type RolloutOutcome = {
+	app: string,
+	env: string,
+	/**  The revision rolled out. */
+	revision: number,
+	/**  The revision the environment ran before (none for a first deploy). */
+	previous: number | null,
+	/**  Every replica healthy on `revision`. */
+	ok: boolean,
+	/**  The failure undone by going back to the previous revision. */
+	rolled_back: boolean,
+	failed: Failure | null,
+	/**  The plan that was run. */
+	plan: AppPlan,
+	created: number,
+	updated: number,
+	repaired: number,
+	removed: number,
+	unchanged: number,
+};
+
+/**  One step of a rollout, for the Apps view's live progress per replica. */
+export type RolloutProgress = {
+	app: string,
+	env: string,
+	progress: Progress,
 };
 
 /**  What `run` started. */
@@ -616,6 +818,11 @@ export type SshOptions = {
 	/**  `[user@]host[:port]` of a bastion to hop through. */
 	proxy_jump?: string | null,
 };
+
+/**  A step of one replica's rollout. */
+export type Step = "lease" | "create" | "upload" | "start" | "health" | "monitor" | "stop" | "remove" | "rollback";
+
+export type StepState = "started" | "done" | "failed";
 
 /**  A terminal's size in character cells. */
 export type TermSize = {
