@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
-import { FakeBackend, FakeTerminal, auditRow, gate, host, imageRow, networkRow, row, transfer } from "./testing/fake-backend";
+import { FakeBackend, FakeTerminal, appPlan, appRow, auditRow, gate, host, imageRow, networkRow, row, transfer } from "./testing/fake-backend";
 import App from "./App.svelte";
 
 const settle = async () => {
@@ -172,6 +172,25 @@ describe("App", () => {
     $("nav-images")!.click();
     flushSync();
     expect((await shown("transfer"))!.dataset.state).toBe("done");
+  });
+
+  it("shows the apps from the navigation; an environment stays selected after leaving", async () => {
+    const backend = new FakeBackend();
+    backend.hosts = [host({ id: 1, name: "edge-1" })];
+    backend.appRows = [appRow({ name: "web", env: "prod" })];
+    backend.plans.set("web/prod", appPlan({ app: "web" }));
+    start(backend);
+    await settle();
+    $("nav-apps")!.click();
+    flushSync();
+    (await shown("app-row"))!.click();
+    expect((await shown("plan-row"))!.dataset.replica).toBe("0");
+    $("nav-fleet")!.click();
+    flushSync();
+    expect($("apps-view")).toBeNull();
+    $("nav-apps")!.click();
+    flushSync();
+    expect((await shown("app-detail"))!.dataset.app).toBe("web");
   });
 
   it("switches the language from the header", async () => {

@@ -40,6 +40,7 @@ const FIELDS: Record<(typeof ERROR_CODES)[number], Record<string, string>> = {
   in_use: { host: "edge-1", kind: "image", name: "nginx:1.27", users: "web, worker" },
   pool_network: { host: "edge-1", network: "lan", pool: "lan" },
   cancelled: { what: "the pull of nginx:1.27 on edge-1" },
+  plan_changed: { app: "web", env: "prod" },
   io: { context: "reading /etc/berth.toml", reason: "No such file or directory (os error 2)" },
   internal: {},
 };

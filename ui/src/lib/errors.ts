@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   "in_use",
   "pool_network",
   "cancelled",
+  "plan_changed",
   "io",
   "internal",
 ] as const;

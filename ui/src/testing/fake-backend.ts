@@ -4,6 +4,15 @@
 import type { UnlistenFn } from "@tauri-apps/api/event";
 import {
   IpcError,
+  type AppPlan,
+  type AppRow,
+  type AppStatus,
+  type HistoryEntry,
+  type PlannedReplica,
+  type Removed,
+  type RevisionRow,
+  type RolloutOutcome,
+  type RolloutProgress,
   type AddressRow,
   type AuditQuery,
   type AuditRow,
@@ -193,6 +202,58 @@ export function transfer(overrides: Partial<Transfer> & Pick<Transfer, "id">): T
     full_tar: false,
     started_ms: Date.parse("2025-03-03T14:00:00Z") + overrides.id * 1000,
     ended_ms: null,
+    ...overrides,
+  };
+}
+
+export function appRow(overrides: Partial<AppRow> & Pick<AppRow, "name">): AppRow {
+  return { env: "prod", revision: 1, desired: 2, running: 0, healthy: 0, kind: "app", deployed: null, services: [], ...overrides };
+}
+
+export function placement(replica: number, overrides: Partial<PlannedReplica> = {}): PlannedReplica {
+  return { replica, host: "edge-1", pool: "lan", ip: `10.0.0.${10 + replica}`, existing: false, ...overrides };
+}
+
+export function appPlan(overrides: Partial<AppPlan> & Pick<AppPlan, "app">): AppPlan {
+  const placements = overrides.placements ?? [placement(0), placement(1)];
+  return { env: "prod", revision: 1, replicas: placements.length, placements, rejected: [], unplaced: 0, remove: [], ...overrides };
+}
+
+export function appStatus(overrides: Partial<AppStatus> & Pick<AppStatus, "app">): AppStatus {
+  return { env: "prod", revision: null, latest: 1, desired: 2, replicas: [], kept: {}, ...overrides };
+}
+
+export function revisionRow(overrides: Partial<RevisionRow> & Pick<RevisionRow, "app" | "revision">): RevisionRow {
+  return {
+    spec: `name = "${overrides.app}"\n`,
+    digest: overrides.revision.toString(16).padStart(64, "0"),
+    source: `/home/alice/${overrides.app}.toml`,
+    applied_ms: Date.parse("2025-03-03T14:00:00Z") + overrides.revision * 60_000,
+    actor: "alice",
+    ...overrides,
+  };
+}
+
+export function historyEntry(overrides: Partial<HistoryEntry> & Pick<HistoryEntry, "op">): HistoryEntry {
+  return { time: "2025-03-03T14:00:00.000Z", actor: "alice", action: "deploy", env: "prod", revision: 1, outcome: "ok", error: null, steps: 4, ...overrides };
+}
+
+/** A rollout that went well: every replica of the plan created. */
+export function rolloutOutcome(plan: AppPlan, overrides: Partial<RolloutOutcome> = {}): RolloutOutcome {
+  return {
+    app: plan.app,
+    env: plan.env,
+    revision: plan.revision,
+    previous: null,
+    ok: true,
+    rolled_back: false,
+    failed: null,
+    plan,
+    created: plan.placements.filter((p) => !p.existing).length,
+    updated: 0,
+    repaired: 0,
+    removed: plan.remove.length,
+    unchanged: plan.placements.filter((p) => p.existing).length,
     ...overrides,
   };
 }
@@ -676,6 +737,108 @@ export class FakeBackend implements Backend {
   emitTransfer(update: Transfer): void {
     this.transferList = [...this.transferList.filter((t) => t.id !== update.id), update];
     for (const handler of this.#transferHandlers) handler(update);
+  }
+
+  /** Apps as `apps()` lists them; plans and statuses by `name/env`; revisions and history by name. */
+  appRows: AppRow[] = [];
+  plans = new Map<string, AppPlan>();
+  statuses = new Map<string, AppStatus>();
+  revisions = new Map<string, RevisionRow[]>();
+  histories = new Map<string, HistoryEntry[]>();
+  /** Every rollout asked for, in order (`expect` as the view sent it). */
+  rollouts: (
+    | { kind: "deploy"; name: string; env: string; expect: PlannedReplica[] | null }
+    | { kind: "scale"; name: string; env: string; replicas: number }
+    | { kind: "rollback"; name: string; env: string; to: number | null }
+  )[] = [];
+  appRemovals: { name: string; env: string }[] = [];
+  /** What the next rollout answers (else: every replica of the current plan created, ok). */
+  nextOutcome: RolloutOutcome | null = null;
+  /** When set, a rollout waits for it before answering (a test emits progress meanwhile). */
+  holdRollout: Promise<void> | null = null;
+  readonly #progressHandlers = new Set<Handler<RolloutProgress>>();
+
+  #plan(name: string, env: string): AppPlan {
+    const plan = this.plans.get(`${name}/${env}`);
+    if (!plan) throw ipcError("invalid_input", { what: "app", reason: `no app ${name} with an environment ${env}` }, `no app ${name} with an environment ${env}`);
+    return plan;
+  }
+
+  async #rollout(name: string, env: string): Promise<RolloutOutcome> {
+    const plan = this.#plan(name, env);
+    await this.holdRollout;
+    const outcome = this.nextOutcome ?? rolloutOutcome(plan);
+    this.nextOutcome = null;
+    return outcome;
+  }
+
+  async apps(): Promise<AppRow[]> {
+    this.#fail("apps");
+    return [...this.appRows];
+  }
+
+  async appPlan(name: string, env: string): Promise<AppPlan> {
+    this.#fail("appPlan");
+    return this.#plan(name, env);
+  }
+
+  async appStatus(name: string, env: string): Promise<AppStatus> {
+    this.#fail("appStatus");
+    return this.statuses.get(`${name}/${env}`) ?? appStatus({ app: name, env });
+  }
+
+  async appRevisions(name: string): Promise<RevisionRow[]> {
+    this.#fail("appRevisions");
+    return [...(this.revisions.get(name) ?? [])].sort((a, b) => b.revision - a.revision);
+  }
+
+  async appHistory(name: string): Promise<HistoryEntry[]> {
+    this.#fail("appHistory");
+    return [...(this.histories.get(name) ?? [])];
+  }
+
+  /** As the app's command: refused with `plan_changed` unless `expect` is the plan as it stands. */
+  async appDeploy(name: string, env: string, expect: PlannedReplica[] | null): Promise<RolloutOutcome> {
+    this.#fail("appDeploy");
+    this.rollouts.push({ kind: "deploy", name, env, expect });
+    const plan = this.#plan(name, env);
+    if (expect !== null && JSON.stringify(expect) !== JSON.stringify(plan.placements)) {
+      throw ipcError("plan_changed", { app: name, env }, null, `the plan for ${name} (${env}) changed since it was shown; look at the new plan and deploy again`);
+    }
+    return this.#rollout(name, env);
+  }
+
+  async appScale(name: string, env: string, replicas: number): Promise<RolloutOutcome> {
+    this.#fail("appScale");
+    this.rollouts.push({ kind: "scale", name, env, replicas });
+    return this.#rollout(name, env);
+  }
+
+  async appRollback(name: string, env: string, to: number | null): Promise<RolloutOutcome> {
+    this.#fail("appRollback");
+    this.rollouts.push({ kind: "rollback", name, env, to });
+    return this.#rollout(name, env);
+  }
+
+  async appRemove(name: string, env: string): Promise<Removed[]> {
+    this.#fail("appRemove");
+    this.appRemovals.push({ name, env });
+    return [];
+  }
+
+  onAppProgress(handler: Handler<RolloutProgress>): Promise<UnlistenFn> {
+    this.#progressHandlers.add(handler);
+    return Promise.resolve(() => void this.#progressHandlers.delete(handler));
+  }
+
+  /** How many `apps://progress` listeners there are (0 after unlisten). */
+  get progressListeners(): number {
+    return this.#progressHandlers.size;
+  }
+
+  /** `apps://progress`: one replica's step. */
+  emitAppProgress(progress: RolloutProgress): void {
+    for (const handler of this.#progressHandlers) handler(progress);
   }
 
   /** A batch of log output (or the end) on stream `id`. */

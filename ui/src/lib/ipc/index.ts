@@ -4,6 +4,15 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
+  AppPlan,
+  AppRow,
+  AppStatus,
+  HistoryEntry,
+  PlannedReplica,
+  Removed,
+  RevisionRow,
+  RolloutOutcome,
+  RolloutProgress,
   AddressRow,
   AuditQuery,
   AuditRow,
@@ -129,6 +138,27 @@ export interface Backend {
   volumeRemove(host: string, name: string, force: boolean): Promise<void>;
   volumePrune(host: string): Promise<Pruned>;
 
+  /** Every app environment (desired, running, healthy, deployed revision), then the compose projects. */
+  apps(): Promise<AppRow[]>;
+  /** Where each replica of `env` would go, and why every other host is not used (changes nothing). */
+  appPlan(name: string, env: string): Promise<AppPlan>;
+  /** Each replica of `env` against the deployed revision, with its drift. */
+  appStatus(name: string, env: string): Promise<AppStatus>;
+  /** Every revision of the app, newest first. */
+  appRevisions(name: string): Promise<RevisionRow[]>;
+  /** The app's changes from the audit log. */
+  appHistory(name: string): Promise<HistoryEntry[]>;
+  /**
+   * Deploys the plan the view showed (`expect`); refused with `plan_changed` when it is stale.
+   * Answers when the rollout ends; its steps arrive meanwhile through `onAppProgress`.
+   */
+  appDeploy(name: string, env: string, expect: PlannedReplica[] | null): Promise<RolloutOutcome>;
+  appScale(name: string, env: string, replicas: number): Promise<RolloutOutcome>;
+  /** Back to revision `to` (`null`: the previous one). */
+  appRollback(name: string, env: string, to: number | null): Promise<RolloutOutcome>;
+  /** Removes the environment's containers (their leases go into quarantine). */
+  appRemove(name: string, env: string): Promise<Removed[]>;
+
   onHostContainers(hostId: number, handler: (patch: ContainersPatch) => void): Promise<UnlistenFn>;
   onHostStatus(hostId: number, handler: (host: HostSummary) => void): Promise<UnlistenFn>;
   onHostEvents(hostId: number, handler: (events: EventRow[]) => void): Promise<UnlistenFn>;
@@ -137,6 +167,8 @@ export interface Backend {
   onHostObjects(hostId: number, handler: (change: ObjectsChanged) => void): Promise<UnlistenFn>;
   /** A transfer progressed (at most every 150 ms each) or ended: its whole state. */
   onTransfer(handler: (transfer: Transfer) => void): Promise<UnlistenFn>;
+  /** A step of one replica of a deploy, scale or rollback started, ended or failed. */
+  onAppProgress(handler: (progress: RolloutProgress) => void): Promise<UnlistenFn>;
 }
 
 function hasErrorShape(value: unknown): value is { code: string; message: string; fields?: unknown; detail?: unknown } {
@@ -265,6 +297,15 @@ export const tauriBackend: Backend = {
     await call(commands.volumeRemove(host, name, force));
   },
   volumePrune: (host) => call(commands.volumePrune(host)),
+  apps: () => call(commands.apps()),
+  appPlan: (name, env) => call(commands.appPlan(name, env)),
+  appStatus: (name, env) => call(commands.appStatus(name, env)),
+  appRevisions: (name) => call(commands.appRevisions(name)),
+  appHistory: (name) => call(commands.appHistory(name)),
+  appDeploy: (name, env, expect) => call(commands.appDeploy(name, env, expect)),
+  appScale: (name, env, replicas) => call(commands.appScale(name, env, replicas)),
+  appRollback: (name, env, to) => call(commands.appRollback(name, env, to)),
+  appRemove: (name, env) => call(commands.appRemove(name, env)),
 
   onHostContainers: (hostId, handler) => on(`host://${hostId}/containers`, handler),
   onHostStatus: (hostId, handler) => on(`host://${hostId}/status`, handler),
@@ -272,6 +313,7 @@ export const tauriBackend: Backend = {
   onFleet: (handler) => on("fleet://hosts", handler),
   onHostObjects: (hostId, handler) => on(`host://${hostId}/objects`, handler),
   onTransfer: (handler) => on("transfers://update", handler),
+  onAppProgress: (handler) => on("apps://progress", handler),
 };
 
 export const backend: Backend = tauriBackend;

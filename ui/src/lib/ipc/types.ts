@@ -2,9 +2,23 @@
 // `cargo test -p berth-app` fails when it drifts, `./x bindings` rewrites it). This file only
 // gives the UI's names to the generated ones.
 
-import type { Reachability, SshOptions, Value } from "./bindings";
+import type { Progress, Reachability, Reason, SshOptions, Step, Value } from "./bindings";
 
 export type {
+  AppPlan,
+  AppRow,
+  AppStatus,
+  ComposeService,
+  Failure,
+  HistoryEntry,
+  PlannedReplica,
+  RejectedHost,
+  Removed,
+  ReplicaStatus,
+  RevisionRow,
+  RolloutOutcome,
+  RolloutProgress,
+  StepState,
   AddressRow,
   AddressState,
   AuditObject,
@@ -64,6 +78,13 @@ export type CountMap = { [key in string]: number };
 /** Live state of a host: `never` = added but never reached; `connecting` = its follower is dialling. */
 export type LinkState = Reachability;
 export type SshSettings = SshOptions;
+
+/** Why a host got no replica of an app (the UI words it in its language). */
+export type PlacementReason = Reason;
+/** A step of one replica in a rollout (lease, create, upload, start, health, …). */
+export type RolloutStep = Step;
+/** One replica's step started, done or failed, as `apps://progress` carries it. */
+export type ReplicaProgress = Progress;
 
 /** How a shell session ended: its process's exit, or a failure to read it. */
 export type ShellEnd = { ended: import("./bindings").ExecEnd } | { failed: string };
