@@ -36,7 +36,9 @@ fn app_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("dist")).unwrap();
     std::fs::create_dir_all(dir.path().join("conf")).unwrap();
-    std::fs::write(dir.path().join("dist/shop-web.tar.gz"), b"package").unwrap();
+    std::fs::write(dir.path().join("start"), b"exec sleep 3600\n").unwrap();
+    let tar = std::process::Command::new("tar").args(["-czf", "dist/shop-web.tar.gz", "start"]).current_dir(dir.path()).status().unwrap();
+    assert!(tar.success());
     std::fs::write(dir.path().join("conf/prod.properties"), b"k=v\n").unwrap();
     std::fs::write(dir.path().join("shop.toml"), APP).unwrap();
     dir
@@ -84,6 +86,11 @@ fn bad_app_files_name_the_key_and_store_nothing() {
         let err = berth.fails(&["app", "apply", file.to_str().unwrap()]);
         assert!(err.contains(expected), "{expected}: {err}");
     }
+    // A package that is not the tar.gz it says it is.
+    std::fs::write(&file, APP).unwrap();
+    std::fs::write(dir.path().join("dist/shop-web.tar.gz"), b"not a tar").unwrap();
+    let err = berth.fails(&["app", "apply", file.to_str().unwrap()]);
+    assert!(err.contains("package.source") && err.contains("not a readable tar"), "{err}");
     assert_eq!(berth.json(&["app", "ls"]), serde_json::json!([]), "nothing was stored");
     let err = berth.fails(&["app", "apply", "/no/such/app.toml"]);
     assert!(err.contains("/no/such/app.toml"), "{err}");
@@ -446,4 +453,38 @@ fn a_compose_project_shows_as_a_read_only_app_with_its_services() {
     let services: Vec<(&str, u64)> =
         row["services"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["running"].as_u64().unwrap())).collect();
     assert_eq!(services, [("web", 1), ("worker", 2)]);
+}
+
+#[test]
+fn a_keyring_value_reaches_the_container_and_nothing_else() {
+    use crate::images::{files_hold, with_keyring};
+    let remote = RemoteHost::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "kr", &remote.daemon.url()]);
+    let tag = std::process::id() % 100_000;
+    berth.ok(&["ipam", "pool", "add", "kr-lan", "--subnet", "10.84.0.0/24", "--host", "kr,ip=10.84.0.254", "--bridge-name", &format!("bk{tag}")]);
+    berth.ok(&["net", "apply", "kr-lan"]);
+    berth.ok(&["sync", "--once"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kr.toml");
+    std::fs::write(
+        &file,
+        format!("name = \"kr\"\nimage = \"{TEST_IMAGE}\"\ncommand = [\"sleep\", \"3600\"]\nreplicas = 1\n[placement]\npools = [\"kr-lan\"]\n[env.prod]\nvars = {{ DB_PASSWORD = \"keyring:kr-db\", DB_USER = \"shop\" }}\n"),
+    )
+    .unwrap();
+    berth.ok(&["app", "apply", file.to_str().unwrap()]);
+    // Without the secret in the keyring: refused before anything is made, saying how to store it.
+    let (ok, _, stderr) = with_keyring(&berth, "$BERTH app deploy kr --env prod", "");
+    assert!(!ok && stderr.contains("berth app secret kr-db"), "{stderr}");
+    assert!(remote.daemon.docker(&["ps", "-aq"]).is_empty(), "nothing was created");
+    let secret = "s3cr3t-kr-7781";
+    let (ok, stdout, stderr) = with_keyring(&berth, "printf %s \"$SECRET\" | $BERTH app secret kr-db\n$BERTH app deploy kr --env prod", secret);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret), "the secret is not printed");
+    assert_eq!(remote.daemon.docker(&["exec", "kr-prod-0-r1", "sh", "-c", "echo $DB_PASSWORD $DB_USER"]), format!("{secret} shop"));
+    // The mirror has the name, not the value; the audit log and the store's files have neither.
+    let inspect = berth.ok(&["inspect", "kr/kr-prod-0-r1"]);
+    assert!(inspect.contains("DB_PASSWORD=<keyring>") && inspect.contains("DB_USER=shop"), "{inspect}");
+    assert!(!berth.ok(&["audit", "--json", "--limit", "1000"]).contains(secret));
+    assert_eq!(files_hold(berth.dir.path(), secret), Vec::<String>::new(), "no file beside the store holds the secret");
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// Run `script` (with `$BERTH` the binary and its --db) in a private D-Bus session with an
 /// unlocked gnome-keyring: a real Secret Service.
-fn with_keyring(berth: &Berth, script: &str, secret: &str) -> (bool, String, String) {
+pub(crate) fn with_keyring(berth: &Berth, script: &str, secret: &str) -> (bool, String, String) {
     let home = berth.dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let full = format!("set -e\nprintf unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n{script}");
@@ -32,7 +32,7 @@ fn with_keyring(berth: &Berth, script: &str, secret: &str) -> (bool, String, Str
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-fn files_hold(dir: &std::path::Path, secret: &str) -> Vec<String> {
+pub(crate) fn files_hold(dir: &std::path::Path, secret: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in walk(dir) {
         let bytes = std::fs::read(&entry).unwrap_or_default();

@@ -5,7 +5,8 @@
 //! (Docker reports it stopped), type a command into a web shell and read its output, read and
 //! save a container's log, see an IP pool's map, kill one with the docker CLI (the row changes),
 //! stop the daemon (the offline banner shows while the rows stay). Apart: a web shell over SSH,
-//! and a pool's network applied and a container run with a fixed address from the IP pools view.
+//! and a pool's network applied and a container run with a fixed address from the IP pools view;
+//! an app planned, deployed, updated and rolled back from the Apps view.
 //! Screenshots of the main views go to `$BERTH_SCREENSHOTS` (default `target/screenshots`).
 
 use std::time::Duration;
@@ -354,4 +355,65 @@ fn an_image_is_pulled_with_progress_pushed_to_a_second_host_and_seen_across_host
     // Docker agrees: the far host has the very image the registry served.
     let id = home.docker(&["image", "inspect", "-f", "{{.Id}}", &reference]);
     assert_eq!(far.docker(&["image", "inspect", "-f", "{{.Id}}", &reference]), id);
+}
+
+#[test]
+fn an_app_is_planned_deployed_updated_and_rolled_back_from_the_apps_view() {
+    use berth_e2e::netns::RemoteHost;
+    let remote = RemoteHost::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "app-host", &remote.daemon.url()]);
+    berth.ok(&["sync", "--once"]);
+    let bridge = format!("ba{}", std::process::id() % 100_000);
+    berth.ok(&["ipam", "pool", "add", "ui-apps", "--subnet", "10.89.0.0/24", "--host", "app-host,ip=10.89.0.254", "--bridge-name", &bridge]);
+    berth.ok(&["net", "apply", "ui-apps"]);
+    // The app, applied through the CLI as a developer would from the app's repository.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/start"), "trap 'exit 0' TERM\ntouch /app/ready\nwhile true; do sleep 1; done\n").unwrap();
+    let app = |version: &str| {
+        format!(
+            "name = \"walk\"\nimage = \"{TEST_IMAGE}\"\ncommand = [\"sh\", \"/app/start\"]\nreplicas = 2\n[package]\nsource = \"pkg\"\npath = \"/app\"\n\
+             [placement]\npools = [\"ui-apps\"]\n[health]\ncmd = [\"test\", \"-f\", \"/app/ready\"]\ninterval = \"500ms\"\nretries = 2\n\
+             [update]\nparallelism = 2\nmonitor = \"0s\"\n[env.prod]\nvars = {{ VERSION = \"{version}\" }}\n"
+        )
+    };
+    let file = dir.path().join("walk.toml");
+    std::fs::write(&file, app("1")).unwrap();
+    berth.ok(&["app", "apply", file.to_str().unwrap()]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let walk = async {
+        let ui = Session::start(&berth).await;
+        ui.click("[data-testid=nav-apps]").await;
+        ui.click("[data-testid=app-row][data-app=walk][data-env=prod]").await;
+        // The plan before the deploy: both replicas on the one host, each with a pool address.
+        ui.find("[data-testid=app-detail] [data-testid=plan-row][data-replica='1']").await;
+        ui.click("[data-testid=app-deploy]").await;
+        ui.find("[data-testid=rollout-replica][data-replica='0']").await;
+        ui.wait_attr("[data-testid=rollout-outcome]", "data-ok", "true", Duration::from_secs(60)).await;
+        ui.wait_attr("[data-testid=status-row][data-replica='1']", "data-revision", "1", Duration::from_secs(15)).await;
+        ui.screenshot("app-deployed").await;
+        // Revision 2 applied from the CLI, deployed from the view, then rolled back to 1.
+        std::fs::write(&file, app("2")).unwrap();
+        berth.ok(&["app", "apply", file.to_str().unwrap()]);
+        ui.click("[data-testid=app-deploy]").await;
+        ui.wait_attr("[data-testid=status-row][data-replica='0']", "data-revision", "2", Duration::from_secs(60)).await;
+        ui.click("[data-testid=app-rollback][data-revision='1']").await;
+        ui.wait_attr("[data-testid=status-row][data-replica='0']", "data-revision", "1", Duration::from_secs(60)).await;
+        ui.wait_attr("[data-testid=status-row][data-replica='1']", "data-revision", "1", Duration::from_secs(15)).await;
+        ui.find("[data-testid=history-row]").await;
+        ui.screenshot("app-rolled-back").await;
+        ui.client.close().await.unwrap();
+    };
+    let log = berth.dir.path().join("driver.log");
+    runtime.block_on(async {
+        if tokio::time::timeout(Duration::from_secs(240), walk).await.is_err() {
+            panic!("the apps walk did not finish within 240 s\napp log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+    });
+    // Docker agrees: both replicas run revision 1 again.
+    for replica in 0..2 {
+        let name = format!("walk-prod-{replica}-r1");
+        assert_eq!(remote.daemon.docker(&["inspect", "-f", "{{.State.Status}} {{index .Config.Labels \"berth.revision\"}}", &name]), "running 1");
+    }
 }

@@ -246,10 +246,20 @@ fn print_plan(plan: &AppPlan) {
     }
 }
 
-fn rollout_command(ctx: &Ctx, target: &Target, options: DeployOptions) -> Result<ExitCode, Error> {
+fn rollout_command(ctx: &Ctx, target: &Target, mut options: DeployOptions) -> Result<ExitCode, Error> {
     let hosts = involved_hosts(ctx, target)?;
     prompt::secrets_for_this_run(&hosts)?;
     let json = ctx.json;
+    // A deploy shows the plan it runs before it runs it, and runs only that plan.
+    let shown = options.action == "deploy" && !json;
+    if shown {
+        let plan = berth_core::apps::plan::plan(ctx.store(), &target.name, &target.env, None)?;
+        print_plan(&plan);
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        if plan.unplaced == 0 {
+            options.expect = Some(plan.placements);
+        }
+    }
     let say = move |p: Progress| {
         if json {
             return;
@@ -266,7 +276,9 @@ fn rollout_command(ctx: &Ctx, target: &Target, options: DeployOptions) -> Result
     if json {
         output::json(&outcome);
     } else {
-        print_plan(&outcome.plan);
+        if !shown {
+            print_plan(&outcome.plan);
+        }
         match &outcome.failed {
             None => println!(
                 "{} ({}): {} replicas healthy on revision {} ({} created, {} updated, {} repaired, {} unchanged, {} removed)",

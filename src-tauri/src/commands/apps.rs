@@ -21,7 +21,7 @@ use crate::AppState;
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn apps(state: State<'_, AppState>) -> Result<Vec<AppRow>, IpcError> {
-    blocking(&state, |store| berth_core::apps::list(store)).await
+    blocking(&state, berth_core::apps::list).await
 }
 
 /// Where each replica of `env` would go, and why every other host is not used (changes nothing).

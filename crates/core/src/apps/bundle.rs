@@ -1,12 +1,49 @@
 //! What goes into each replica before it starts: the app package under `package.path` and the
 //! environment's config files, as one tar unpacked at `/` (one upload per container, however
-//! slow the link). Built once per deploy.
+//! slow the link). Built when the app file is applied and kept beside the store, one per
+//! revision and environment (`<db dir>/bundles/APP/DIGEST-ENV.tar`), so a revision is what was
+//! applied even after the package on disk changed, and a rollback to one of the last
+//! [`KEPT_REVISIONS`] sends what that revision had.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// Revisions whose bundles are kept (older ones are deleted when a new revision is applied).
+pub const KEPT_REVISIONS: usize = 5;
+
+/// Where the bundle of a revision (by its digest) for `env` is kept.
+pub fn kept_path(store_path: &Path, app: &str, digest: &str, env: &str) -> PathBuf {
+    let dir = store_path.parent().map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+    let short: String = digest.trim_start_matches("sha256:").chars().take(16).collect();
+    dir.join("bundles").join(app).join(format!("{short}-{env}.tar"))
+}
+
+/// Keep `tar` at `path` (written under a temporary name, then renamed: never half a file).
+pub fn keep(path: &Path, tar: &[u8]) -> Result<()> {
+    let context = || format!("keeping the app's package at {}", path.display());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(context(), e))?;
+    }
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, tar).map_err(|e| io(context(), e))?;
+    std::fs::rename(&partial, path).map_err(|e| io(context(), e))
+}
+
+/// Delete the kept bundles of `app` whose digest is not in `keep` (the last revisions').
+pub fn prune(store_path: &Path, app: &str, keep: &[String]) {
+    let Some(dir) = kept_path(store_path, app, "x", "x").parent().map(Path::to_path_buf) else { return };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let prefixes: Vec<String> = keep.iter().map(|d| d.trim_start_matches("sha256:").chars().take(16).collect()).collect();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !prefixes.iter().any(|p| name.starts_with(&format!("{p}-"))) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
 
 fn io(context: String, source: std::io::Error) -> Error {
     Error::Io { context, source }
@@ -44,7 +81,7 @@ fn add_dirs(builder: &mut tar::Builder<Vec<u8>>, dir: &Path, made: &mut std::col
 
 /// Copy a tar's entries (gzip or not) under `prefix`.
 fn add_tar(builder: &mut tar::Builder<Vec<u8>>, source: &Path, prefix: &Path) -> Result<()> {
-    let context = || format!("reading the app package {}", source.display());
+    let context = || format!("package.source: {} is not a readable tar or tar.gz (give a folder, a tar(.gz) or one file)", source.display());
     let mut file = std::fs::File::open(source).map_err(|e| io(context(), e))?;
     let mut magic = [0u8; 2];
     let gz = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];

@@ -30,12 +30,14 @@ pub const LABEL_REVISION: &str = "berth.revision";
 pub const LABEL_MAC: &str = "berth.mac";
 /// The app file of the revision, as applied: what a rebuild of the store reads back.
 pub const LABEL_SPEC: &str = "berth.app.spec";
+/// The revision's digest (the file and what it packs), for a rebuild to find kept bundles.
+pub const LABEL_DIGEST: &str = "berth.app.digest";
 
 /// `berth app apply FILE`: read and check the app file (its package and files beside it, its
 /// pools in the store), then store it as a new revision, unless it is the latest one already.
 /// Nothing is stored when anything is wrong.
 pub fn apply(store: &Store, op: &Op, path: &Path) -> Result<Applied> {
-    let (spec, _base) = spec::AppSpec::load(path)?;
+    let (spec, base) = spec::AppSpec::load(path)?;
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io { context: format!("reading {}", path.display()), source })?;
     let known: Vec<String> = store.pools()?.into_iter().map(|p| p.spec.name).collect();
     let mut environments: Vec<String> = spec.env.keys().cloned().collect();
@@ -55,10 +57,33 @@ pub fn apply(store: &Store, op: &Op, path: &Path) -> Result<Applied> {
             });
         }
     }
-    let digest = format!("sha256:{}", Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>());
+    // A revision is the file and what it packs: the package and files of each environment,
+    // built now and kept, so that a later deploy or rollback sends what was applied.
+    let mut hasher = Sha256::new();
+    hasher.update(text.as_bytes());
+    let mut bundles = Vec::new();
+    for env in &environments {
+        let effective = spec.for_env(env)?;
+        if effective.package.is_some() || !effective.files.is_empty() {
+            let tar = bundle::bundle(&base, effective.package.as_ref(), &effective.files)?;
+            hasher.update(env.as_bytes());
+            hasher.update(Sha256::digest(&tar));
+            bundles.push((env.clone(), tar));
+        }
+    }
+    let digest = format!("sha256:{}", hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    for (env, tar) in &bundles {
+        let kept = bundle::kept_path(store.path(), &spec.name, &digest, env);
+        if !kept.exists() {
+            bundle::keep(&kept, tar)?;
+        }
+    }
     let row = op.row(None, "app", crate::audit::AuditObject::default(), "apply");
     let source = path.canonicalize().ok().map(|p| p.display().to_string());
-    store.audited(&row).apply_app(&spec.name, &text, &digest, source.as_deref(), &op.actor)
+    let applied = store.audited(&row).apply_app(&spec.name, &text, &digest, source.as_deref(), &op.actor)?;
+    let last: Vec<String> = store.app_revisions(&spec.name)?.into_iter().take(bundle::KEPT_REVISIONS).map(|r| r.digest).collect();
+    bundle::prune(store.path(), &spec.name, &last);
+    Ok(applied)
 }
 
 /// One row of `berth app ls`: an app's environment with its replicas desired, running and

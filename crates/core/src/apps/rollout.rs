@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{self, AppPlan, Seen};
 use super::spec::Effective;
-use super::{LABEL_APP, LABEL_ENV, LABEL_MAC, LABEL_REPLICA, LABEL_REVISION, LABEL_SPEC};
+use super::{LABEL_APP, LABEL_DIGEST, LABEL_ENV, LABEL_MAC, LABEL_REPLICA, LABEL_REVISION, LABEL_SPEC};
 use crate::audit::{AuditObject, Op};
 use crate::containers::{self, ActOptions, ContainerAction, Found};
 use crate::error::{Error, Result};
@@ -225,6 +225,7 @@ struct Rollout<'a> {
     revision: i64,
     effective: Effective,
     spec_text: String,
+    digest: String,
     env: Vec<String>,
     secret_names: Vec<String>,
     networks: BTreeMap<String, String>,
@@ -251,6 +252,7 @@ impl Rollout<'_> {
             (LABEL_IP.to_owned(), ip.to_string()),
             (LABEL_MAC.to_owned(), mac.to_owned()),
             (LABEL_SPEC.to_owned(), self.spec_text.clone()),
+            (LABEL_DIGEST.to_owned(), self.digest.clone()),
         ]);
         if !self.secret_names.is_empty() {
             labels.insert(LABEL_SECRET_ENV.to_owned(), self.secret_names.join(","));
@@ -362,6 +364,13 @@ impl Rollout<'_> {
 
     /// Create, fill and start one container of the target revision for `replica`.
     async fn bring_up(&self, change: &mut Change, pool: &str, ip: IpAddr, mac: &str) -> std::result::Result<(), Failure> {
+        let id = self.prepare(change, pool, ip, mac).await?;
+        self.launch(change, &id).await
+    }
+
+    /// Create and fill one container of the target revision for the replica (not started:
+    /// its address is taken only when it starts, so the old container may still run).
+    async fn prepare(&self, change: &mut Change, pool: &str, ip: IpAddr, mac: &str) -> std::result::Result<String, Failure> {
         let host = change.host.clone();
         let (replica, host_name) = (change.replica, host.name().to_owned());
         let fail = |step: Step, reason: String| Failure { replica, host: host_name.clone(), step, reason };
@@ -374,11 +383,17 @@ impl Rollout<'_> {
             let found = Found { host: host.clone(), id: id.clone(), name: spec.name.clone() };
             crate::images::cp::upload_bundle(self.fleet, self.op, &found, tar.clone()).await.map_err(|e| fail(Step::Upload, e.to_string()))?;
         }
+        Ok(id)
+    }
+
+    /// Start a prepared container and wait until it is healthy.
+    async fn launch(&self, change: &Change, id: &str) -> std::result::Result<(), Failure> {
+        let (replica, host_name) = (change.replica, change.host.name().to_owned());
+        let fail = |step: Step, reason: String| Failure { replica, host: host_name.clone(), step, reason };
         self.say(replica, &host_name, Step::Start, StepState::Started, None);
-        self.act(&host_name, &id, ContainerAction::Start).await.map_err(|e| fail(Step::Start, e.to_string()))?;
+        self.act(&host_name, id, ContainerAction::Start).await.map_err(|e| fail(Step::Start, e.to_string()))?;
         self.say(replica, &host_name, Step::Health, StepState::Started, None);
-        self.wait_healthy(&host, &id).await.map_err(|reason| fail(Step::Health, reason))?;
-        Ok(())
+        self.wait_healthy(&change.host, id).await.map_err(|reason| fail(Step::Health, reason))
     }
 
     /// One replica's work; on failure, what it had changed so far.
@@ -426,6 +441,13 @@ impl Rollout<'_> {
                     let (pool, old_ip) = address_of(old).map_err(|e| fail(Step::Create, e))?;
                     let start_first = self.effective.start_first && reuse.is_none();
                     if !start_first {
+                        // The new container is made and filled while the old one still serves;
+                        // the gap in service is the stop, the start and the first health check.
+                        let mac = old.mac.clone().unwrap_or_else(|| mac_for(app, &self.effective.env, replica, 0));
+                        let prepared = match reuse {
+                            None => Some(self.prepare(&mut change, &pool, old_ip, &mac).await?),
+                            Some(_) => None,
+                        };
                         self.say(replica, &host_name, Step::Stop, StepState::Started, Some(old.container.clone()));
                         self.act(&host_name, &old.id, ContainerAction::Stop).await.map_err(|e| fail(Step::Stop, e.to_string()))?;
                         change.stopped = Some((**old).clone());
@@ -439,8 +461,8 @@ impl Rollout<'_> {
                         }
                         self.move_lease(&pool, old_ip, &host_name, &old.container, &name).await.map_err(|e| fail(Step::Lease, e.to_string()))?;
                         change.lease = LeaseChange::Moved(pool.clone(), old_ip, old.container.clone(), name.clone());
-                        let mac = old.mac.clone().unwrap_or_else(|| mac_for(app, &self.effective.env, replica, 0));
-                        self.bring_up(&mut change, &pool, old_ip, &mac).await
+                        let id = prepared.expect("prepared above when nothing is reused");
+                        self.launch(&change, &id).await
                     } else {
                         // A second address (and MAC) for the overlap; the old one goes into quarantine at the end.
                         let ip = {
@@ -656,17 +678,23 @@ pub async fn deploy(
         tokio::task::spawn_blocking(move || resolve_vars(&vars)).await.expect("keyring task panicked")?
     };
     let bundle = if work.iter().any(Work::needs_bundle) && (effective.package.is_some() || !effective.files.is_empty()) {
-        let base: PathBuf = row.source.as_deref().and_then(|s| std::path::Path::new(s).parent().map(PathBuf::from)).ok_or_else(|| {
-            Error::invalid(
-                "app package",
-                format!(
-                    "revision {} of {name} was rebuilt from the hosts' labels and has no folder to read its package from; apply the app file again",
-                    row.revision
-                ),
-            )
-        })?;
-        let (package, files) = (effective.package.clone(), effective.files.clone());
-        let tar = tokio::task::spawn_blocking(move || super::bundle::bundle(&base, package.as_ref(), &files)).await.expect("bundle task panicked")?;
+        // The bundle kept when the revision was applied; else packed again from its folder.
+        let kept = super::bundle::kept_path(store.path(), name, &row.digest, env);
+        let base: Option<PathBuf> = row.source.as_deref().and_then(|s| std::path::Path::new(s).parent().map(PathBuf::from));
+        let (package, files, revision) = (effective.package.clone(), effective.files.clone(), row.revision);
+        let app = name.to_owned();
+        let tar = tokio::task::spawn_blocking(move || match std::fs::read(&kept) {
+            Ok(tar) => Ok(tar),
+            Err(_) => match base {
+                Some(base) => super::bundle::bundle(&base, package.as_ref(), &files),
+                None => Err(Error::invalid(
+                    "app package",
+                    format!("revision {revision} of {app} was rebuilt from the hosts' labels and its package is not kept here; apply the app file again"),
+                )),
+            },
+        })
+        .await
+        .expect("bundle task panicked")?;
         Some(bytes::Bytes::from(tar))
     } else {
         None
@@ -686,6 +714,7 @@ pub async fn deploy(
         op,
         revision: row.revision,
         spec_text: row.spec.clone(),
+        digest: row.digest.clone(),
         env: env_vars,
         secret_names,
         networks,

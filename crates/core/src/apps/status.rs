@@ -244,7 +244,11 @@ pub fn rebuild(store: &Store, op: &Op) -> Result<AppRebuild> {
             report.unreadable.push(format!("{}/{}", row.host, row.name));
             continue;
         };
-        let digest = format!("sha256:{}", Sha256::digest(spec.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let digest = row
+            .labels
+            .get(super::LABEL_DIGEST)
+            .cloned()
+            .unwrap_or_else(|| format!("sha256:{}", Sha256::digest(spec.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()));
         let audit = op.row(None, "app", crate::audit::AuditObject::default(), "rebuild");
         if store.audited(&audit).restore_app_revision(app, revision, spec, &digest, row.created_ms)? {
             report.revisions.push((app.clone(), revision));
