@@ -378,16 +378,50 @@ fn apps_deploy_update_roll_back_repair_scale_and_rebuild_on_two_segments() {
     assert_eq!(repaired.len(), 6);
     assert!(repaired.values().all(|r| r.4 == 3), "{repaired:?}");
 
-    // Scale 6 → 2 → 6: down releases addresses into quarantine; up places again.
+    // Scale 6 → 2: down releases addresses into quarantine; the plan after it is the scale's,
+    // so the deploy that shows it runs it.
     let out = berth.ok(&["app", "scale", "shop", "--env", "prod", "2"]);
     assert!(out.contains("4 removed"), "{out}");
     assert_eq!(bed.replicas("prod").len(), 2);
     let quarantined = berth.json(&["ipam", "leases"]).as_array().unwrap().iter().filter(|l| l["state"] == "quarantined").count();
     assert!(quarantined >= 4, "the removed replicas' addresses are in quarantine: {}", berth.ok(&["ipam", "leases"]));
+    let plan = berth.json(&["app", "plan", "shop", "--env", "prod"]);
+    assert_eq!((plan["replicas"].as_u64(), plan["placements"].as_array().map(Vec::len)), (Some(2), Some(2)), "{plan}");
+    let (ok, stdout, stderr) = deploy(berth, "prod");
+    assert!(ok && stdout.contains("2 replicas healthy on revision 3"), "{stdout}{stderr}");
+
+    // A newer revision applied but not deployed: scale stays on the deployed one.
+    std::fs::write(dir.path().join("shop.toml"), SHOP.replace("MODE = \"prod\"", "MODE = \"prod4\"")).unwrap();
+    assert_eq!(berth.ok(&["app", "apply", file]).trim(), "shop: revision 4");
     berth.ok(&["app", "scale", "shop", "--env", "prod", "6"]);
     let scaled = bed.replicas("prod");
     assert_eq!(scaled.len(), 6);
+    assert!(scaled.values().all(|r| r.4 == 3), "scaled on the deployed revision: {scaled:?}");
     assert_eq!(scaled[&0], repaired[&0], "the replicas kept stay as they were");
+
+    // The serving container of replica 1 removed by hand while revision 1's is kept stopped:
+    // the update to revision 4 takes the replica's address from the gone container, so the
+    // replica keeps its address and MAC, and no lease is left to a container that is gone.
+    let (host, container, ip, mac, _) = scaled[&1].clone();
+    bed.docker(&host, &["rm", "-f", &container]);
+    berth.ok(&["sync", "--once"]);
+    let (ok, stdout, stderr) = deploy(berth, "prod");
+    assert!(ok && stdout.contains("6 replicas healthy on revision 4"), "{stdout}{stderr}");
+    let four = bed.replicas("prod");
+    assert_eq!((&four[&1].0, &four[&1].2, &four[&1].3, four[&1].4), (&host, &ip, &mac, 4), "{four:?}");
+    let leases = berth.json(&["ipam", "leases"]);
+    let held: Vec<String> = leases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["state"] == "leased" && l["container"].as_str().is_some_and(|c| c.starts_with("shop-prod-")))
+        .map(|l| l["container"].as_str().unwrap().to_owned())
+        .collect();
+    let mut serving: Vec<String> = four.values().map(|r| r.1.clone()).collect();
+    let mut held_sorted = held.clone();
+    serving.sort();
+    held_sorted.sort();
+    assert_eq!(held_sorted, serving, "one lease per replica, each held by the container serving it: {leases}");
 
     // The store is lost: hosts added again, pools and apps rebuilt from the hosts' labels.
     let before_status = berth.json(&["app", "status", "shop", "--env", "prod"]);
@@ -397,11 +431,11 @@ fn apps_deploy_update_roll_back_repair_scale_and_rebuild_on_two_segments() {
     berth.ok(&["sync", "--once"]);
     berth.ok(&["ipam", "rebuild"]);
     let rebuilt = berth.ok(&["app", "rebuild"]);
-    assert!(rebuilt.contains("shop (prod): revision 3, 6 replicas"), "{rebuilt}");
+    assert!(rebuilt.contains("shop (prod): revision 4, 6 replicas"), "{rebuilt}");
     assert_eq!(berth.json(&["ipam", "pool", "ls"]).as_array().map(Vec::len), pools.as_array().map(Vec::len));
     let after_status = berth.json(&["app", "status", "shop", "--env", "prod"]);
     assert_eq!(after_status["replicas"], before_status["replicas"], "the same replicas, no drift");
-    assert_eq!(after_status["revision"], 3);
+    assert_eq!(after_status["revision"], 4);
 
     // A pool with one free address and max_per_host = 1: the plan places what fits and says why not the rest.
     berth.ok(&["ipam", "pool", "add", "tiny", "--subnet", "10.83.0.0/24", "--range", "10.83.0.8/30", "--host", "sh1", "--host", "sh2", "--host", "bj1"]);
@@ -427,6 +461,39 @@ fn apps_deploy_update_roll_back_repair_scale_and_rebuild_on_two_segments() {
     }
     let err = berth.fails(&["app", "deploy", "tiny"]);
     assert!(err.contains("2 of 3 replicas of tiny") && err.contains("no free address"), "{err}");
+
+    // Start-first in batches of two: each replica of a batch takes its own second address for
+    // the overlap, and the old ones go into quarantine; `app rm` leaves no lease behind.
+    let duo = |mode: &str| {
+        format!(
+            "name = \"duo\"\nimage = \"berth-test:latest\"\ncommand = [\"sleep\", \"3600\"]\nreplicas = 2\n\
+             [env.default]\nvars = {{ MODE = \"{mode}\" }}\n[placement]\npools = [\"lan-sh\"]\nconstraints = [\"dc==sh\"]\n\
+             [update]\nparallelism = 2\norder = \"start-first\"\nmonitor = \"0s\"\n"
+        )
+    };
+    let duo_file = dir.path().join("duo.toml");
+    std::fs::write(&duo_file, duo("a")).unwrap();
+    berth.ok(&["app", "apply", duo_file.to_str().unwrap()]);
+    berth.ok(&["app", "deploy", "duo"]);
+    let address = |berth: &Berth| -> BTreeMap<u64, String> {
+        let status = berth.json(&["app", "status", "duo"]);
+        status["replicas"].as_array().unwrap().iter().map(|r| (r["replica"].as_u64().unwrap(), r["ip"].as_str().unwrap().to_owned())).collect()
+    };
+    let first = address(berth);
+    std::fs::write(&duo_file, duo("b")).unwrap();
+    berth.ok(&["app", "apply", duo_file.to_str().unwrap()]);
+    let out = berth.ok(&["app", "deploy", "duo"]);
+    assert!(out.contains("2 updated"), "{out}");
+    let second = address(berth);
+    let all: std::collections::BTreeSet<&String> = first.values().chain(second.values()).collect();
+    assert_eq!(all.len(), 4, "two replicas, each with its own overlap address: {first:?} {second:?}");
+    let leases = berth.json(&["ipam", "leases"]);
+    for ip in first.values() {
+        assert!(leases.as_array().unwrap().iter().any(|l| l["ip"] == ip.as_str() && l["state"] == "quarantined"), "{ip} in quarantine: {leases}");
+    }
+    berth.ok(&["app", "rm", "duo"]);
+    let leases = berth.json(&["ipam", "leases"]);
+    assert!(!leases.as_array().unwrap().iter().any(|l| l["state"] == "leased" && l["container"].as_str().is_some_and(|c| c.starts_with("duo-"))), "{leases}");
 }
 
 #[test]

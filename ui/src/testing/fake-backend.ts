@@ -247,6 +247,7 @@ export function rolloutOutcome(plan: AppPlan, overrides: Partial<RolloutOutcome>
     previous: null,
     ok: true,
     rolled_back: false,
+    undo_problems: [],
     failed: null,
     plan,
     created: plan.placements.filter((p) => !p.existing).length,

@@ -33,6 +33,19 @@ pub const LABEL_SPEC: &str = "berth.app.spec";
 /// The revision's digest (the file and what it packs), for a rebuild to find kept bundles.
 pub const LABEL_DIGEST: &str = "berth.app.digest";
 
+/// The start of every container name of a replica, whatever its revision: `{app}-{env}-{replica}-r`.
+pub fn replica_prefix(app: &str, env: &str, replica: u32) -> String {
+    format!("{app}-{env}-{replica}-r")
+}
+
+/// The replica a container name of `env` of `app` stands for (`{app}-{env}-{replica}-r{revision}`).
+pub fn replica_of(app: &str, env: &str, name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(app)?.strip_prefix('-')?.strip_prefix(env)?.strip_prefix('-')?;
+    let (replica, revision) = rest.split_once("-r")?;
+    revision.parse::<i64>().ok()?;
+    replica.parse().ok()
+}
+
 /// `berth app apply FILE`: read and check the app file (its package and files beside it, its
 /// pools in the store), then store it as a new revision, unless it is the latest one already.
 /// Nothing is stored when anything is wrong.
@@ -81,9 +94,20 @@ pub fn apply(store: &Store, op: &Op, path: &Path) -> Result<Applied> {
     let row = op.row(None, "app", crate::audit::AuditObject::default(), "apply");
     let source = path.canonicalize().ok().map(|p| p.display().to_string());
     let applied = store.audited(&row).apply_app(&spec.name, &text, &digest, source.as_deref(), &op.actor)?;
-    let last: Vec<String> = store.app_revisions(&spec.name)?.into_iter().take(bundle::KEPT_REVISIONS).map(|r| r.digest).collect();
-    bundle::prune(store.path(), &spec.name, &last);
+    bundle::prune(store.path(), &spec.name, &kept_digests(store, &spec.name)?);
     Ok(applied)
+}
+
+/// The revisions whose bundles are kept: the last [`bundle::KEPT_REVISIONS`], every revision an
+/// environment is meant to run, and every revision that still has containers (kept stopped for
+/// a rollback).
+fn kept_digests(store: &Store, name: &str) -> Result<Vec<String>> {
+    let revisions = store.app_revisions(name)?;
+    let filter = ContainerFilter { all: true, labels: vec![(LABEL_APP.to_owned(), Some(name.to_owned()))], ..Default::default() };
+    let mut used: std::collections::BTreeSet<i64> =
+        store.containers(&filter)?.iter().filter_map(|c| c.labels.get(LABEL_REVISION).and_then(|r| r.parse().ok())).collect();
+    used.extend(store.deployments()?.into_iter().filter(|d| d.app == name).map(|d| d.revision));
+    Ok(revisions.iter().enumerate().filter(|(i, r)| *i < bundle::KEPT_REVISIONS || used.contains(&r.revision)).map(|(_, r)| r.digest.clone()).collect())
 }
 
 /// One row of `berth app ls`: an app's environment with its replicas desired, running and
@@ -112,7 +136,14 @@ pub fn list(store: &Store) -> Result<Vec<AppRow>> {
     let mut out = Vec::new();
     let deployments = store.deployments()?;
     for revision in store.latest_app_revisions()? {
-        let spec = spec::AppSpec::parse(&revision.spec)?;
+        // A revision read back from a host's label may not parse: shown by the others, said in the log.
+        let spec = match spec::AppSpec::parse(&revision.spec) {
+            Ok(spec) => spec,
+            Err(e) => {
+                tracing::warn!(app = %revision.app, revision = revision.revision, %e, "an app revision that does not read");
+                continue;
+            }
+        };
         let mut environments: Vec<String> = spec.env.keys().cloned().collect();
         if environments.is_empty() {
             environments.push("default".into());

@@ -11,8 +11,9 @@ use super::{LABEL_APP, LABEL_ENV, LABEL_MAC, LABEL_REPLICA, LABEL_REVISION};
 use crate::error::{Error, Result};
 use crate::ipam::{LABEL_IP, LABEL_POOL};
 use crate::model::{ContainerRow, Reachability};
-use crate::placement::{self, FleetView, HostView, Reason, Request};
-use crate::store::apps::RevisionRow;
+use crate::placement::{self, FleetView, HostView, Reason, Request, MAX_REPLICAS};
+use crate::store::apps::{DeploymentRow, RevisionRow};
+use crate::store::ipam::{AddressRow, AddressState};
 use crate::store::{ContainerFilter, Store};
 
 /// One container of an app's environment, as the mirror has it.
@@ -148,6 +149,9 @@ pub fn revision(store: &Store, name: &str, env: &str, revision: Option<i64>) -> 
         Some(r) => Error::invalid("revision", format!("app {name} has no revision {r}; `berth app history {name}` lists them")),
     })?;
     let spec = AppSpec::parse(&row.spec)?;
+    if spec.env.is_empty() && env != "default" {
+        return Err(Error::invalid("environment", format!("app {name} has no [env.*] sections, so its one environment is \"default\"; leave out --env")));
+    }
     if !spec.env.is_empty() && !spec.env.contains_key(env) {
         let known: Vec<&str> = spec.env.keys().map(String::as_str).collect();
         return Err(Error::invalid("environment", format!("app {name} has no environment {env:?}; its environments are {}", known.join(", "))));
@@ -192,11 +196,68 @@ pub fn fleet_view(store: &Store, effective: &Effective, placed: &BTreeMap<String
     Ok(FleetView { hosts, free })
 }
 
-/// Plan `env` of app `name` at `revision` (`None`: the latest): the replicas that exist keep
-/// their host and address; the missing ones are placed; those beyond the count are to go.
+/// What a rollout of an environment works towards: the revision, its effective spec, the
+/// replica count, and what the environment was meant to run before.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub row: RevisionRow,
+    pub effective: Effective,
+    pub replicas: u32,
+    pub deployment: Option<DeploymentRow>,
+}
+
+/// The one choice of revision and replica count, shared by `plan`, `deploy`, `scale` and
+/// `rollback` (so that a plan shown is the plan a deploy runs):
+/// - deploy: `revision` or the latest; the count the environment was scaled to while it stays
+///   on the same revision, else the file's;
+/// - scale: the revision deployed (the latest when never deployed) at `replicas`;
+/// - rollback: `revision` or the one before the deployed one that still has containers (else
+///   the revision before it), at the deployed count.
+pub fn target(store: &Store, name: &str, env: &str, action: &str, revision_wanted: Option<i64>, replicas: Option<u32>) -> Result<Target> {
+    if let Some(n) = replicas {
+        if n > MAX_REPLICAS {
+            return Err(Error::invalid("replicas", format!("{n} is more than the {MAX_REPLICAS} one app may have")));
+        }
+    }
+    let deployment = store.deployments()?.into_iter().find(|d| d.app == name && d.env == env);
+    let wanted = match (action, revision_wanted) {
+        ("rollback", None) => {
+            let now = deployment.as_ref().map(|d| d.revision).ok_or_else(|| Error::invalid("rollback", format!("{name} ({env}) was never deployed")))?;
+            let before: BTreeSet<i64> = containers(store, name, env)?.iter().map(|s| s.revision).filter(|r| *r < now).collect();
+            match before.last() {
+                Some(r) => Some(*r),
+                None if now > 1 => Some(now - 1),
+                None => return Err(Error::invalid("rollback", format!("{name} ({env}) has no revision before {now} to go back to"))),
+            }
+        }
+        ("scale", None) => deployment.as_ref().map(|d| d.revision),
+        (_, r) => r,
+    };
+    let (row, effective) = revision(store, name, env, wanted)?;
+    let replicas = replicas.unwrap_or_else(|| match &deployment {
+        Some(d) if d.revision == row.revision || action == "rollback" => d.replicas,
+        _ => effective.replicas,
+    });
+    Ok(Target { row, effective, replicas, deployment })
+}
+
+/// Plan a deploy of `env` of app `name` at `revision` (`None`: the latest), with the replica
+/// count a deploy would use: the replicas that exist keep their host and address; the missing
+/// ones are placed; those beyond the count are to go.
 pub fn plan(store: &Store, name: &str, env: &str, revision_wanted: Option<i64>) -> Result<AppPlan> {
-    let (row, effective) = revision(store, name, env, revision_wanted)?;
-    plan_for(store, &row, &effective, effective.replicas)
+    let t = target(store, name, env, "deploy", revision_wanted, None)?;
+    plan_for(store, &t.row, &t.effective, t.replicas)
+}
+
+/// Every lease held by a container of `env` of app `name`, by replica (whatever its revision,
+/// and whether or not the container still exists).
+pub fn replica_leases(store: &Store, name: &str, env: &str) -> Result<Vec<(u32, AddressRow)>> {
+    Ok(store
+        .addresses(None)?
+        .into_iter()
+        .filter(|a| a.state == AddressState::Leased)
+        .filter_map(|a| a.container.as_deref().and_then(|c| super::replica_of(name, env, c)).map(|r| (r, a)))
+        .collect())
 }
 
 /// [`plan`] for a given revision row and replica count (a scale).
@@ -219,6 +280,27 @@ pub fn plan_for(store: &Store, row: &RevisionRow, effective: &Effective, replica
             }
             _ => missing.push(index),
         }
+    }
+    // A missing replica whose address is still leased to one of its containers (removed by
+    // hand, or a repair that failed) gets that address back, on that host, if it still can.
+    if !missing.is_empty() {
+        let leases = replica_leases(store, &row.app, &effective.env)?;
+        let online: BTreeSet<String> = store.host_summaries()?.into_iter().filter(|h| h.status == Reachability::Online).map(|h| h.name).collect();
+        let pools = store.pools()?;
+        let on_pool = |host: &str, pool: &str| pools.iter().any(|p| p.spec.name == pool && p.spec.hosts.iter().any(|h| h.host == host));
+        missing.retain(|index| {
+            let usable = leases.iter().find(|(r, a)| {
+                *r == *index
+                    && effective.pools.contains(&a.pool)
+                    && a.host.as_deref().is_some_and(|h| online.contains(h) && on_pool(h, &a.pool))
+                    && effective.max_per_host.is_none_or(|m| placed.get(a.host.as_deref().unwrap_or_default()).copied().unwrap_or(0) < m)
+            });
+            let Some((_, address)) = usable else { return true };
+            let host = address.host.clone().unwrap_or_default();
+            *placed.entry(host.clone()).or_default() += 1;
+            placements.push(PlannedReplica { replica: *index, host, pool: address.pool.clone(), ip: address.ip.clone(), existing: false });
+            false
+        });
     }
     let remove: BTreeSet<u32> = all.iter().map(|s| s.replica).filter(|r| *r >= replicas).collect();
     // At least one free address per pool, so that the hosts not used say why truly.

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{self, AppPlan, Seen};
 use super::spec::Effective;
-use super::{LABEL_APP, LABEL_DIGEST, LABEL_ENV, LABEL_MAC, LABEL_REPLICA, LABEL_REVISION, LABEL_SPEC};
+use super::{replica_prefix, LABEL_APP, LABEL_DIGEST, LABEL_ENV, LABEL_MAC, LABEL_REPLICA, LABEL_REVISION, LABEL_SPEC};
 use crate::audit::{AuditObject, Op};
 use crate::containers::{self, ActOptions, ContainerAction, Found};
 use crate::error::{Error, Result};
@@ -112,6 +111,8 @@ pub struct RolloutOutcome {
     pub ok: bool,
     /// The failure undone by going back to the previous revision.
     pub rolled_back: bool,
+    /// What the undo of a failure could not put back (empty when it all went back).
+    pub undo_problems: Vec<String>,
     pub failed: Option<Failure>,
     /// The plan that was run.
     pub plan: AppPlan,
@@ -179,8 +180,8 @@ enum LeaseChange {
     None,
     /// Leased for this rollout (`pool`, `ip`, holder).
     New(String, IpAddr, String),
-    /// Handed from one container to another (`pool`, `ip`, from, to).
-    Moved(String, IpAddr, String, String),
+    /// Handed from another container of the replica (`pool`, `ip`, from).
+    Moved(String, IpAddr, String),
 }
 
 /// What to do for one replica.
@@ -281,29 +282,33 @@ impl Rollout<'_> {
         }
     }
 
-    async fn lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<()> {
-        let (pool, request) = (pool.to_owned(), LeaseRequest { ip: Some(ip), host: Some(host.to_owned()), container: Some(container.to_owned()) });
+    /// Lease the next free address of `pool` to `container` (a start-first overlap: replicas
+    /// updated side by side each get their own).
+    async fn lease_next(&self, pool: &str, host: &str, container: &str) -> Result<IpAddr> {
+        let (pool, request) = (pool.to_owned(), LeaseRequest { ip: None, host: Some(host.to_owned()), container: Some(container.to_owned()) });
         let row = self.op.row(Some(host), "lease", AuditObject::default(), "lease");
-        blocking(self.fleet.store(), move |s| s.audited(&row).lease(&pool, &request)).await.map(drop)
+        let leased = blocking(self.fleet.store(), move |s| s.audited(&row).lease(&pool, &request)).await?;
+        leased.ip.parse().map_err(|_| Error::invalid("lease", format!("the store handed out {:?}, which is not an address", leased.ip)))
     }
 
-    async fn move_lease(&self, pool: &str, ip: IpAddr, host: &str, from: &str, to: &str) -> Result<()> {
-        let (pool, host_name, from, to) = (pool.to_owned(), host.to_owned(), from.to_owned(), to.to_owned());
-        let row = self.op.row(Some(host), "lease", AuditObject::default(), "move");
-        blocking(self.fleet.store(), move |s| s.audited(&row).move_lease(&pool, ip, &host_name, &from, &to)).await.map(drop)
-    }
-
-    /// Make the replica's address leased to `container`, recording how to undo it.
-    async fn claim(&self, seen: &Seen, container: &str) -> Result<LeaseChange> {
-        let Ok((pool, ip)) = address_of(seen) else { return Ok(LeaseChange::None) };
-        let (p, host, to) = (pool.clone(), seen.host.clone(), container.to_owned());
-        let row = self.op.row(Some(&seen.host), "lease", AuditObject::default(), "claim");
-        let (_, before) = blocking(self.fleet.store(), move |s| s.audited(&row).claim_lease(&p, ip, &host, &to)).await?;
+    /// Make `ip` of `pool` leased to `container`, taking it from any other container of the same
+    /// replica, recording how to undo it.
+    async fn claim_at(&self, replica: u32, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<LeaseChange> {
+        let kin = replica_prefix(&self.effective.name, &self.effective.env, replica);
+        let (p, host_name, to) = (pool.to_owned(), host.to_owned(), container.to_owned());
+        let row = self.op.row(Some(host), "lease", AuditObject::default(), "claim");
+        let (_, before) = blocking(self.fleet.store(), move |s| s.audited(&row).claim_lease(&p, ip, &host_name, &to, &kin)).await?;
         Ok(match before {
             Some(from) if from == container => LeaseChange::None,
-            Some(from) => LeaseChange::Moved(pool, ip, from, container.to_owned()),
-            None => LeaseChange::New(pool, ip, container.to_owned()),
+            Some(from) => LeaseChange::Moved(pool.to_owned(), ip, from),
+            None => LeaseChange::New(pool.to_owned(), ip, container.to_owned()),
         })
+    }
+
+    /// [`Self::claim_at`] the address `seen`'s labels name.
+    async fn claim(&self, seen: &Seen, container: &str) -> Result<LeaseChange> {
+        let Ok((pool, ip)) = address_of(seen) else { return Ok(LeaseChange::None) };
+        self.claim_at(seen.replica, &pool, ip, &seen.host, container).await
     }
 
     async fn release(&self, pool: &str, ip: IpAddr, host: &str, holder: &str) -> Result<()> {
@@ -409,10 +414,10 @@ impl Rollout<'_> {
             match work {
                 Work::Create { pool, ip, .. } => {
                     self.say(replica, &host_name, Step::Lease, StepState::Started, Some(format!("{ip} of {pool}")));
-                    self.lease(pool, *ip, &host_name, &name)
+                    change.lease = self
+                        .claim_at(replica, pool, *ip, &host_name, &name)
                         .await
-                        .map_err(|e| fail(Step::Lease, format!("{e}; the plan changed since it was made: run `berth app plan` again")))?;
-                    change.lease = LeaseChange::New(pool.clone(), *ip, name.clone());
+                        .map_err(|e| fail(Step::Lease, format!("{e}; the address was taken since the plan was made: deploy again to re-plan")))?;
                     let mac = mac_for(app, &self.effective.env, replica, 0);
                     self.bring_up(&mut change, pool, *ip, &mac).await
                 }
@@ -459,22 +464,18 @@ impl Rollout<'_> {
                             self.say(replica, &host_name, Step::Health, StepState::Started, None);
                             return self.wait_healthy(&host, &reuse.id).await.map_err(|reason| fail(Step::Health, reason));
                         }
-                        self.move_lease(&pool, old_ip, &host_name, &old.container, &name).await.map_err(|e| fail(Step::Lease, e.to_string()))?;
-                        change.lease = LeaseChange::Moved(pool.clone(), old_ip, old.container.clone(), name.clone());
+                        change.lease = self.claim_at(replica, &pool, old_ip, &host_name, &name).await.map_err(|e| fail(Step::Lease, e.to_string()))?;
                         let id = prepared.expect("prepared above when nothing is reused");
                         self.launch(&change, &id).await
                     } else {
                         // A second address (and MAC) for the overlap; the old one goes into quarantine at the end.
-                        let ip = {
-                            let wanted = pool.clone();
-                            let free =
-                                blocking(self.fleet.store(), move |s| s.free_addresses(&wanted, 1)).await.map_err(|e| fail(Step::Lease, e.to_string()))?;
-                            *free.first().ok_or_else(|| {
-                                fail(Step::Lease, format!("pool {pool} has no free address for a start-first overlap; use order = \"stop-first\""))
-                            })?
-                        };
-                        self.say(replica, &host_name, Step::Lease, StepState::Started, Some(format!("{ip} of {pool}")));
-                        self.lease(&pool, ip, &host_name, &name).await.map_err(|e| fail(Step::Lease, e.to_string()))?;
+                        self.say(replica, &host_name, Step::Lease, StepState::Started, Some(format!("a second address of {pool}")));
+                        let ip = self.lease_next(&pool, &host_name, &name).await.map_err(|e| {
+                            fail(
+                                Step::Lease,
+                                format!("{e}; a start-first update needs a free address per replica for the overlap, or use order = \"stop-first\""),
+                            )
+                        })?;
                         change.lease = LeaseChange::New(pool.clone(), ip, name.clone());
                         let mac = mac_for(app, &self.effective.env, replica, self.revision);
                         self.bring_up(&mut change, &pool, ip, &mac).await?;
@@ -499,37 +500,45 @@ impl Rollout<'_> {
 
     /// Undo one replica's change: its new container removed, its lease back where it was, the
     /// old container started again.
-    async fn undo(&self, change: &Change) {
+    async fn undo(&self, change: &Change) -> Vec<String> {
         let host_name = change.host.name().to_owned();
+        let mut problems = Vec::new();
         self.say(change.replica, &host_name, Step::Rollback, StepState::Started, None);
         if let Some((name, id)) = &change.created {
             let found = Found { host: change.host.clone(), id: id.clone(), name: name.clone() };
             if let Err(e) = containers::remove_with(self.fleet, self.op, &found, true, false).await {
-                tracing::warn!(%e, "could not remove a container of a failed rollout");
+                problems.push(format!("{host_name}/{name} made by this rollout could not be removed ({e}); remove it by hand"));
             }
         }
         if let Some(started) = &change.started {
             if let Err(e) = self.act(&host_name, &started.id, ContainerAction::Stop).await {
-                tracing::warn!(%e, "could not stop a container of a failed rollout");
+                problems.push(format!("{host_name}/{} could not be stopped again ({e})", started.container));
             }
         }
         let undone = match &change.lease {
             LeaseChange::None => Ok(()),
             LeaseChange::New(pool, ip, holder) => self.release(pool, *ip, &host_name, holder).await,
-            LeaseChange::Moved(pool, ip, from, to) => self.move_lease(pool, *ip, &host_name, to, from).await,
+            LeaseChange::Moved(pool, ip, from) => self.claim_at(change.replica, pool, *ip, &host_name, from).await.map(drop),
         };
         if let Err(e) = undone {
-            tracing::warn!(%e, "could not put a lease back after a failed rollout");
+            problems.push(format!("the lease of replica {} could not be put back ({e}); `berth ipam check` finds it", change.replica));
         }
         if let Some(old) = &change.stopped {
             match self.act(&host_name, &old.id, ContainerAction::Start).await {
                 Ok(()) => {
-                    let _ = self.wait_healthy(&change.host, &old.id).await;
+                    if let Err(e) = self.wait_healthy(&change.host, &old.id).await {
+                        problems.push(format!("{host_name}/{} was started again but is not healthy ({e})", old.container));
+                    }
                 }
-                Err(e) => tracing::warn!(%e, "could not start the previous container again"),
+                Err(e) => problems.push(format!("{host_name}/{} could not be started again ({e}); start it by hand", old.container)),
             }
         }
-        self.say(change.replica, &host_name, Step::Rollback, StepState::Done, None);
+        for problem in &problems {
+            tracing::warn!(replica = change.replica, host = %host_name, "{problem}");
+        }
+        let state = if problems.is_empty() { StepState::Done } else { StepState::Failed };
+        self.say(change.replica, &host_name, Step::Rollback, state, (!problems.is_empty()).then(|| problems.join("; ")));
+        problems
     }
 
     /// After the monitor period: every replica of the batch still runs healthy.
@@ -578,6 +587,30 @@ fn resolve_vars(vars: &BTreeMap<String, String>) -> Result<(Vec<String>, Vec<Str
     Ok((env, secret))
 }
 
+/// One rollout (or removal) of an environment at a time, across processes (the app and the
+/// CLI alike): a lock file beside the store, held while the rollout runs and let go by the OS
+/// if the process dies.
+struct RolloutLock {
+    _file: std::fs::File,
+}
+
+fn lock(store_path: &std::path::Path, app: &str, env: &str) -> Result<RolloutLock> {
+    let dir = store_path.parent().filter(|d| !d.as_os_str().is_empty()).map(std::path::Path::to_path_buf).unwrap_or_else(std::env::temp_dir).join("locks");
+    let hash = Sha256::digest(format!("{app}\0{env}").as_bytes());
+    let path = dir.join(format!("app-{}.lock", hash.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()));
+    let io = |source| Error::Io { context: format!("locking {app} ({env}) at {}", path.display()), source };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(RolloutLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::invalid(
+            "app",
+            format!("a rollout of {app} ({env}) is running already (in the app or another berth); wait for it to end, then try again"),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
 /// Roll `env` of app `name` out: create the missing replicas, repair drifted ones, update those
 /// on another revision in batches gated on health, remove those beyond the count; on a failure,
 /// undo (and with `failure_action = "rollback"`, go back to the previous revision everywhere).
@@ -592,10 +625,11 @@ pub async fn deploy(
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<RolloutOutcome> {
     let store = Arc::clone(fleet.store());
+    let _lock = lock(store.path(), name, env)?;
     let (app, env_name) = (name.to_owned(), env.to_owned());
-    let deployment = blocking(&store, {
-        let (app, env) = (app.clone(), env_name.clone());
-        move |s| Ok(s.deployments()?.into_iter().find(|d| d.app == app && d.env == env))
+    let plan::Target { row, effective, replicas, deployment } = blocking(&store, {
+        let (app, env, action, revision, replicas) = (app.clone(), env_name.clone(), options.action, options.revision, options.replicas);
+        move |s| plan::target(s, &app, &env, action, revision, replicas)
     })
     .await?;
     let all = blocking(&store, {
@@ -603,28 +637,6 @@ pub async fn deploy(
         move |s| plan::containers(s, &app, &env)
     })
     .await?;
-    let wanted = match (options.action, options.revision) {
-        ("rollback", None) => {
-            let now = deployment.as_ref().map(|d| d.revision).ok_or_else(|| Error::invalid("rollback", format!("{name} ({env}) was never deployed")))?;
-            let before: BTreeSet<i64> = all.iter().map(|s| s.revision).filter(|r| *r < now).collect();
-            let previous = match before.last() {
-                Some(r) => *r,
-                None if now > 1 => now - 1,
-                None => return Err(Error::invalid("rollback", format!("{name} ({env}) has no revision before {now} to go back to"))),
-            };
-            Some(previous)
-        }
-        (_, r) => r,
-    };
-    let (row, effective) = blocking(&store, {
-        let (app, env) = (app.clone(), env_name.clone());
-        move |s| plan::revision(s, &app, &env, wanted)
-    })
-    .await?;
-    let replicas = options.replicas.unwrap_or_else(|| match &deployment {
-        Some(d) if d.revision == row.revision || options.action == "rollback" => d.replicas,
-        _ => effective.replicas,
-    });
     let the_plan = blocking(&store, {
         let (row, effective) = (row.clone(), effective.clone());
         move |s| plan::plan_for(s, &row, &effective, replicas)
@@ -654,12 +666,12 @@ pub async fn deploy(
             }),
             Some(seen) if seen.revision == row.revision => {
                 // Another revision's container serving the replica (a rollback to a kept one).
-                let serving = all.iter().find(|s| s.replica == index && s.revision != row.revision && s.running());
+                let serving = all.iter().find(|s| s.replica == index && s.revision != row.revision && s.host == seen.host && s.running());
                 if let (false, Some(old)) = (seen.running(), serving) {
                     work.push(Work::Replace { old: Box::new(old.clone()), reuse: Some(Box::new(seen.clone())) });
                 } else if !seen.running() {
                     work.push(Work::Start(seen.clone()));
-                } else if !seen.healthy() || (seen.actual_ip.is_some() && seen.actual_ip != seen.ip) {
+                } else if seen.health.as_deref() == Some("unhealthy") || (seen.actual_ip.is_some() && seen.actual_ip != seen.ip) {
                     work.push(Work::Recreate(seen.clone()));
                 } else {
                     unchanged += 1;
@@ -678,20 +690,21 @@ pub async fn deploy(
         tokio::task::spawn_blocking(move || resolve_vars(&vars)).await.expect("keyring task panicked")?
     };
     let bundle = if work.iter().any(Work::needs_bundle) && (effective.package.is_some() || !effective.files.is_empty()) {
-        // The bundle kept when the revision was applied; else packed again from its folder.
+        // The bundle kept when the revision was applied: what that revision had, even when the
+        // package on disk changed since (never packed again from the folder).
         let kept = super::bundle::kept_path(store.path(), name, &row.digest, env);
-        let base: Option<PathBuf> = row.source.as_deref().and_then(|s| std::path::Path::new(s).parent().map(PathBuf::from));
-        let (package, files, revision) = (effective.package.clone(), effective.files.clone(), row.revision);
-        let app = name.to_owned();
-        let tar = tokio::task::spawn_blocking(move || match std::fs::read(&kept) {
-            Ok(tar) => Ok(tar),
-            Err(_) => match base {
-                Some(base) => super::bundle::bundle(&base, package.as_ref(), &files),
-                None => Err(Error::invalid(
+        let (revision, app) = (row.revision, name.to_owned());
+        let rebuilt = row.source.is_none();
+        let tar = tokio::task::spawn_blocking(move || {
+            std::fs::read(&kept).map_err(|e| {
+                let why = if rebuilt { "it was rebuilt from the hosts' labels".to_owned() } else { format!("{} ({e})", kept.display()) };
+                Error::invalid(
                     "app package",
-                    format!("revision {revision} of {app} was rebuilt from the hosts' labels and its package is not kept here; apply the app file again"),
-                )),
-            },
+                    format!(
+                        "the package of revision {revision} of {app} is not kept here: {why}; apply the app file again to make a new revision and deploy that"
+                    ),
+                )
+            })
         })
         .await
         .expect("bundle task panicked")?;
@@ -730,6 +743,7 @@ pub async fn deploy(
         previous,
         ok: false,
         rolled_back: false,
+        undo_problems: Vec::new(),
         failed: None,
         plan: the_plan.clone(),
         created: 0,
@@ -751,6 +765,7 @@ pub async fn deploy(
     }
     let mut done: Vec<Change> = Vec::new();
     let mut failure: Option<Failure> = None;
+    let mut undo_problems: Vec<String> = Vec::new();
     for (group, monitored) in groups {
         let results = futures_util::future::join_all(group.iter().map(|w| rollout.run(w))).await;
         let mut batch = Vec::new();
@@ -775,7 +790,7 @@ pub async fn deploy(
             }
         }
         for change in failed_changes {
-            rollout.undo(&change).await;
+            undo_problems.extend(rollout.undo(&change).await);
         }
         done.extend(batch);
         if failure.is_some() {
@@ -788,13 +803,18 @@ pub async fn deploy(
         // succeeded stays.
         if effective.rollback {
             for change in done.iter().rev() {
-                rollout.undo(change).await;
+                undo_problems.extend(rollout.undo(change).await);
             }
-            outcome.rolled_back = previous.is_some() || done.iter().any(|c| c.update);
+            outcome.rolled_back = true;
         }
         outcome.failed = Some(f.clone());
         app_row.outcome = crate::store::audit::Outcome::Failed;
-        app_row.error = Some(if outcome.rolled_back { format!("{f}; rolled back") } else { f.to_string() });
+        let mut error = if outcome.rolled_back { format!("{f}; rolled back") } else { f.to_string() };
+        if !undo_problems.is_empty() {
+            error.push_str(&format!("; the undo left: {}", undo_problems.join("; ")));
+        }
+        app_row.error = Some(error);
+        outcome.undo_problems = undo_problems;
         blocking(&store, move |s| s.audit_append(&[app_row])).await?;
         return Ok(outcome);
     }
@@ -813,12 +833,14 @@ pub async fn deploy(
         }
     }
     let mut gone = BTreeSet::new();
+    let mut still: BTreeSet<(String, String)> = all.iter().map(|s| (s.host.clone(), s.container.clone())).collect();
     for seen in &to_remove {
         let Some(host) = rollout.hosts.get(&seen.host) else { continue };
         rollout.say(seen.replica, &seen.host, Step::Remove, StepState::Started, Some(seen.container.clone()));
         let found = Found { host: host.clone(), id: seen.id.clone(), name: seen.container.clone() };
         match containers::remove(fleet, op, &found, true).await {
             Ok(_) => {
+                still.remove(&(seen.host.clone(), seen.container.clone()));
                 if seen.replica >= replicas {
                     gone.insert(seen.replica);
                 }
@@ -827,6 +849,7 @@ pub async fn deploy(
             Err(e) => rollout.say(seen.replica, &seen.host, Step::Remove, StepState::Failed, Some(e.to_string())),
         }
     }
+    release_leftovers(fleet, op, &app, &env_name, replicas, &still).await;
     outcome.removed = gone.len() as u32;
     for change in &done {
         if change.update {
@@ -845,10 +868,35 @@ pub async fn deploy(
     Ok(outcome)
 }
 
+/// Leases still held in the name of replicas `from..` of the environment whose containers are
+/// gone (removed by hand, or a repair that failed): into quarantine, so no address leaks.
+async fn release_leftovers(fleet: &Fleet, op: &Op, app: &str, env: &str, from: u32, still: &BTreeSet<(String, String)>) {
+    let (a, e) = (app.to_owned(), env.to_owned());
+    let leases = match blocking(fleet.store(), move |s| plan::replica_leases(s, &a, &e)).await {
+        Ok(leases) => leases,
+        Err(e) => {
+            tracing::warn!(%e, "could not read the leases of an app's replicas");
+            return;
+        }
+    };
+    for (_, address) in leases.into_iter().filter(|(r, _)| *r >= from) {
+        let (Ok(ip), Some(host), Some(holder)) = (address.ip.parse::<IpAddr>(), address.host.clone(), address.container.clone()) else { continue };
+        if still.contains(&(host.clone(), holder.clone())) {
+            continue;
+        }
+        let row = op.row(Some(&host), "lease", AuditObject::default(), "release");
+        let pool = address.pool.clone();
+        if let Err(e) = blocking(fleet.store(), move |s| s.audited(&row).release_held(&pool, ip, Some((&host, &holder)))).await {
+            tracing::warn!(%e, "could not release a leftover lease of an app's replica");
+        }
+    }
+}
+
 /// `berth app rm NAME --env E`: every container of the environment removed (their leases into
 /// quarantine) and its deployment forgotten. The app's revisions stay.
 pub async fn remove(fleet: &Fleet, op: &Op, name: &str, env: &str) -> Result<Vec<containers::Removed>> {
     let store = Arc::clone(fleet.store());
+    let _lock = lock(store.path(), name, env)?;
     let all = blocking(&store, {
         let (app, env) = (name.to_owned(), env.to_owned());
         move |s| {
@@ -875,6 +923,7 @@ pub async fn remove(fleet: &Fleet, op: &Op, name: &str, env: &str) -> Result<Vec
     if let Some(e) = first_error {
         return Err(e);
     }
+    release_leftovers(fleet, op, name, env, 0, &BTreeSet::new()).await;
     let (app, env) = (name.to_owned(), env.to_owned());
     let row = op.row(None, "app", AuditObject::default(), "rm");
     blocking(&store, move |s| s.audited(&row).remove_deployment(&app, &env)).await?;
@@ -893,5 +942,10 @@ mod tests {
         assert_ne!(mac, mac_for("shop-web", "prod", 4, 0));
         assert_ne!(mac, mac_for("shop-web", "prod", 3, 2));
         assert_eq!(container_name("shop-web", "prod", 3, 2), "shop-web-prod-3-r2");
+        assert_eq!(super::super::replica_of("shop-web", "prod", "shop-web-prod-3-r2"), Some(3));
+        assert!(super::super::replica_prefix("shop-web", "prod", 3).starts_with("shop-web-prod-3-r"));
+        for other in ["shop-web-prod-3", "shop-web-prod-x-r2", "shop-web-test-3-r2", "shop-web-prod-3-rx", "db"] {
+            assert_eq!(super::super::replica_of("shop-web", "prod", other), None, "{other}");
+        }
     }
 }

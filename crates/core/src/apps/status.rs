@@ -264,9 +264,10 @@ pub fn rebuild(store: &Store, op: &Op) -> Result<AppRebuild> {
         if known.iter().any(|d| d.app == app && d.env == env) {
             continue;
         }
-        // The revision most replicas run; the replica count is every replica index that runs.
+        // The revision most replicas run; the replica count reaches the highest replica that
+        // runs (a replica killed by hand is missing, not gone).
         let Some((&revision, _)) = by_revision.iter().max_by_key(|(r, set)| (set.len(), **r)) else { continue };
-        let replicas = by_revision.values().flatten().collect::<std::collections::BTreeSet<_>>().len() as u32;
+        let replicas = by_revision.values().flatten().max().map_or(0, |m| m + 1);
         let audit = op.row(None, "app", crate::audit::AuditObject::default(), "rebuild");
         store.audited(&audit).set_deployment(&app, &env, revision, replicas)?;
         report.deployments.push((app, env, revision, replicas));

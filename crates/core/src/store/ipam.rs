@@ -314,34 +314,21 @@ impl Store {
         Ok(free.into_iter().map(|(n, _)| from_num(n, &head.spec.subnet)).collect())
     }
 
-    /// Hand a lease to another container of the same host (an app replica's address passing
-    /// from one revision's container to the next). Refused unless `ip` is leased to `from`.
-    pub fn move_lease(&self, pool: &str, ip: IpAddr, host: &str, from: &str, to: &str) -> Result<AddressRow> {
-        self.write_tx_recorded(&format!("hand {ip} of pool {pool} to {to}"), |tx| {
-            let head = pool_head(tx, pool)?;
-            let changed = tx
-                .execute(
-                    "UPDATE ipam_addresses SET container = ?5 WHERE pool_id = ?1 AND ip = ?2 AND state = 'leased' AND host = ?3 AND container = ?4",
-                    params![head.id, key(ip), host, from, to],
-                )
-                .store_context(|| format!("handing {ip} to {to}"))?;
-            if changed == 0 {
-                return Err(unavailable(pool, ip, &format!("not leased to {host}/{from}")));
-            }
-            address(tx, &head, pool, ip)?.ok_or_else(|| unavailable(pool, ip, "gone"))
-        })
-    }
-
-    /// Make `ip` leased to `host`/`container` (a kept container started again): a lease of the
-    /// same host passes to it, a free or quarantined address is leased to it. Refused when
-    /// another host holds it or it is reserved. Returns the row and the container that held it.
-    pub fn claim_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<(AddressRow, Option<String>)> {
+    /// Make `ip` leased to `host`/`container` (an app replica's address passing from one of its
+    /// containers to another, or a kept container started again): a lease held on the same host
+    /// by a container whose name starts with `kin` (the replica's other containers) passes to
+    /// it; a free or quarantined address is leased to it. Refused when another host or another
+    /// container holds it, or it is reserved. Returns the row and the container that held it.
+    pub fn claim_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str, kin: &str) -> Result<(AddressRow, Option<String>)> {
         self.write_tx_recorded(&format!("claim {ip} of pool {pool} for {container}"), |tx| {
             let head = pool_head(tx, pool)?;
             match address(tx, &head, pool, ip)? {
                 Some(row) if row.state == AddressState::Leased => {
                     if row.host.as_deref().is_some_and(|h| h != host) {
                         return Err(unavailable(pool, ip, &format!("leased to host {}", row.host.as_deref().unwrap_or_default())));
+                    }
+                    if let Some(holder) = row.container.as_deref().filter(|h| *h != container && !h.starts_with(kin)) {
+                        return Err(unavailable(pool, ip, &format!("leased to {host}/{holder}")));
                     }
                     tx.execute(
                         "UPDATE ipam_addresses SET host = ?3, container = ?4 WHERE pool_id = ?1 AND ip = ?2",

@@ -185,12 +185,8 @@ impl Audited<'_> {
         self.run("app", "apply", object, None, |s| s.apply_app(name, spec, digest, source, actor))
     }
 
-    pub fn move_lease(&self, pool: &str, ip: IpAddr, host: &str, from: &str, to: &str) -> Result<AddressRow> {
-        self.run("lease", "move", Self::pool_object(pool), None, |s| s.move_lease(pool, ip, host, from, to))
-    }
-
-    pub fn claim_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str) -> Result<(AddressRow, Option<String>)> {
-        self.run("lease", "claim", Self::pool_object(pool), None, |s| s.claim_lease(pool, ip, host, container))
+    pub fn claim_lease(&self, pool: &str, ip: IpAddr, host: &str, container: &str, kin: &str) -> Result<(AddressRow, Option<String>)> {
+        self.run("lease", "claim", Self::pool_object(pool), None, |s| s.claim_lease(pool, ip, host, container, kin))
     }
 
     pub fn set_deployment(&self, name: &str, env: &str, revision: i64, replicas: u32) -> Result<super::apps::DeploymentRow> {

@@ -199,21 +199,38 @@ describe("AppsView", () => {
     expect($<HTMLButtonElement>("app-deploy", detail)!.disabled).toBe(false);
   });
 
-  it("names the failed replica, its host, step and reason, and says it rolled back", async () => {
-    const detail = await open("web", "prod");
+  /** Deploy with the next outcome a health failure of replica 1, rolled back to revision 2. */
+  async function deployFailing(detail: HTMLElement, undoProblems: string[]): Promise<void> {
     backend.nextOutcome = rolloutOutcome(backend.plans.get("web/prod")!, {
       ok: false,
       rolled_back: true,
+      undo_problems: undoProblems,
       previous: 2,
       failed: { replica: 1, host: "edge-2", step: "health", reason: "not healthy within 20 s" },
     });
     $("app-deploy", detail)!.click();
     await settle();
     await settle();
+  }
+
+  it("names the failed replica, its host, step and reason, and says it rolled back", async () => {
+    const detail = await open("web", "prod");
+    await deployFailing(detail, []);
     const outcome = $("rollout-outcome", detail)!;
     expect(outcome.dataset.ok).toBe("false");
     expect(text($("rollout-failure", outcome))).toBe("Replica 1 on edge-2 failed at “health check”: not healthy within 20 s");
     expect(text($("rollout-rolled-back", outcome))).toBe("Every replica it touched was rolled back to revision 2.");
+    expect($("rollout-undo-problems", outcome)).toBeNull();
+  });
+
+  it("lists what the undo could not put back", async () => {
+    const detail = await open("web", "prod");
+    await deployFailing(detail, ["edge-2/web-prod-1-r2 could not be started again (engine gone); start it by hand"]);
+    const outcome = $("rollout-outcome", detail)!;
+    expect(text($("rollout-undo-problems", outcome))).toBe("The undo could not put everything back:");
+    expect(Array.from(outcome.querySelectorAll(".undo-problems li")).map((li) => li.textContent)).toEqual([
+      "edge-2/web-prod-1-r2 could not be started again (engine gone); start it by hand",
+    ]);
   });
 
   it("re-plans when the plan changed since it was shown, and says so instead of deploying", async () => {

@@ -115,6 +115,7 @@ describe("AppList", () => {
     backend.nextOutcome = rolloutOutcome(web.plan!, {
       ok: false,
       rolled_back: true,
+      undo_problems: [],
       previous: 1,
       failed: { replica: 1, host: "edge-2", step: "health", reason: "not healthy after 20 s" },
     });

@@ -519,6 +519,7 @@ export const en = {
   "apps.outcome.notOk": "The rollout of revision {revision} did not finish.",
   "apps.outcome.rolledBack": "Every replica it touched was rolled back to revision {previous}.",
   "apps.outcome.undone": "Every replica it touched was undone (there was no earlier revision).",
+  "apps.outcome.undoProblems": "The undo could not put everything back:",
   "apps.outcome.notRolledBack": "It was not rolled back: the replicas stay as they are.",
   "apps.status": "Replicas",
   "apps.container": "Container",

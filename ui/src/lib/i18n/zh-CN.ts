@@ -515,6 +515,7 @@ export const zhCN: Dictionary = {
   "apps.outcome.notOk": "版本 {revision} 的发布未完成。",
   "apps.outcome.rolledBack": "它改动过的所有副本都已回滚到版本 {previous}。",
   "apps.outcome.undone": "它改动过的所有副本都已撤销（之前没有版本）。",
+  "apps.outcome.undoProblems": "撤销未能全部恢复：",
   "apps.outcome.notRolledBack": "未回滚：副本保持现状。",
   "apps.status": "副本",
   "apps.container": "容器",

@@ -736,6 +736,8 @@ export type RolloutOutcome = {
 	ok: boolean,
 	/**  The failure undone by going back to the previous revision. */
 	rolled_back: boolean,
+	/**  What the undo of a failure could not put back (empty when it all went back). */
+	undo_problems: string[],
 	failed: Failure | null,
 	/**  The plan that was run. */
 	plan: AppPlan,

@@ -201,3 +201,29 @@ fn a_repair_releases_only_while_the_holder_is_unchanged_and_a_release_says_when_
     let error = store.lease_many("p", MAX_BATCH + 1, &LeaseRequest::default()).unwrap_err().to_string();
     assert!(error.contains("at once"), "{error}");
 }
+
+#[test]
+fn a_replica_claims_its_address_from_any_of_its_containers_and_from_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    store.add_pool(&spec("p", "10.0.0.0/24", 3600)).unwrap();
+    let ip: IpAddr = "10.0.0.5".parse().unwrap();
+    // ipam rebuild gave the address to the kept (stopped) container of revision 1.
+    store.lease("p", &LeaseRequest { ip: Some(ip), host: Some("h".into()), container: Some("web-prod-0-r1".into()) }).unwrap();
+    let (row, before) = store.claim_lease("p", ip, "h", "web-prod-0-r3", "web-prod-0-r").unwrap();
+    assert_eq!((row.container.as_deref(), before.as_deref()), (Some("web-prod-0-r3"), Some("web-prod-0-r1")));
+    // Another replica, another host or another container cannot take it.
+    for (host, container, kin, why) in [
+        ("h", "web-prod-1-r3", "web-prod-1-r", "leased to h/web-prod-0-r3"),
+        ("g", "web-prod-0-r4", "web-prod-0-r", "leased to host h"),
+        ("h", "db", "db-r", "leased to h/web-prod-0-r3"),
+    ] {
+        let error = store.claim_lease("p", ip, host, container, kin).unwrap_err().to_string();
+        assert!(error.contains(why), "{error}");
+    }
+    // Claiming what one holds changes nothing; a quarantined address comes back to it.
+    assert_eq!(store.claim_lease("p", ip, "h", "web-prod-0-r3", "web-prod-0-r").unwrap().1.as_deref(), Some("web-prod-0-r3"));
+    store.release("p", ip).unwrap();
+    let (row, before) = store.claim_lease("p", ip, "h", "web-prod-0-r1", "web-prod-0-r").unwrap();
+    assert_eq!((row.state, before), (AddressState::Leased, None));
+}
