@@ -294,11 +294,15 @@ fn rollout_command(ctx: &Ctx, target: &Target, mut options: DeployOptions) -> Re
             ),
             Some(f) => {
                 let back = match (outcome.rolled_back, outcome.previous) {
+                    _ if !outcome.undo_problems.is_empty() => "; the undo could not put everything back:".to_owned(),
                     (true, Some(p)) => format!("; every replica is back on revision {p}"),
                     (true, None) => "; what it made was removed".to_owned(),
                     (false, _) => "; the rollout stopped there (failure_action = \"pause\")".to_owned(),
                 };
                 eprintln!("error: {f}{back}");
+                for problem in &outcome.undo_problems {
+                    eprintln!("  {problem}");
+                }
             }
         }
     }
