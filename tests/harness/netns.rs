@@ -70,8 +70,13 @@ pub struct RemoteHost {
 
 impl RemoteHost {
     pub fn start() -> RemoteHost {
+        RemoteHost::start_with(&[])
+    }
+
+    /// [`RemoteHost::start`] with more dockerd arguments (`--debug` logs every API call).
+    pub fn start_with(daemon_args: &[String]) -> RemoteHost {
         let netns = Netns::create();
-        let daemon = Daemon::start_in(&[], Some(&netns.name));
+        let daemon = Daemon::start_in(daemon_args, Some(&netns.name));
         let sshd = Sshd::start_in(&netns.name, &netns.address, Some(daemon.url()));
         RemoteHost { sshd, daemon, netns }
     }

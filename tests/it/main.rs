@@ -14,6 +14,7 @@ mod outage;
 mod registry;
 mod snapshot;
 mod ssh;
+mod stats;
 mod tls;
 mod ui;
 

@@ -11,6 +11,7 @@ mod hosts;
 mod images;
 mod ipam;
 mod mirror;
+mod monitor;
 mod output;
 mod prompt;
 mod resources;
@@ -115,6 +116,8 @@ enum Command {
     Volume(resources::VolumeCommand),
     /// The audit log: every change to a host, Berth's own and out-of-band (newest first)
     Audit(audit::AuditArgs),
+    /// Containers' CPU, memory, network and block IO now, as `docker stats` shows them (every host side by side)
+    Stats(monitor::StatsArgs),
     /// Show stored Docker events, oldest first
     Events {
         #[arg(long, value_name = "NAME")]
@@ -205,6 +208,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Network(command) => resources::network_command(&ctx, command),
         Command::Volume(command) => resources::volume_command(&ctx, command),
         Command::Audit(args) => audit::audit_command(&ctx, args),
+        Command::Stats(args) => monitor::stats_command(&ctx, args),
         Command::Events { host, since, limit } => mirror::events_command(store, host, since, limit, json),
     }
 }

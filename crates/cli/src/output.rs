@@ -12,10 +12,16 @@ pub fn json<T: Serialize + ?Sized>(value: &T) {
     write_json(&mut std::io::stdout().lock(), value);
 }
 
-/// `value` as pretty JSON, then a newline.
+/// `value` as pretty JSON, then a newline. A closed pipe (`berth … --json | head`) ends it
+/// quietly, as it ends the tables.
 fn write_json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) {
-    serde_json::to_writer_pretty(&mut *out, value).expect("serialisable output");
-    let _ = writeln!(out);
+    match serde_json::to_writer_pretty(&mut *out, value) {
+        Ok(()) => {
+            let _ = writeln!(out);
+        }
+        Err(e) if e.is_io() => {}
+        Err(e) => panic!("output that does not serialise: {e}"),
+    }
 }
 
 /// Left-aligned columns, two spaces apart, no trailing blanks.

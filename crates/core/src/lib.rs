@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod images;
 pub mod ipam;
 pub mod model;
+pub mod monitor;
 pub mod paths;
 pub mod placement;
 pub mod resources;

@@ -5,10 +5,12 @@
 mod containers;
 mod exec;
 pub(crate) mod facts;
+mod host_program;
 mod images;
 mod reads;
 
 pub use exec::{ExecCreate, ExecState, InputSink, LogQuery, Output, OutputStream};
+pub use host_program::HostProgram;
 pub use images::{BuildMessage, Pruned, PullMessage, RegistryAuth, TRANSFER_TIMEOUT};
 pub use reads::{DaemonInfo, DaemonVersion, SNAPSHOT_CONCURRENCY};
 pub mod pipeline;
@@ -163,25 +165,31 @@ impl Raw {
 }
 
 impl Engine {
+    /// GET a JSON document over the raw client: `Some(Ok(None))` for a 404, `None` when this
+    /// endpoint goes through bollard (the caller asks bollard instead).
+    async fn raw_document(&self, action: &str, path: &str) -> Option<Result<Option<String>>> {
+        let raw = match tokio::time::timeout(REQUEST_TIMEOUT, self.raw.get(path)).await {
+            Ok(raw) => raw?,
+            Err(_) => return Some(Err(self.error(action, bollard::errors::Error::RequestTimeoutError))),
+        };
+        Some(match raw {
+            Ok((200, body)) => Ok(Some(String::from_utf8_lossy(&body).into_owned())),
+            Ok((404, _)) => Ok(None),
+            Ok((status_code, body)) => Err(self.error(action, bollard::errors::Error::DockerResponseServerError { status_code, message: message_of(&body) })),
+            Err(e) => Err(self.error(action, e)),
+        })
+    }
+
     /// A container's inspect document as the daemon wrote it; `None` when it no longer exists.
     pub async fn inspect_container_json(&self, id: &str) -> Result<Option<String>> {
         let action = "inspect a container";
-        let path = format!("/v{}/containers/{id}/json", self.api_version);
-        let raw =
-            tokio::time::timeout(REQUEST_TIMEOUT, self.raw.get(&path)).await.map_err(|_| self.error(action, bollard::errors::Error::RequestTimeoutError))?;
-        match raw {
-            Some(Ok((200, body))) => Ok(Some(String::from_utf8_lossy(&body).into_owned())),
-            Some(Ok((404, _))) => Ok(None),
-            Some(Ok((status_code, body))) => {
-                let message = message_of(&body);
-                Err(self.error(action, bollard::errors::Error::DockerResponseServerError { status_code, message }))
-            }
-            Some(Err(e)) => Err(self.error(action, e)),
-            None => match self.docker.inspect_container(id, None).await {
-                Ok(inspect) => Ok(Some(serde_json::to_string(&inspect).expect("Docker models serialise"))),
-                Err(e) if is_not_found(&e) => Ok(None),
-                Err(e) => Err(self.error(action, e)),
-            },
+        if let Some(answer) = self.raw_document(action, &format!("/v{}/containers/{id}/json", self.api_version)).await {
+            return answer;
+        }
+        match self.docker.inspect_container(id, None).await {
+            Ok(inspect) => Ok(Some(serde_json::to_string(&inspect).expect("Docker models serialise"))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.error(action, e)),
         }
     }
 
@@ -467,6 +475,21 @@ impl SshLink {
         }
         let tunnel = self.redialled(&tunnel).await?;
         tunnel.open().await
+    }
+
+    /// Run `command` on the host over its own exec channel of the live session (dialling a
+    /// new session first when the last has ended).
+    async fn exec(self: &std::sync::Arc<Self>, command: &str) -> std::io::Result<tokio::net::UnixStream> {
+        let tunnel = self.current();
+        if !tunnel.ended() {
+            match tunnel.exec(command).await {
+                Ok(stream) => return Ok(stream),
+                Err(_) if tunnel.ended() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let tunnel = self.redialled(&tunnel).await?;
+        tunnel.exec(command).await
     }
 
     async fn redialled(self: &std::sync::Arc<Self>, ended: &std::sync::Arc<tunnel::Tunnel>) -> std::io::Result<std::sync::Arc<tunnel::Tunnel>> {

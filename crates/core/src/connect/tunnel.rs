@@ -52,9 +52,18 @@ const EAGAIN: i32 = -37;
 
 type Reply = oneshot::Sender<io::Result<UnixStream>>;
 
+/// What the pump is asked for.
+enum Request {
+    /// A stream to the target.
+    Stream(Reply),
+    /// An exec channel running a command on the host itself, its input and output spliced to
+    /// the stream (a program kept running on the host, such as the cgroup reader).
+    Exec(String, Reply),
+}
+
 /// A running tunnel. Dropping it ends the pump thread, every channel and the session.
 pub struct Tunnel {
-    requests: mpsc::Sender<Reply>,
+    requests: mpsc::Sender<Request>,
     wake: UnixStream,
     target: Target,
     /// Cleared by the pump thread when the session ends (closed by the server, the link lost).
@@ -106,6 +115,8 @@ impl Tunnel {
             inbox,
             wake: wake_rx,
             waiting: VecDeque::new(),
+            commands: VecDeque::new(),
+            command_opening: None,
             spares: first.into_iter().collect(),
             opening: None,
             pipes: Vec::new(),
@@ -123,10 +134,22 @@ impl Tunnel {
 
     /// Ask the pump for a stream; the answer comes on the returned receiver.
     fn request(&self) -> io::Result<oneshot::Receiver<io::Result<UnixStream>>> {
+        self.ask(Request::Stream)
+    }
+
+    fn ask(&self, make: impl FnOnce(Reply) -> Request) -> io::Result<oneshot::Receiver<io::Result<UnixStream>>> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(reply).map_err(|_| ended())?;
+        self.requests.send(make(reply)).map_err(|_| ended())?;
         let _ = (&self.wake).write(&[1]);
         Ok(answer)
+    }
+
+    /// Run `command` on the host itself over a channel of its own: the stream is the
+    /// command's input and output (its errors go to the debug log), and ends when it exits.
+    pub async fn exec(&self, command: &str) -> io::Result<tokio::net::UnixStream> {
+        let stream = self.ask(|reply| Request::Exec(command.to_owned(), reply))?.await.map_err(|_| ended())??;
+        stream.set_nonblocking(true)?;
+        tokio::net::UnixStream::from_std(stream)
     }
 
     /// A new byte stream to the target, e.g. one HTTP connection to the remote Docker socket.
@@ -173,9 +196,12 @@ struct Pump {
     session: ssh2::Session,
     socket: RawFd,
     target: Target,
-    inbox: mpsc::Receiver<Reply>,
+    inbox: mpsc::Receiver<Request>,
     wake: UnixStream,
     waiting: VecDeque<Reply>,
+    /// Commands waiting for their exec channel, and the one being opened.
+    commands: VecDeque<(String, Reply)>,
+    command_opening: Option<(Option<ssh2::Channel>, String, Reply)>,
     spares: Vec<ssh2::Channel>,
     opening: Option<Opening>,
     pipes: Vec<Pipe>,
@@ -201,7 +227,8 @@ impl Pump {
         };
         self.alive.store(false, std::sync::atomic::Ordering::Release);
         tracing::debug!(%error, "SSH session ended");
-        for reply in self.waiting.drain(..) {
+        let commands = self.commands.drain(..).map(|(_, r)| r).chain(self.command_opening.take().map(|(_, _, r)| r));
+        for reply in self.waiting.drain(..).chain(commands) {
             let _ = reply.send(Err(io::Error::new(error.kind(), error.to_string())));
         }
         // Dropping the pipes closes every local socket: hyper sees its connections end.
@@ -220,17 +247,22 @@ impl Pump {
         }
         loop {
             match self.inbox.try_recv() {
-                Ok(reply) => self.waiting.push_back(reply),
+                Ok(Request::Stream(reply)) => self.waiting.push_back(reply),
+                Ok(Request::Exec(command, reply)) => self.commands.push_back((command, reply)),
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => return Ok(false),
             }
         }
         // Drop requests whose callers gave up.
         self.waiting.retain(|r| !r.is_closed());
+        self.commands.retain(|(_, r)| !r.is_closed());
 
         let mut progress = true;
         while progress {
-            progress = self.open_channels()?;
+            // libssh2 keeps one channel-open in progress per session: a second kind of open
+            // started while one waits would finish the first one's. One at a time, commands first.
+            progress = self.open_command()?;
+            progress |= self.open_channels()?;
             while let (Some(_), Some(_)) = (self.waiting.front(), self.spares.last()) {
                 let reply = self.waiting.pop_front().expect("a waiting request");
                 let channel = self.spares.pop().expect("a spare channel");
@@ -262,7 +294,7 @@ impl Pump {
         };
         let wanted = self.waiting.len() + spares;
         let open = self.pipes.len() + self.spares.len();
-        if self.opening.is_none() && self.spares.len() < wanted && open < cap {
+        if self.opening.is_none() && self.command_opening.is_none() && self.spares.len() < wanted && open < cap {
             self.opening = Some(Opening::Channel);
         }
         let Some(opening) = self.opening.take() else { return Ok(false) };
@@ -303,6 +335,59 @@ impl Pump {
                 }
                 if is_session_error(&e) {
                     return Err(io::Error::new(io::ErrorKind::ConnectionAborted, message));
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Advance the exec channel of the next command (one at a time); returns whether one
+    /// became ready.
+    fn open_command(&mut self) -> io::Result<bool> {
+        if self.command_opening.is_none() {
+            if self.opening.is_some() {
+                return Ok(false); // after the open in progress
+            }
+            let Some((command, reply)) = self.commands.pop_front() else { return Ok(false) };
+            self.command_opening = Some((None, command, reply));
+        }
+        let (channel, command, reply) = self.command_opening.take().expect("a command being opened");
+        let result = match channel {
+            None => match self.session.channel_session() {
+                Ok(channel) => {
+                    self.command_opening = Some((Some(channel), command, reply));
+                    return Ok(true); // exec right away
+                }
+                Err(e) => Err(e),
+            },
+            Some(mut channel) => match channel.exec(&command) {
+                Ok(()) => Ok(channel),
+                Err(e) => {
+                    if would_block(&e) {
+                        self.command_opening = Some((Some(channel), command, reply));
+                        return Ok(false);
+                    }
+                    Err(e)
+                }
+            },
+        };
+        match result {
+            Ok(channel) => {
+                let (ours, theirs) = UnixStream::pair()?;
+                ours.set_nonblocking(true)?;
+                if reply.send(Ok(theirs)).is_ok() {
+                    self.pipes.push(Pipe::new(channel, ours));
+                }
+                Ok(true)
+            }
+            Err(e) if would_block(&e) => {
+                self.command_opening = Some((None, command, reply));
+                Ok(false)
+            }
+            Err(e) => {
+                let _ = reply.send(Err(io::Error::other(format!("running a command on the host failed: {e}"))));
+                if is_session_error(&e) {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("the SSH session failed: {e}")));
                 }
                 Ok(false)
             }

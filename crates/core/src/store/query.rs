@@ -261,3 +261,27 @@ pub(crate) fn containers_in(conn: &rusqlite::Connection, filter: &ContainerFilte
         .store_context(|| "listing containers".into())?;
     rows.collect::<rusqlite::Result<_>>().store_context(|| "reading containers".into())
 }
+
+/// A running container as the monitor reads it: `(id, name, pid)` (the pid from the stored
+/// inspect document; 0 when it has none).
+pub type RunningContainer = (String, String, u32);
+
+impl Store {
+    /// The running containers of `host`, with their pids, by name.
+    pub fn running_with_pids(&self, host: &str) -> Result<Vec<RunningContainer>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT c.id, c.name, COALESCE(json_extract(d.inspect, '$.State.Pid'), 0) FROM containers c
+                 JOIN hosts h ON h.id = c.host_id
+                 LEFT JOIN container_inspect d ON d.host_id = c.host_id AND d.container_id = c.id
+                 WHERE h.name = ?1 AND c.state = 'running' ORDER BY c.name",
+            )
+            .store_context(|| "reading the running containers".into())?;
+        let rows = stmt
+            .query_map([host], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2).map(|p| u32::try_from(p).unwrap_or(0))?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading the running containers".into())?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,199 @@
+//! `berth stats`: containers' CPU, memory, network, block IO and pids, as `docker stats` shows
+//! them, from every host (or `--host`) side by side; `--no-stream` once, else every
+//! [`STREAM_EVERY`] with the follower keeping the container list true meanwhile.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::model::Host;
+use berth_core::monitor::live::{self, StatsRow};
+use berth_core::monitor::sample::Sampler;
+use berth_core::Error;
+use clap::Args;
+
+use crate::{output, prompt, runtime, Ctx};
+
+/// Between two screens of `berth stats` without `--no-stream`.
+pub const STREAM_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this host's containers
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Print one sample and exit (two readings half a second apart, for the CPU %)
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Read through the Engine API even where the cgroup files can be read on the host
+    #[arg(long)]
+    pub api: bool,
+    /// Containers: ids, id prefixes, names or HOST/NAME [default: every running one]
+    pub containers: Vec<String>,
+}
+
+/// docker's binary sizes (`48.83MiB`, `7.771GiB`).
+pub fn binary_size(bytes: u64) -> String {
+    size(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
+}
+
+/// docker's decimal sizes (`1.01kB`, `4.1MB`).
+pub fn decimal_size(bytes: u64) -> String {
+    size(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"])
+}
+
+fn size(bytes: u64, base: f64, units: &[&str]) -> String {
+    let (mut value, mut unit) = (bytes as f64, 0);
+    while value >= base && unit < units.len() - 1 {
+        value /= base;
+        unit += 1;
+    }
+    format!("{}{}", four_digits(value), units[unit])
+}
+
+/// Go's `%.4g`: four significant digits, no trailing zeros.
+fn four_digits(value: f64) -> String {
+    if value == 0.0 {
+        return "0".into();
+    }
+    let decimals = (3 - value.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// The rows as `docker stats` lays them out; false when standard output is closed.
+fn print_rows(rows: &[StatsRow], clear: bool) -> bool {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let r = &row.figures;
+            vec![
+                row.host.clone(),
+                row.id.chars().take(12).collect(),
+                row.name.clone(),
+                format!("{:.2}%", r.cpu_percent),
+                format!("{} / {}", binary_size(r.mem_used), binary_size(r.mem_limit)),
+                format!("{:.2}%", r.mem_percent),
+                format!("{} / {}", decimal_size(r.net_rx), decimal_size(r.net_tx)),
+                format!("{} / {}", decimal_size(r.blk_read), decimal_size(r.blk_write)),
+                r.pids.to_string(),
+                row.source.as_str().to_owned(),
+            ]
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if clear {
+        let _ = write!(out, "\x1b[2J\x1b[H");
+    }
+    output::table(&mut out, &["HOST", "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS", "SOURCE"], &table);
+    out.flush().is_ok()
+}
+
+/// Every host's sample side by side; a host that fails is said on stderr (and fails the
+/// command), the others are shown.
+async fn sample_all(ctx: &Ctx, hosts: &[Host], samplers: &mut [Sampler], wanted: &[String], first: bool, told: &mut Vec<String>) -> (Vec<StatsRow>, bool) {
+    let results = futures_util::future::join_all(hosts.iter().zip(samplers.iter_mut()).map(|(host, sampler)| {
+        let fleet = Arc::clone(&ctx.fleet);
+        let host_name = host.name().to_owned();
+        let pick = move |id: &str, name: &str| live::wanted(&host_name, id, name, wanted);
+        async move {
+            let result = if first { live::sample_now(&fleet, host, sampler, &pick).await } else { live::tick(&fleet, host, sampler, &pick).await };
+            (host.name().to_owned(), result, sampler.fallback.clone())
+        }
+    }))
+    .await;
+    let (mut rows, mut failed) = (Vec::new(), false);
+    for (host, result, fallback) in results {
+        if let Some(why) = fallback.filter(|w| !told.contains(w)) {
+            eprintln!("{host}: {why}");
+            told.push(why);
+        }
+        match result {
+            Ok(found) => rows.extend(found),
+            Err(e) => {
+                failed = true;
+                eprintln!("berth: {host}: {}", crate::errors::message(&e));
+            }
+        }
+    }
+    (rows, failed)
+}
+
+pub fn stats_command(ctx: &Ctx, args: StatsArgs) -> Result<ExitCode, Error> {
+    let store = ctx.store();
+    let hosts: Vec<Host> = match &args.host {
+        Some(name) => vec![store.host(name)?],
+        None => store.hosts()?,
+    };
+    if hosts.is_empty() {
+        return Err(Error::InvalidInput { what: "host list", reason: "no hosts yet; add one with `berth host add NAME URL`".into() });
+    }
+    prompt::secrets_for_this_run(&hosts)?;
+    let runtime = runtime::start()?;
+    let json = ctx.json;
+    let mut samplers: Vec<Sampler> = hosts.iter().map(|_| Sampler::new(args.api)).collect();
+    let mut told = Vec::new();
+    if args.no_stream {
+        let (rows, failed) = runtime.block_on(sample_all(ctx, &hosts, &mut samplers, &args.containers, true, &mut told));
+        if !args.containers.is_empty() && rows.is_empty() && !failed {
+            return Err(Error::InvalidInput {
+                what: "container",
+                reason: format!("no running container matches {}; `berth ps` lists them", args.containers.join(", ")),
+            });
+        }
+        if json {
+            output::json(&rows);
+        } else {
+            print_rows(&rows, false);
+        }
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+    }
+    let clear = !json && std::io::stdout().is_terminal();
+    runtime.block_on(async {
+        // The follower keeps the list of running containers true while the screens go by.
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let follower = tokio::spawn(berth_core::sync::follow_all(Arc::clone(&ctx.fleet), hosts.clone(), shutdown));
+        let mut first = true;
+        loop {
+            let (rows, _) = sample_all(ctx, &hosts, &mut samplers, &args.containers, first, &mut told).await;
+            first = false;
+            if json {
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`berth --json stats | head -3`) ends the command quietly.
+                if writeln!(out, "{}", serde_json::to_string(&rows).expect("rows serialise")).and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            } else if !print_rows(&rows, clear) {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(STREAM_EVERY) => {}
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        let _ = stop.send(true);
+        let _ = follower.await;
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_docker_prints_them() {
+        assert_eq!(binary_size(51_200_000), "48.83MiB");
+        assert_eq!(binary_size(8_344_023_040), "7.771GiB");
+        assert_eq!(binary_size(0), "0B");
+        assert_eq!(binary_size(1023), "1023B");
+        assert_eq!(decimal_size(1006), "1.006kB");
+        assert_eq!(decimal_size(4_096), "4.096kB");
+        assert_eq!(decimal_size(12_000_000), "12MB");
+    }
+}
