@@ -58,6 +58,9 @@ enum Command {
         /// Take one snapshot of each host and exit; exit code 1 if any host was unreachable
         #[arg(long)]
         once: bool,
+        /// While following: how often every running container's figures go into the history
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        sample_every: String,
     },
     /// List containers from the mirror (works with every host unreachable)
     Ps(mirror::PsArgs),
@@ -186,7 +189,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let (store, json) = (ctx.store(), cli.json);
     match cli.command {
         Command::Host(command) => hosts::host_command(&ctx, command),
-        Command::Sync { hosts, once } => sync::sync_command(&ctx, hosts, once),
+        Command::Sync { hosts, once, sample_every } => sync::sync_command(&ctx, hosts, once, sync::sample_every(&sample_every)?),
         Command::Ps(args) => mirror::ps_command(store, args, json),
         Command::Inspect { container } => mirror::inspect_command(store, &container),
         Command::Exec(args) => exec::exec_command(store, args),

@@ -26,6 +26,10 @@ pub struct StatsArgs {
     /// Print one sample and exit (two readings half a second apart, for the CPU %)
     #[arg(long)]
     pub no_stream: bool,
+    /// The figures kept over this time back (10m, 2h, 1d, or an RFC 3339 time) for one
+    /// container, from the store (works offline)
+    #[arg(long, value_name = "WHEN")]
+    pub history: Option<String>,
     /// Read through the Engine API even where the cgroup files can be read on the host
     #[arg(long)]
     pub api: bool,
@@ -124,7 +128,46 @@ async fn sample_all(ctx: &Ctx, hosts: &[Host], samplers: &mut [Sampler], wanted:
     (rows, failed)
 }
 
+/// `berth stats --history WHEN CONTAINER`: the kept points, oldest first, from the store.
+fn history_command(ctx: &Ctx, since: &str, args: &StatsArgs) -> Result<ExitCode, Error> {
+    let [container] = args.containers.as_slice() else {
+        return Err(Error::InvalidInput { what: "container", reason: "--history shows one container: name it (an id, a name or HOST/NAME)".into() });
+    };
+    let now = chrono::Utc::now();
+    let since_ms = berth_core::time::parse_since(since, now)? / 1_000_000;
+    let query = match &args.host {
+        Some(host) if !container.contains('/') => format!("{host}/{container}"),
+        _ => container.clone(),
+    };
+    let history = ctx.store().history(&query, since_ms, now.timestamp_millis())?;
+    if ctx.json {
+        output::json(&history.points);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}/{} ({}), a point every {} s", history.host, history.name, history.container.chars().take(12).collect::<String>(), history.step_s);
+    let table: Vec<Vec<String>> = history
+        .points
+        .iter()
+        .map(|p| {
+            vec![
+                p.time.clone(),
+                format!("{:.2}% ({:.2}–{:.2})", p.cpu_percent, p.cpu_min, p.cpu_max),
+                format!("{} ({}–{})", binary_size(p.mem_used as u64), binary_size(p.mem_min as u64), binary_size(p.mem_max as u64)),
+                binary_size(p.mem_limit as u64),
+                format!("{} / {}", decimal_size(p.net_rx as u64), decimal_size(p.net_tx as u64)),
+                format!("{} / {}", decimal_size(p.blk_read as u64), decimal_size(p.blk_write as u64)),
+                p.pids.to_string(),
+            ]
+        })
+        .collect();
+    output::table(&mut std::io::stdout().lock(), &["TIME", "CPU % (MIN–MAX)", "MEM USED (MIN–MAX)", "LIMIT", "NET I/O", "BLOCK I/O", "PIDS"], &table);
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn stats_command(ctx: &Ctx, args: StatsArgs) -> Result<ExitCode, Error> {
+    if let Some(since) = &args.history {
+        return history_command(ctx, since, &args);
+    }
     let store = ctx.store();
     let hosts: Vec<Host> = match &args.host {
         Some(name) => vec![store.host(name)?],

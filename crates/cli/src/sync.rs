@@ -6,12 +6,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use berth_core::model::Reachability;
+use berth_core::monitor::collect;
 use berth_core::sync::{self, MirrorUpdate};
 use berth_core::Error;
 
 use crate::{output, prompt, runtime, Ctx};
 
-pub fn sync_command(ctx: &Ctx, names: Vec<String>, once: bool) -> Result<ExitCode, Error> {
+/// `--sample-every`: how often the containers' figures go into the history while following.
+pub fn sample_every(text: &str) -> Result<std::time::Duration, Error> {
+    let bad = |why: String| Error::InvalidInput { what: "--sample-every", reason: why };
+    let every = humantime::parse_duration(text.trim()).map_err(|e| bad(format!("{text:?} is not a duration ({e}); write it like 10s or 1m")))?;
+    if every < std::time::Duration::from_secs(1) || every > std::time::Duration::from_secs(3600) {
+        return Err(bad(format!("{text} is outside 1s to 1h")));
+    }
+    Ok(every)
+}
+
+pub fn sync_command(ctx: &Ctx, names: Vec<String>, once: bool, every: std::time::Duration) -> Result<ExitCode, Error> {
     let (store, json) = (ctx.store(), ctx.json);
     let hosts = match names.is_empty() {
         true => store.hosts()?,
@@ -90,12 +101,16 @@ pub fn sync_command(ctx: &Ctx, names: Vec<String>, once: bool) -> Result<ExitCod
                 }
             }
         });
+        // The containers' figures into the history, beside the mirror.
+        let collector = tokio::spawn(collect::collect_all(Arc::clone(&ctx.fleet), hosts.clone(), every, shutdown.clone()));
         let follower = tokio::spawn(sync::follow_all(Arc::clone(&ctx.fleet), hosts, shutdown));
         wait_for_signal().await;
         tracing::info!("stopping");
         let _ = stop.send(true);
         let _ = follower.await;
-    });
+        let _ = collector.await;
+        Ok::<(), Error>(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,28 +35,7 @@ pub struct Reading {
     pub oom_kills: Option<u64>,
 }
 
-/// What a person reads: the docker CLI's columns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct Figures {
-    /// Of one CPU: 100 is one CPU busy, 200 two.
-    pub cpu_percent: f64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub mem_used: u64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub mem_limit: u64,
-    pub mem_percent: f64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub net_rx: u64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub net_tx: u64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub blk_read: u64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub blk_write: u64,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub pids: u64,
-}
+pub use crate::model::Figures;
 
 /// Memory used as the docker CLI shows it: the usage less the inactive page cache, when that
 /// is smaller than the usage.

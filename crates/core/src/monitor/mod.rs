@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cgroup;
+pub mod collect;
 pub mod formulas;
 pub mod live;
 pub mod sample;

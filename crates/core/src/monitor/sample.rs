@@ -134,13 +134,17 @@ impl Sampler {
                 }
             }
         }
-        let read_api = futures_util::stream::iter(rest.into_iter().map(|id| async move {
-            let doc = engine.container_stats_json(id, true).await?;
-            Ok::<_, crate::Error>(doc.map(|doc| (id.to_owned(), doc, now_ms())))
-        }))
-        .buffer_unordered(API_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+        type Answer<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<(String, String, i64)>>> + Send + 'a>>;
+        let asks: Vec<Answer<'_>> = rest
+            .into_iter()
+            .map(|id| {
+                Box::pin(async move {
+                    let doc = engine.container_stats_json(id, true).await?;
+                    Ok(doc.map(|doc| (id.to_owned(), doc, now_ms())))
+                }) as Answer<'_>
+            })
+            .collect();
+        let read_api = futures_util::stream::iter(asks).buffer_unordered(API_CONCURRENCY).collect::<Vec<_>>().await;
         for result in read_api {
             match result {
                 Ok(Some((id, doc, time_ms))) => {

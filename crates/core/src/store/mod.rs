@@ -8,6 +8,7 @@ pub mod apps;
 pub mod audit;
 mod hosts;
 pub mod ipam;
+pub mod metrics;
 pub mod mirror;
 pub mod objects;
 mod query;

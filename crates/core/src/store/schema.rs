@@ -241,6 +241,48 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app, env)
     ) WITHOUT ROWID;
     "#,
+    // 8: monitoring (store/metrics.rs): each container's figures over time in tiers (0: every
+    // sample, 1: per minute, 2: per ten minutes), avg/min/max per bucket and the counters as at
+    // its end; a series per container (its name and app kept, so history outlives the
+    // container); and which process collects each host (one across all processes on a store).
+    r#"
+    CREATE TABLE metric_series (
+        id          INTEGER PRIMARY KEY,
+        host_id     INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        container   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        app         TEXT,
+        env         TEXT,
+        last_ms     INTEGER NOT NULL,
+        UNIQUE (host_id, container)
+    );
+    CREATE INDEX metric_series_name ON metric_series(name);
+    CREATE TABLE metric_points (
+        series      INTEGER NOT NULL REFERENCES metric_series(id) ON DELETE CASCADE,
+        tier        INTEGER NOT NULL,
+        time_ms     INTEGER NOT NULL,
+        n           INTEGER NOT NULL,
+        cpu_avg     REAL NOT NULL,
+        cpu_min     REAL NOT NULL,
+        cpu_max     REAL NOT NULL,
+        mem_avg     REAL NOT NULL,
+        mem_min     INTEGER NOT NULL,
+        mem_max     INTEGER NOT NULL,
+        mem_limit   INTEGER NOT NULL,
+        net_rx      INTEGER NOT NULL,
+        net_tx      INTEGER NOT NULL,
+        blk_read    INTEGER NOT NULL,
+        blk_write   INTEGER NOT NULL,
+        pids        INTEGER NOT NULL,
+        PRIMARY KEY (series, tier, time_ms)
+    ) WITHOUT ROWID;
+    CREATE INDEX metric_points_age ON metric_points(tier, time_ms);
+    CREATE TABLE monitor_leases (
+        host_id     INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+        holder      TEXT NOT NULL,
+        until_ms    INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -89,6 +89,7 @@ impl Supervisor {
             // Edited: its old connection may point elsewhere.
             self.fleet.forget_engine(id);
         }
+        tokio::spawn(crate::monitor::collect::collect(Arc::clone(&self.fleet), host.clone(), crate::monitor::collect::SAMPLE_EVERY, shutdown.clone()));
         tokio::spawn(follow(Arc::clone(&self.fleet), host, shutdown));
     }
 
