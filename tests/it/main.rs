@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `berth` binary against real dockerd engines.
 
+mod alerts;
 mod app;
 mod apps;
 mod changes;

@@ -121,6 +121,15 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Containers' CPU, memory, network and block IO now, as `docker stats` shows them (every host side by side)
     Stats(monitor::StatsArgs),
+    /// Open alerts (crashes, OOM kills, restart loops, failing health checks), newest first
+    Alerts {
+        /// Every alert kept, closed ones too
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledge or mute an alert
+    #[command(subcommand)]
+    Alert(monitor::AlertCommand),
     /// Show stored Docker events, oldest first
     Events {
         #[arg(long, value_name = "NAME")]
@@ -212,6 +221,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Volume(command) => resources::volume_command(&ctx, command),
         Command::Audit(args) => audit::audit_command(&ctx, args),
         Command::Stats(args) => monitor::stats_command(&ctx, args),
+        Command::Alerts { all } => monitor::alerts_command(&ctx, all),
+        Command::Alert(command) => monitor::alert_command(&ctx, command),
         Command::Events { host, since, limit } => mirror::events_command(store, host, since, limit, json),
     }
 }

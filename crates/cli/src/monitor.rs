@@ -240,3 +240,60 @@ mod tests {
         assert_eq!(decimal_size(12_000_000), "12MB");
     }
 }
+
+/// `berth alerts [--all]`: the open alerts (or every one kept), newest first.
+pub fn alerts_command(ctx: &Ctx, all: bool) -> Result<ExitCode, Error> {
+    let alerts = ctx.store().alerts(all)?;
+    if ctx.json {
+        output::json(&alerts);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table: Vec<Vec<String>> = alerts
+        .iter()
+        .map(|a| {
+            let state = match (a.open, a.acked, &a.muted_until) {
+                (false, ..) => "closed".to_owned(),
+                (true, _, Some(until)) => format!("muted until {until}"),
+                (true, true, None) => "acknowledged".to_owned(),
+                (true, false, None) => "open".to_owned(),
+            };
+            vec![a.id.to_string(), a.time.clone(), a.host.clone(), a.container.clone().unwrap_or_else(|| "-".into()), a.kind.clone(), a.detail.clone(), state]
+        })
+        .collect();
+    output::table(&mut std::io::stdout().lock(), &["ID", "TIME", "HOST", "CONTAINER", "KIND", "DETAIL", "STATE"], &table);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AlertCommand {
+    /// Acknowledge an alert: someone is on it (it stays open until its condition clears)
+    Ack { id: i64 },
+    /// Acknowledge an alert and send no notification for it for a while
+    Mute {
+        id: i64,
+        /// How long (10m, 2h, 1d)
+        #[arg(long = "for", value_name = "DURATION", default_value = "1h")]
+        duration: String,
+    },
+}
+
+pub fn alert_command(ctx: &Ctx, command: AlertCommand) -> Result<ExitCode, Error> {
+    let (id, until) = match command {
+        AlertCommand::Ack { id } => (id, None),
+        AlertCommand::Mute { id, duration } => {
+            let how_long = humantime::parse_duration(duration.trim())
+                .map_err(|e| Error::InvalidInput { what: "--for", reason: format!("{duration:?} is not a duration ({e}); write it like 10m or 2h") })?;
+            if how_long > Duration::from_secs(366 * 24 * 3600) {
+                return Err(Error::InvalidInput { what: "--for", reason: format!("{duration} is more than a year; acknowledge it instead") });
+            }
+            (id, Some(chrono::Utc::now().timestamp_millis() + how_long.as_millis() as i64))
+        }
+    };
+    let alert = ctx.store().ack_alert(id, until)?;
+    if ctx.json {
+        output::json(&alert);
+    } else {
+        println!("alert {}: {}", alert.id, alert.muted_until.map_or("acknowledged".to_owned(), |u| format!("muted until {u}")));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -2,6 +2,7 @@
 //! [`cgroup`]: the cgroup files of every container in one round trip), computed as the docker
 //! CLI computes them ([`formulas`]).
 
+pub mod alerts;
 pub mod api;
 pub mod cgroup;
 pub mod collect;

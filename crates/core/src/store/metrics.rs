@@ -244,6 +244,11 @@ impl Store {
         })
     }
 
+    /// Points kept in all, every tier (for the benchmark's size figure).
+    pub fn metric_point_count(&self) -> Result<i64> {
+        self.conn().query_row("SELECT count(*) FROM metric_points", [], |r| r.get(0)).store_context(|| "counting the history".into())
+    }
+
     /// Let the collection of `host_id` go (the process is stopping), if `holder` has it.
     pub fn release_collector(&self, host_id: i64, holder: &str) -> Result<()> {
         self.conn()

@@ -4,6 +4,7 @@
 //! [`Store`] owns one connection behind a mutex; every method is one short transaction, so a
 //! follower's writes never keep readers waiting.
 
+pub mod alerts;
 pub mod apps;
 pub mod audit;
 mod hosts;
@@ -101,6 +102,11 @@ impl Store {
         let out = f(&tx)?;
         tx.commit().store_context(|| format!("committing: {what}"))?;
         Ok(out)
+    }
+
+    /// Write the WAL back into the database file and empty it (so its size says what is kept).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).store_context(|| "checkpointing the database".into())
     }
 
     /// The schema version of the open database.

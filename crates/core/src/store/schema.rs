@@ -283,6 +283,28 @@ pub const MIGRATIONS: &[&str] = &[
         until_ms    INTEGER NOT NULL
     );
     "#,
+    // 9: alerts (store/alerts.rs), raised from events by the process that stored the event
+    // first: one open alert per key (kind, host, container) until its condition clears.
+    r#"
+    CREATE TABLE alerts (
+        id              INTEGER PRIMARY KEY,
+        key             TEXT NOT NULL,
+        time_ms         INTEGER NOT NULL,
+        host            TEXT NOT NULL,
+        container       TEXT,
+        container_id    TEXT,
+        kind            TEXT NOT NULL,
+        exit_code       INTEGER,
+        detail          TEXT NOT NULL,
+        logs            TEXT,
+        open            INTEGER NOT NULL DEFAULT 1,
+        acked           INTEGER NOT NULL DEFAULT 0,
+        muted_until_ms  INTEGER,
+        closed_ms       INTEGER
+    );
+    CREATE UNIQUE INDEX alerts_open_key ON alerts(key) WHERE open = 1;
+    CREATE INDEX alerts_time ON alerts(time_ms);
+    "#,
 ];
 
 pub fn latest() -> i64 {

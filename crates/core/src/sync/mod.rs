@@ -90,12 +90,18 @@ pub async fn sync_once(fleet: &Fleet, host: &Host) -> Result<SnapshotCounts> {
         let counts = counts(&snapshot);
         let host_id = host.id;
         let name = host.name().to_owned();
-        blocking(store, move |s| {
+        let crashed = blocking(store, move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
-            s.write_snapshot_recorded(host_id, &snapshot, None, |seen| resync_rows(&name, seen, &snapshot))
+            let mut crashed = Vec::new();
+            s.write_snapshot_recorded(host_id, &snapshot, None, |seen| {
+                crashed = crate::monitor::alerts::crashed_meanwhile(seen, &snapshot);
+                resync_rows(&name, seen, &snapshot)
+            })?;
+            Ok(crashed)
         })
         .await?;
         fleet.publish(MirrorUpdate::Snapshot { host_id, host: host.name().to_owned(), containers: counts.containers });
+        crate::monitor::alerts::on_resync(store, &engine, host, crashed).await;
         Ok::<_, Error>(counts)
     }
     .instrument(info_span!("sync", host = host.name()))
@@ -241,12 +247,21 @@ impl Follower {
         let snapshot = engine.snapshot(Some(info)).await?;
         let counts = counts(&snapshot);
         let name = self.host.name().to_owned();
-        blocking(self.store(), move |s| {
+        let crashed = blocking(self.store(), move |s| {
             s.mark_online(host_id, &snapshot.engine)?;
             s.touch_seen(host_id, rtt_ms)?;
-            s.write_snapshot_recorded(host_id, &snapshot, Some(snapshot_ns), |seen| resync_rows(&name, seen, &snapshot))
+            let mut crashed = Vec::new();
+            s.write_snapshot_recorded(host_id, &snapshot, Some(snapshot_ns), |seen| {
+                crashed = crate::monitor::alerts::crashed_meanwhile(seen, &snapshot);
+                resync_rows(&name, seen, &snapshot)
+            })?;
+            Ok(crashed)
         })
         .await?;
+        if !crashed.is_empty() {
+            let (store, engine, host) = (Arc::clone(self.store()), engine.clone(), self.host.clone());
+            tokio::spawn(async move { crate::monitor::alerts::on_resync(&store, &engine, &host, crashed).await });
+        }
         self.backoff.reset();
         info!(containers = counts.containers, images = counts.images, "snapshot written; following events");
         self.status(Reachability::Online, Some(rtt_ms));
@@ -321,10 +336,12 @@ impl Follower {
         let recorded = blocking(self.store(), move |s| {
             let mut recorded: Vec<String> = Vec::new();
             let mut claimed: Vec<String> = Vec::new();
+            let mut fresh: Vec<EventRecord> = Vec::new();
             s.apply_events_recorded(host_id, &records, &changes, |seen| {
                 let rows = external_rows(&host, seen, &changes, &earlier);
                 recorded = rows.iter().filter_map(|r| r.object.id.clone()).collect();
                 claimed = seen.claimed.iter().cloned().collect();
+                fresh = seen.fresh.iter().map(|e| (*e).clone()).collect();
                 rows
             })?;
             // A Berth request's verbs are its own: they name no later out-of-band change.
@@ -335,10 +352,15 @@ impl Follower {
                 .filter(|e| e.kind == "container" && e.time_ns >= snapshot_ns)
                 .filter_map(|e| Some((e.actor_id.clone()?, e.action.split(':').next().unwrap_or_default().trim().to_owned())))
                 .collect();
-            Ok((recorded, verbs))
+            Ok((recorded, verbs, fresh))
         })
         .await?;
-        let (recorded, verbs) = recorded;
+        let (recorded, verbs, fresh) = recorded;
+        if !fresh.is_empty() {
+            // This process stored these events first: it alone raises their alerts.
+            let (store, engine, host) = (std::sync::Arc::clone(self.store()), engine.clone(), self.host.clone());
+            tokio::spawn(async move { crate::monitor::alerts::on_events(&store, &engine, &host, fresh).await });
+        }
         for (id, verb) in verbs {
             if !recorded.contains(&id) {
                 let entry = self.signals.entry(id).or_insert_with(|| (Vec::new(), std::time::Instant::now()));
