@@ -104,3 +104,49 @@ fn a_crash_while_no_berth_watched_is_found_at_the_next_sync() {
     berth.ok(&["sync", "--once"]);
     assert_eq!(berth.json(&["alerts", "--all"]).as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn rules_raise_thresholds_from_the_history_and_a_host_offline_too_long() {
+    let mut daemon = Daemon::start();
+    let berth = Berth::new();
+    berth.ok(&["host", "add", "h", &daemon.url()]);
+    daemon.docker(&["run", "-d", "--name", "spin", TEST_IMAGE, "sh", "-c", "while :; do :; done"]);
+    let told = berth.dir.path().join("told.json");
+    let command = format!("printf '%s' \"$BERTH_ALERT\" > {}", told.display());
+    let rule = berth.ok(&["alert", "rule", "add", "--cpu", "30", "--for", "10s", "--container", "spin", "--command", &command]);
+    assert!(rule.starts_with("rule "), "{rule}");
+    berth.ok(&["alert", "rule", "add", "--host-offline", "--for", "10s", "--host", "h"]);
+    let rules = berth.json(&["alert", "rule", "ls"]);
+    assert_eq!(rules.as_array().map(Vec::len), Some(2), "{rules}");
+    assert!(berth.fails(&["alert", "rule", "add", "--cpu=-5", "--for", "1m"]).contains("not a percentage"));
+    assert!(berth.fails(&["alert", "rule", "add", "--memory", "50", "--for", "1s"]).contains("outside 10s to 30 days"));
+    assert!(berth.fails(&["alert", "rule", "add", "--host-offline", "--for", "1m", "--host", "nosuch"]).contains("nosuch"));
+
+    let follower = berth.follow(&["--sample-every", "1s"]);
+    let hot = wait_for("a threshold alert", Duration::from_secs(60), || alert(&berth, "spin", "threshold"));
+    assert!(hot["detail"].as_str().unwrap().contains("CPU above 30%"), "{hot}");
+    let sent: Value =
+        wait_for("the rule's command", Duration::from_secs(10), || std::fs::read_to_string(&told).ok().and_then(|t| serde_json::from_str(&t).ok()).ok_or(()));
+    assert_eq!((sent["kind"].as_str(), sent["container"].as_str()), (Some("threshold"), Some("spin")), "{sent}");
+    // The condition clears: the alert closes.
+    daemon.docker(&["stop", "-t", "1", "spin"]);
+    wait_for("the threshold alert to close", Duration::from_secs(60), || {
+        let a = alert(&berth, "spin", "threshold")?;
+        if a["open"] == false {
+            Ok(())
+        } else {
+            Err(a)
+        }
+    });
+    // The host goes away for longer than its rule allows.
+    daemon.stop();
+    let gone = wait_for("a host_offline alert", Duration::from_secs(90), || {
+        let alerts = berth.json(&["alerts"]);
+        alerts.as_array().unwrap().iter().find(|a| a["kind"] == "host_offline" && a["host"] == "h").cloned().ok_or(alerts)
+    });
+    assert!(gone["detail"].as_str().unwrap().contains("10 s"), "{gone}");
+    drop(follower);
+    let id = rules[0]["id"].as_i64().unwrap().to_string();
+    berth.ok(&["alert", "rule", "rm", &id]);
+    assert!(berth.fails(&["alert", "rule", "rm", &id]).contains("no rule"));
+}

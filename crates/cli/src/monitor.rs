@@ -266,6 +266,9 @@ pub fn alerts_command(ctx: &Ctx, all: bool) -> Result<ExitCode, Error> {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AlertCommand {
+    /// Rules: thresholds from the history, and how long a host may be offline
+    #[command(subcommand)]
+    Rule(RuleCommand),
     /// Acknowledge an alert: someone is on it (it stays open until its condition clears)
     Ack { id: i64 },
     /// Acknowledge an alert and send no notification for it for a while
@@ -279,6 +282,7 @@ pub enum AlertCommand {
 
 pub fn alert_command(ctx: &Ctx, command: AlertCommand) -> Result<ExitCode, Error> {
     let (id, until) = match command {
+        AlertCommand::Rule(rule) => return rule_command(ctx, rule),
         AlertCommand::Ack { id } => (id, None),
         AlertCommand::Mute { id, duration } => {
             let how_long = humantime::parse_duration(duration.trim())
@@ -294,6 +298,124 @@ pub fn alert_command(ctx: &Ctx, command: AlertCommand) -> Result<ExitCode, Error
         output::json(&alert);
     } else {
         println!("alert {}: {}", alert.id, alert.muted_until.map_or("acknowledged".to_owned(), |u| format!("muted until {u}")));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RuleAdd {
+    /// Alert when CPU stays above this percentage (of one CPU for a container, of the host's CPUs for a host)
+    #[arg(long, value_name = "PERCENT", group = "what")]
+    pub cpu: Option<f64>,
+    /// Alert when memory stays above this percentage (of the limit, or of the host's memory)
+    #[arg(long, value_name = "PERCENT", group = "what")]
+    pub memory: Option<f64>,
+    /// Alert when a host stays unreachable (replaces the default of 2 minutes)
+    #[arg(long, group = "what")]
+    pub host_offline: bool,
+    /// For how long (30s, 5m, 1h)
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: String,
+    /// Watch one container (by name, on any host)
+    #[arg(long, value_name = "NAME", group = "scope")]
+    pub container: Option<String>,
+    /// Watch one app's replicas (their average) or compose project
+    #[arg(long, value_name = "NAME", group = "scope")]
+    pub app: Option<String>,
+    /// Watch one host (all its containers together)
+    #[arg(long, value_name = "NAME", group = "scope")]
+    pub host: Option<String>,
+    /// Run this command (sh -c) for each alert the rule raises, the alert as JSON in BERTH_ALERT
+    #[arg(long, value_name = "CMD")]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RuleCommand {
+    /// Add a rule: a threshold from the history or a host offline for a while
+    Add(RuleAdd),
+    /// The rules
+    Ls,
+    /// Remove a rule
+    Rm { id: i64 },
+}
+
+pub fn rule_command(ctx: &Ctx, command: RuleCommand) -> Result<ExitCode, Error> {
+    let bad = |what: &'static str, reason: String| Error::InvalidInput { what, reason };
+    match command {
+        RuleCommand::Add(add) => {
+            let (kind, threshold) = match (add.cpu, add.memory, add.host_offline) {
+                (Some(p), None, false) => ("cpu", Some(p)),
+                (None, Some(p), false) => ("memory", Some(p)),
+                (None, None, true) => ("host_offline", None),
+                _ => return Err(bad("alert rule", "say what to watch: --cpu PERCENT, --memory PERCENT or --host-offline".into())),
+            };
+            if let Some(p) = threshold {
+                let most = if kind == "cpu" { 100_000.0 } else { 100.0 };
+                if !(p.is_finite() && p > 0.0 && p <= most) {
+                    return Err(bad("alert rule", format!("{p} is not a percentage between 0 and {most}")));
+                }
+            }
+            let every = humantime::parse_duration(add.duration.trim())
+                .map_err(|e| bad("--for", format!("{:?} is not a duration ({e}); write it like 30s or 5m", add.duration)))?;
+            if every < Duration::from_secs(10) || every > Duration::from_secs(30 * 24 * 3600) {
+                return Err(bad("--for", format!("{} is outside 10s to 30 days", add.duration)));
+            }
+            let (scope, name) = match (add.container, add.app, add.host) {
+                (Some(c), ..) => ("container", Some(c)),
+                (_, Some(a), _) => ("app", Some(a)),
+                (.., Some(h)) => ("host", Some(h)),
+                _ => (if kind == "host_offline" { "host" } else { "any" }, None),
+            };
+            if kind == "host_offline" && scope != "host" {
+                return Err(bad("alert rule", "--host-offline watches hosts: leave out --container and --app (or name one --host)".into()));
+            }
+            if let (Some(host), "host") = (&name, scope) {
+                ctx.store().host(host)?;
+            }
+            let rule = berth_core::store::alerts::RuleRow {
+                id: 0,
+                kind: kind.into(),
+                scope: scope.into(),
+                name,
+                threshold,
+                for_s: every.as_secs() as i64,
+                command: add.command,
+            };
+            let rule = ctx.store().add_alert_rule(&rule)?;
+            if ctx.json {
+                output::json(&rule);
+            } else {
+                println!("rule {}", rule.id);
+            }
+        }
+        RuleCommand::Ls => {
+            let rules = ctx.store().alert_rules()?;
+            if ctx.json {
+                output::json(&rules);
+            } else {
+                let table: Vec<Vec<String>> = rules
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.kind.clone(),
+                            format!("{} {}", r.scope, r.name.clone().unwrap_or_default()).trim().to_owned(),
+                            r.threshold.map_or("-".into(), |t| format!("{t}%")),
+                            format!("{} s", r.for_s),
+                            r.command.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                output::table(&mut std::io::stdout().lock(), &["ID", "KIND", "WATCHES", "ABOVE", "FOR", "COMMAND"], &table);
+            }
+        }
+        RuleCommand::Rm { id } => {
+            ctx.store().remove_alert_rule(id)?;
+            if !ctx.json {
+                println!("rule {id} removed");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -69,6 +69,7 @@ pub async fn on_events(store: &std::sync::Arc<Store>, engine: &Engine, host: &Ho
             exit_code,
             detail,
             logs,
+            rule: None,
         };
         let mut raise = Vec::new();
         let mut clear: Vec<&'static str> = Vec::new();
@@ -176,6 +177,7 @@ pub async fn on_resync(store: &std::sync::Arc<Store>, engine: &Engine, host: &Ho
             exit_code: Some(crash.exit_code),
             detail,
             logs: Some(logs),
+            rule: None,
         };
         match crate::sync::blocking(store, move |s| s.raise_alert(&alert)).await {
             Ok(Some(raised)) => {

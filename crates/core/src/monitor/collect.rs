@@ -38,6 +38,7 @@ fn holder() -> String {
 pub async fn collect(fleet: Arc<Fleet>, host: Host, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut sampler = Sampler::default();
     let mut seen: Vec<String> = Vec::new();
+    let mut offline_since: Option<std::time::Instant> = None;
     let mut ticks: u64 = 0;
     let mut told: Option<String> = None;
     let ttl = (every * CLAIM_TICKS).as_millis() as i64;
@@ -57,7 +58,9 @@ pub async fn collect(fleet: Arc<Fleet>, host: Host, every: Duration, mut shutdow
             continue; // another Berth on this store collects it
         }
         ticks += 1;
-        match tick(&fleet, &host, &mut sampler, &mut seen).await {
+        let result = tick(&fleet, &host, &mut sampler, &mut seen).await;
+        let sampler_failed = result.as_ref().is_err_and(crate::Error::is_connection);
+        match result {
             Ok(()) => {
                 if sampler.fallback != told {
                     if let Some(why) = &sampler.fallback {
@@ -71,7 +74,23 @@ pub async fn collect(fleet: Arc<Fleet>, host: Host, every: Duration, mut shutdow
                 tracing::debug!(host = host.name(), %e, "no sample this tick");
                 sampler = Sampler::default();
                 seen.clear();
+                if e.is_connection() {
+                    offline_since.get_or_insert_with(std::time::Instant::now);
+                }
             }
+        }
+        // Offline as the follower found it (a host with nothing running is asked nothing here).
+        let id = host.id;
+        let marked = blocking(fleet.store(), move |s| Ok(s.host_summaries()?.into_iter().find(|h| h.id == id).map(|h| h.status))).await.ok().flatten();
+        if marked == Some(crate::model::Reachability::Offline) {
+            offline_since.get_or_insert_with(std::time::Instant::now);
+        } else if marked == Some(crate::model::Reachability::Online) && !sampler_failed {
+            offline_since = None;
+        }
+        // The rules: thresholds from the history just written, a host offline too long.
+        let (offline_for, h) = (offline_since.map(|t| t.elapsed()), host.clone());
+        if let Err(e) = blocking(fleet.store(), move |s| super::rules::evaluate(s, &h, offline_for)).await {
+            tracing::warn!(%e, "could not evaluate the alert rules");
         }
         if ticks % PRUNE_TICKS == 1 {
             if let Err(e) = blocking(fleet.store(), |s| s.prune_points(now_ms())).await {

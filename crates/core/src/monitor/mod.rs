@@ -8,4 +8,5 @@ pub mod cgroup;
 pub mod collect;
 pub mod formulas;
 pub mod live;
+pub mod rules;
 pub mod sample;

@@ -20,12 +20,17 @@ pub struct NewAlert {
     pub detail: String,
     /// The container's last log lines at that moment.
     pub logs: Option<String>,
+    /// The rule that raised it (a threshold).
+    pub rule: Option<i64>,
 }
 
 impl NewAlert {
-    /// One open alert per kind, host and container.
+    /// One open alert per kind, host and container (a threshold: per rule, too).
     pub fn key(&self) -> String {
-        format!("{}/{}/{}", self.kind, self.host, self.container_id.as_deref().unwrap_or("-"))
+        match self.rule {
+            Some(rule) => format!("{}/{rule}/{}/{}", self.kind, self.host, self.container_id.as_deref().unwrap_or("-")),
+            None => format!("{}/{}/{}", self.kind, self.host, self.container_id.as_deref().unwrap_or("-")),
+        }
     }
 }
 
@@ -140,6 +145,135 @@ impl Store {
     }
 }
 
+/// A rule people set (`berth alert rule add`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RuleRow {
+    pub id: i64,
+    /// `cpu` or `memory` (a threshold from the history), or `host_offline`.
+    pub kind: String,
+    /// `container`, `app`, `host` or `any` (every container).
+    pub scope: String,
+    /// The container, app or host it watches (none for `any`).
+    pub name: Option<String>,
+    /// Percent: of one CPU for a container, of the host's CPUs for a host; of the limit (or
+    /// the host's memory) for memory.
+    pub threshold: Option<f64>,
+    /// For how long the condition holds before it is an alert, in seconds.
+    pub for_s: i64,
+    /// A command run with the alert as JSON in `BERTH_ALERT` (headless notification).
+    pub command: Option<String>,
+}
+
+/// What a threshold rule's window of history shows: the points it has, and the lowest value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub host: String,
+    pub container: Option<String>,
+    pub container_id: Option<String>,
+    pub points: i64,
+    pub lowest: f64,
+}
+
+impl Store {
+    pub fn add_alert_rule(&self, rule: &RuleRow) -> Result<RuleRow> {
+        let conn = self.conn();
+        let id: i64 = conn
+            .query_row(
+                "INSERT INTO alert_rules (kind, scope, name, threshold, for_s, command, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                params![rule.kind, rule.scope, rule.name, rule.threshold, rule.for_s, rule.command, super::now_ms()],
+                |r| r.get(0),
+            )
+            .store_context(|| "adding an alert rule".into())?;
+        Ok(RuleRow { id, ..rule.clone() })
+    }
+
+    pub fn alert_rules(&self) -> Result<Vec<RuleRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, kind, scope, name, threshold, for_s, command FROM alert_rules ORDER BY id")
+            .store_context(|| "reading alert rules".into())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RuleRow { id: r.get(0)?, kind: r.get(1)?, scope: r.get(2)?, name: r.get(3)?, threshold: r.get(4)?, for_s: r.get(5)?, command: r.get(6)? })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading alert rules".into())?;
+        Ok(rows)
+    }
+
+    pub fn remove_alert_rule(&self, id: i64) -> Result<()> {
+        let removed = self.conn().execute("DELETE FROM alert_rules WHERE id = ?1", [id]).store_context(|| "removing an alert rule".into())?;
+        if removed == 0 {
+            return Err(Error::invalid("alert rule", format!("there is no rule {id}; `berth alert rule ls` lists them")));
+        }
+        Ok(())
+    }
+
+    /// A threshold rule's window on `host`'s history since `since_ms`, per container (scope
+    /// `container`/`any`) or for the whole app or host: the points there and the lowest value
+    /// (CPU %: of one CPU per container, the replicas' average for an app, the sum over
+    /// `host_cpus` for a host; memory %: of the limit, of `host_memory` for a host).
+    pub fn threshold_windows(&self, rule: &RuleRow, host: &str, since_ms: i64, host_cpus: f64, host_memory: f64) -> Result<Vec<Window>> {
+        let tier = super::metrics::TIERS.iter().position(|t| t.keep_ms >= rule.for_s * 1000).unwrap_or(2) as i64;
+        let value = match (rule.kind.as_str(), rule.scope.as_str()) {
+            ("cpu", "host") => "sum(p.cpu_min) / ?4",
+            ("cpu", "app") => "avg(p.cpu_min)",
+            ("cpu", _) => "min(p.cpu_min)",
+            ("memory", "host") => "sum(CAST(p.mem_min AS REAL)) * 100.0 / ?5",
+            (_, "app") => "avg(CAST(p.mem_min AS REAL) * 100.0 / max(p.mem_limit, 1))",
+            _ => "min(CAST(p.mem_min AS REAL) * 100.0 / max(p.mem_limit, 1))",
+        };
+        let (filter, per_container) = match rule.scope.as_str() {
+            "container" => ("s.name = ?6", true),
+            "app" => ("s.app = ?6", false),
+            "host" => ("?6 IS NULL OR h.name = ?6", false),
+            _ => ("?6 IS NULL OR 1", true),
+        };
+        let group = if per_container { "s.id, p.time_ms" } else { "p.time_ms" };
+        let outer_group = if per_container { "GROUP BY series" } else { "" };
+        let sql = format!(
+            "SELECT host, container, container_id, count(*), min(v) FROM (
+                SELECT h.name AS host, s.name AS container, s.container AS container_id, s.id AS series, {value} AS v
+                FROM metric_points p JOIN metric_series s ON s.id = p.series JOIN hosts h ON h.id = s.host_id
+                WHERE p.tier = ?1 AND p.time_ms >= ?2 AND h.name = ?3 AND ({filter})
+                GROUP BY {group}) {outer_group}"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).store_context(|| "reading a rule's window".into())?;
+        let rows = stmt
+            .query_map(params![tier, since_ms, host, host_cpus.max(1.0), host_memory.max(1.0), rule.name], |r| {
+                Ok(Window {
+                    host: r.get(0)?,
+                    container: if per_container { r.get(1)? } else { None },
+                    container_id: if per_container { r.get(2)? } else { None },
+                    points: r.get(3)?,
+                    lowest: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .store_context(|| "reading a rule's window".into())?;
+        Ok(rows.into_iter().filter(|w| w.points > 0).collect())
+    }
+
+    /// Close the open alerts of `key`.
+    pub fn close_alert_key(&self, key: &str, now_ms: i64) -> Result<usize> {
+        self.conn()
+            .execute("UPDATE alerts SET open = 0, closed_ms = ?2 WHERE open = 1 AND key = ?1", params![key, now_ms])
+            .store_context(|| "closing an alert".into())
+    }
+
+    /// The open alerts whose key starts with `prefix` (a rule's, a host's offline alert).
+    pub fn open_alert_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT key FROM alerts WHERE open = 1 AND substr(key, 1, length(?1)) = ?1").store_context(|| "reading alerts".into())?;
+        let rows =
+            stmt.query_map([prefix], |r| r.get(0)).and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>()).store_context(|| "reading alerts".into())?;
+        Ok(rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +288,7 @@ mod tests {
             exit_code: Some(3),
             detail: "exited with code 3".into(),
             logs: Some("boom\n".into()),
+            rule: None,
         }
     }
 
@@ -172,5 +307,55 @@ mod tests {
         let acked = store.ack_alert(first.id, Some(5_000)).unwrap();
         assert!(acked.acked && acked.muted_until.is_some());
         assert!(store.ack_alert(999, None).unwrap_err().to_string().contains("no alert 999"));
+    }
+
+    #[test]
+    fn a_rule_window_reads_containers_apps_and_hosts_from_the_history() {
+        use crate::model::Figures;
+        use crate::store::metrics::MetricSample;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("berth.db")).unwrap();
+        let config = crate::model::HostConfig {
+            name: "h".into(),
+            endpoint: crate::endpoint::Endpoint::parse("unix:///run/x.sock", None).unwrap(),
+            labels: Default::default(),
+        };
+        let host = store.add_host(&config).unwrap();
+        let sample = |name: &str, cpu: f64, mem: u64| MetricSample {
+            container: format!("{name}-id"),
+            name: name.into(),
+            app: Some("shop".into()),
+            env: Some("prod".into()),
+            figures: Figures { cpu_percent: cpu, mem_used: mem, mem_limit: 1000, ..Figures::default() },
+        };
+        let t0 = 1_800_000_000_000;
+        for i in 0..6 {
+            store.record_samples(host.id, t0 + i * 10_000, &[sample("a", 80.0 + i as f64, 500), sample("b", 100.0, 900)]).unwrap();
+        }
+        let rule = |scope: &str, name: Option<&str>, kind: &str| RuleRow {
+            id: 1,
+            kind: kind.into(),
+            scope: scope.into(),
+            name: name.map(str::to_owned),
+            threshold: Some(90.0),
+            for_s: 60,
+            command: None,
+        };
+        let one = store.threshold_windows(&rule("container", Some("a"), "cpu"), "h", t0, 2.0, 4000.0).unwrap();
+        assert_eq!((one.len(), one[0].points, one[0].lowest, one[0].container.as_deref()), (1, 6, 80.0, Some("a")));
+        let any = store.threshold_windows(&rule("any", None, "memory"), "h", t0, 2.0, 4000.0).unwrap();
+        assert_eq!(any.iter().map(|w| w.lowest).collect::<Vec<_>>(), [50.0, 90.0], "memory % of each container's limit");
+        let app = store.threshold_windows(&rule("app", Some("shop"), "cpu"), "h", t0, 2.0, 4000.0).unwrap();
+        assert_eq!((app.len(), app[0].lowest, app[0].container.as_deref()), (1, 90.0, None), "the replicas' average");
+        let whole = store.threshold_windows(&rule("host", Some("h"), "cpu"), "h", t0, 2.0, 4000.0).unwrap();
+        assert_eq!(whole[0].lowest, 90.0, "the sum over the host's CPUs: (80 + 100) / 2");
+        let memory = store.threshold_windows(&rule("host", None, "memory"), "h", t0, 2.0, 4000.0).unwrap();
+        assert_eq!(memory[0].lowest, 35.0, "(500 + 900) of 4000");
+        assert!(store.threshold_windows(&rule("container", Some("nosuch"), "cpu"), "h", t0, 2.0, 4000.0).unwrap().is_empty());
+        // Rules are kept, listed and removed.
+        let added = store.add_alert_rule(&rule("container", Some("a"), "cpu")).unwrap();
+        assert_eq!(store.alert_rules().unwrap(), [added.clone()]);
+        store.remove_alert_rule(added.id).unwrap();
+        assert!(store.remove_alert_rule(added.id).unwrap_err().to_string().contains("no rule"));
     }
 }

@@ -304,6 +304,20 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX alerts_open_key ON alerts(key) WHERE open = 1;
     CREATE INDEX alerts_time ON alerts(time_ms);
+    -- Rules people set: a threshold from the history (CPU or memory above a percentage for a
+    -- while, per container, app or host) or a host offline for longer than a while; and how a
+    -- headless Berth passes an alert on (a command or a webhook).
+    CREATE TABLE alert_rules (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        name        TEXT,
+        threshold   REAL,
+        for_s       INTEGER NOT NULL,
+        command     TEXT,
+        webhook     TEXT,
+        created_ms  INTEGER NOT NULL
+    );
     "#,
 ];
 
