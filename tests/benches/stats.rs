@@ -184,6 +184,15 @@ fn main() {
         median(writes).as_secs_f64() * 1000.0
     );
 
+    if std::env::var("BENCH_HISTORY").as_deref() == Ok("0") {
+        println!("(the history figures skipped: BENCH_HISTORY=0)");
+    } else {
+        history_figures();
+    }
+    ssh_tick(&runtime, &berth, &daemon);
+}
+
+fn history_figures() {
     // A 30-day chart query, and the store's size for 200 containers × 30 days: the ten-minute
     // tier filled for 30 days (4,320 points a container); the finer tiers hold what they keep.
     let dir = tempfile::tempdir().unwrap();
@@ -235,8 +244,10 @@ fn main() {
         fill.as_secs_f64(),
         full / 1e6
     );
+}
 
-    // 2. Over SSH at 150 ms RTT: a tick of 50 containers on the cgroup path.
+/// 2. Over SSH at 150 ms RTT: a tick of 50 containers on the cgroup path.
+fn ssh_tick(runtime: &tokio::runtime::Runtime, berth: &Berth, daemon: &Daemon) {
     let sshd = Sshd::start();
     let relay_port = free_port();
     let _relay = DelayRelay::start(relay_port, sshd.port, Duration::from_millis(75));

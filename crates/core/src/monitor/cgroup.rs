@@ -22,7 +22,7 @@ pub const END: &str = "### - end";
 /// The host side: `sh -c PROGRAM`, reading one request line per round from its input. Prints
 /// only; changes nothing.
 pub const PROGRAM: &str = r####"C=/sys/fs/cgroup
-p() { [ -r "$2" ] && { echo "### $id $1"; cat "$2"; }; }
+p() { [ -r "$2" ] && { echo "### $id $1"; while IFS= read -r l || [ -n "$l" ]; do echo "$l"; done < "$2"; }; }
 round() {
   echo '### - stat'; grep '^cpu' /proc/stat
   echo '### - meminfo'; grep '^MemTotal:' /proc/meminfo

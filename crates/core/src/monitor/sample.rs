@@ -18,8 +18,9 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// One-shot stats requests in flight per host on the API path.
-pub const API_CONCURRENCY: usize = 64;
+/// One-shot stats requests in flight per host on the API path: Docker 20.10 answers each at
+/// its next one-second collection, so all of a host's containers at once take one of them.
+pub const API_CONCURRENCY: usize = 256;
 /// How long one round of the cgroup reader may take before it counts as stuck.
 pub const ROUND_LIMIT: Duration = Duration::from_secs(20);
 

@@ -354,7 +354,7 @@ mod tests {
         assert!(store.threshold_windows(&rule("container", Some("nosuch"), "cpu"), "h", t0, 2.0, 4000.0).unwrap().is_empty());
         // Rules are kept, listed and removed.
         let added = store.add_alert_rule(&rule("container", Some("a"), "cpu")).unwrap();
-        assert_eq!(store.alert_rules().unwrap(), [added.clone()]);
+        assert_eq!(store.alert_rules().unwrap(), std::slice::from_ref(&added));
         store.remove_alert_rule(added.id).unwrap();
         assert!(store.remove_alert_rule(added.id).unwrap_err().to_string().contains("no rule"));
     }
