@@ -58,9 +58,17 @@ fn busy_idle_and_held_memory_read_as_docker_shows_them_on_both_paths() {
         TEST_IMAGE,
         "sh",
         "-c",
-        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=64; exec sleep 3600",
+        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=64; touch /dev/shm/held; exec sleep 3600",
     ]);
-    std::thread::sleep(Duration::from_secs(2)); // the dd is done and the loop has spun up
+    // The 64 MB are written once the dd is done.
+    berth_e2e::wait_for("the 64 MB to be held", Duration::from_secs(30), || {
+        let done = std::process::Command::new("/usr/bin/docker").args(["-H", &daemon.url(), "exec", "held", "test", "-f", "/dev/shm/held"]).status();
+        if done.is_ok_and(|s| s.success()) {
+            Ok(())
+        } else {
+            Err(())
+        }
+    });
 
     let cgroup = rows(&berth, &[]);
     assert_eq!(cgroup.len(), 3, "{cgroup:?}");

@@ -12,6 +12,7 @@
 //! whose exit is new and not a stop (143, or 137 without an OOM kill) is an `exit` (or `oom`)
 //! alert that says so.
 
+use crate::store::now_ms;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -27,8 +28,9 @@ pub const LOG_LINES: u64 = 20;
 pub const RESTART_LOOP_DEATHS: i64 = 3;
 pub const RESTART_LOOP_WINDOW: Duration = Duration::from_secs(300);
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// Say a raised alert in the log (names and words only: no environment, no log lines).
+pub(crate) fn log_raised(raised: &crate::store::alerts::AlertRow) {
+    tracing::warn!(host = %raised.host, container = raised.container.as_deref().unwrap_or(""), kind = %raised.kind, "alert: {}", raised.detail);
 }
 
 /// How long before a `die` a `kill` makes it one that was asked for.
@@ -110,7 +112,7 @@ pub async fn on_events(store: &std::sync::Arc<Store>, engine: &Engine, host: &Ho
             s.close_alerts(&h, &c, &clear, now_ms())?;
             for alert in &raise {
                 if let Some(raised) = s.raise_alert(alert)? {
-                    tracing::warn!(host = %raised.host, container = raised.container.as_deref().unwrap_or(""), kind = %raised.kind, "alert: {}", raised.detail);
+                    log_raised(&raised);
                 }
             }
             Ok(())
@@ -180,9 +182,7 @@ pub async fn on_resync(store: &std::sync::Arc<Store>, engine: &Engine, host: &Ho
             rule: None,
         };
         match crate::sync::blocking(store, move |s| s.raise_alert(&alert)).await {
-            Ok(Some(raised)) => {
-                tracing::warn!(host = %raised.host, container = raised.container.as_deref().unwrap_or(""), kind = %raised.kind, "alert: {}", raised.detail)
-            }
+            Ok(Some(raised)) => log_raised(&raised),
             Ok(None) => {}
             Err(e) => tracing::warn!(%e, "could not record an alert"),
         }

@@ -4,6 +4,7 @@
 //! the processes on a store only one collects a host at a time (`Store::claim_collector`), the
 //! others read what it writes.
 
+use crate::store::now_ms;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +23,6 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 const CLAIM_TICKS: u32 = 3;
 /// The history is pruned every this many ticks.
 const PRUNE_TICKS: u64 = 30;
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// This process's name in the collectors' claims.
 fn holder() -> String {

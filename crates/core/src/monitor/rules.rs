@@ -4,6 +4,7 @@
 //! An alert stays open while its condition holds and closes when it clears; a rule's command
 //! runs once per alert it raises, with the alert as JSON in `BERTH_ALERT`.
 
+use crate::store::now_ms;
 use std::time::Duration;
 
 use crate::model::Host;
@@ -14,10 +15,6 @@ use crate::store::Store;
 pub const HOST_OFFLINE_AFTER: Duration = Duration::from_secs(120);
 /// A threshold holds when at least this share of its window's points are there and above it.
 const COVERAGE: f64 = 0.8;
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn applies(rule: &RuleRow, host: &Host) -> bool {
     rule.scope != "host" || rule.name.as_deref().is_none_or(|n| n == host.name())
@@ -63,7 +60,7 @@ pub fn evaluate(store: &Store, host: &Host, offline_for: Option<Duration>) -> cr
     match offline_for {
         Some(since) if since >= limit => {
             if let Some(raised) = store.raise_alert(&offline)? {
-                tracing::warn!(host = %raised.host, "alert: {}", raised.detail);
+                super::alerts::log_raised(&raised);
                 if let Some(rule) = offline_rule {
                     notify(rule, &raised);
                 }
@@ -114,7 +111,7 @@ pub fn evaluate(store: &Store, host: &Host, offline_for: Option<Duration>) -> cr
             if window.points as f64 >= expected && window.lowest > threshold {
                 holding.push(alert.key());
                 if let Some(raised) = store.raise_alert(&alert)? {
-                    tracing::warn!(host = %raised.host, "alert: {}", raised.detail);
+                    super::alerts::log_raised(&raised);
                     notify(rule, &raised);
                 }
             }

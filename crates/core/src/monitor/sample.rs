@@ -3,6 +3,7 @@
 //! most [`API_CONCURRENCY`] at once) for the host or for the containers it cannot read, saying
 //! which it used; [`Sampler::figures`] turns two readings into the docker CLI's figures.
 
+use crate::store::now_ms;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -13,10 +14,6 @@ use super::formulas::{self, Figures, Reading};
 use super::{api, cgroup};
 use crate::connect::{Engine, HostProgram};
 use crate::error::Result;
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// One-shot stats requests in flight per host on the API path: Docker 20.10 answers each at
 /// its next one-second collection, so all of a host's containers at once take one of them.
@@ -59,8 +56,6 @@ pub struct Sampler {
     started: bool,
     /// Why the API is used for this host (or some of its containers): said to the user.
     pub fallback: Option<String>,
-    /// Rounds asked of the cgroup reader (each is one round trip).
-    pub rounds: u64,
     last: BTreeMap<String, Reading>,
     api_only: bool,
 }
@@ -74,7 +69,7 @@ impl Default for Sampler {
 impl Sampler {
     /// A sampler for one host; `api_only` keeps to the Engine API (a setting per host).
     pub fn new(api_only: bool) -> Sampler {
-        Sampler { program: None, started: false, fallback: None, rounds: 0, last: BTreeMap::new(), api_only }
+        Sampler { program: None, started: false, fallback: None, last: BTreeMap::new(), api_only }
     }
 
     /// Whether the cgroup reader is running for this host.
@@ -103,7 +98,6 @@ impl Sampler {
         let mut out = Vec::with_capacity(containers.len());
         let mut rest: Vec<&str> = containers.iter().map(|(id, _)| id.as_str()).collect();
         if let Some(program) = self.program.as_mut() {
-            self.rounds += 1;
             match program.ask(&cgroup::request_line(containers), cgroup::END, ROUND_LIMIT).await {
                 Ok(answer) => {
                     let time_ms = now_ms();
